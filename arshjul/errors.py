@@ -1,0 +1,73 @@
+"""The few exception types arshjul raises; the CLI maps them to messages and exit codes.
+
+Exit status 2 means the user can fix it (bad input, bad config, bad option); 1 is anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ArshjulError(Exception):
+    """Base of every error arshjul raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(ArshjulError):
+    """A command-line option or argument is wrong (unknown unit, malformed period, …)."""
+
+    exit_code = 2
+
+
+class ConfigError(ArshjulError):
+    """A configuration file is missing or invalid; the message names file, key and value."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input file, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        if self.value is not None:
+            where += f", value {self.value!r}"
+        return f"{where}: {self.reason}"
+
+
+class InputError(ArshjulError):
+    """An input file was refused; every problem found in it is listed, nothing was stored."""
+
+    exit_code = 2
+    #: how many problems the message lists before summarising the rest
+    shown = 50
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        files = sorted({p.file for p in self.problems})
+        head = f"{len(self.problems)} problem(s) in {', '.join(files)}; nothing was stored"
+        lines = [head] + [f"  {p}" for p in self.problems[: self.shown]]
+        if len(self.problems) > self.shown:
+            lines.append(f"  … and {len(self.problems) - self.shown} more")
+        return "\n".join(lines)
+
+
+class ConflictError(ArshjulError):
+    """The same step for the same unit is already running, or a signed version would change."""
+
+    exit_code = 1

@@ -1,0 +1,361 @@
+"""The database schema (SQLAlchemy 2), the same for SQLite and PostgreSQL.
+
+Records keep no free text and no personal identifiers: the importers drop free-text columns
+and refuse personnummer before anything reaches these tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns timezone-aware UTC (SQLite keeps no offset by itself)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    # stable constraint names, so Alembic migrations work the same on SQLite and PostgreSQL
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # stored as the member's value in a plain string column: no native enum types to migrate
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=20,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class OrgLevel(enum.StrEnum):
+    REGION = "region"  # the whole region; the root of the tree
+    AREA = "area"  # område
+    DEPARTMENT = "department"  # verksamhet
+    UNIT = "unit"  # enhet, where deviations are reported and actions are owned
+
+
+class DeviationStatus(enum.StrEnum):
+    NEW = "new"  # Ny: reported, not yet handled
+    IN_PROGRESS = "in_progress"  # Pågående: under investigation
+    CLOSED = "closed"  # Avslutad: handled and closed
+
+
+class ComplaintStatus(enum.StrEnum):
+    NEW = "new"  # Ny: received, not yet handled
+    IN_PROGRESS = "in_progress"  # Pågående: being investigated
+    ANSWERED = "answered"  # Besvarad: the person has had an answer
+    CLOSED = "closed"  # Avslutad: closed with or without an answer
+
+
+class ActionStatus(enum.StrEnum):
+    PLANNED = "planned"  # Planerad: decided, not started
+    IN_PROGRESS = "in_progress"  # Pågår: being carried out
+    DONE = "done"  # Klar: carried out; its effect is to be checked
+    DROPPED = "dropped"  # Struken: will not be done (the reason belongs in the minutes)
+
+
+class SignOffState(enum.StrEnum):
+    APPROVED = "approved"  # Godkänd: the version is fixed and is never overwritten
+    RETURNED = "returned"  # Återsänd: sent back with a comment; a new version will follow
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"  # started, not finished (or crashed)
+    DONE = "done"  # finished and its documents were written
+    FAILED = "failed"  # finished with an error
+
+
+class ImportBatch(Base):
+    """One imported file. The checksum makes a re-import of the same file a no-op."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+    __table_args__ = (Index("ix_import_batch_kind_sha256", "kind", "sha256", unique=True),)
+
+
+class OrgUnit(Base):
+    """A node of the organisation tree, identified by its HSA-id."""
+
+    __tablename__ = "org_unit"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[OrgLevel] = mapped_column(_enum(OrgLevel))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+
+
+class Deviation(Base):
+    """An avvikelse: one incident report, identified by the reporting system's id."""
+
+    __tablename__ = "deviation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    event_date: Mapped[date | None] = mapped_column(Date)
+    reported_date: Mapped[date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(100))
+    consequence: Mapped[int | None] = mapped_column(SmallInteger)
+    probability: Mapped[int | None] = mapped_column(SmallInteger)
+    lex_maria: Mapped[bool] = mapped_column(Boolean, default=False)
+    care_chain: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[DeviationStatus] = mapped_column(_enum(DeviationStatus))
+    closed_date: Mapped[date | None] = mapped_column(Date)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("ix_deviation_unit_id_reported_date", "unit_id", "reported_date"),)
+
+
+class Complaint(Base):
+    """A klagomål or synpunkt from a patient or next of kin."""
+
+    __tablename__ = "complaint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    received_date: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(100))
+    answered_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[ComplaintStatus] = mapped_column(_enum(ComplaintStatus))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("ix_complaint_unit_id_received_date", "unit_id", "received_date"),)
+
+
+class StepRun(Base):
+    """One step done for one unit: the evidence of who did what, when, by which run."""
+
+    __tablename__ = "step_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step: Mapped[str] = mapped_column(String(30))
+    #: the data year, or the period (``2026-T1``) for interim reports
+    period: Mapped[str] = mapped_column(String(10))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    run_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[RunState] = mapped_column(_enum(RunState))
+    started_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_step_run_step_period_unit_id", "step", "period", "unit_id"),)
+
+
+class WaitingSnapshot(Base):
+    """Patients waiting on one snapshot date, by unit, activity and days waited."""
+
+    __tablename__ = "waiting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_date: Mapped[date] = mapped_column(Date)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    activity: Mapped[str] = mapped_column(String(40))
+    wait_days: Mapped[int] = mapped_column(Integer)
+    patient_chosen: Mapped[bool] = mapped_column(Boolean)
+    count: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (
+        Index(
+            "uq_waiting_key",
+            "snapshot_date",
+            "unit_id",
+            "activity",
+            "wait_days",
+            "patient_chosen",
+            unique=True,
+        ),
+    )
+
+
+class Production(Base):
+    """Planned and actual production and its cost, per unit, month and measure."""
+
+    __tablename__ = "production"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    measure: Mapped[str] = mapped_column(String(40))
+    planned: Mapped[float | None] = mapped_column(Float)
+    actual: Mapped[float | None] = mapped_column(Float)
+    cost_sek: Mapped[float | None] = mapped_column(Float)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("uq_production_key", "month", "unit_id", "measure", unique=True),)
+
+
+class Capacity(Base):
+    """Beds and their use per unit and month."""
+
+    __tablename__ = "capacity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    beds: Mapped[float | None] = mapped_column(Float)
+    patient_days: Mapped[int | None] = mapped_column(Integer)
+    overcrowding_days: Mapped[int | None] = mapped_column(Integer)
+    outlying_days: Mapped[int | None] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("uq_capacity_key", "month", "unit_id", unique=True),)
+
+
+class Training(Base):
+    """A completed course, by a pseudonymised person."""
+
+    __tablename__ = "training"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    course: Mapped[str] = mapped_column(String(40))
+    completed_date: Mapped[date | None] = mapped_column(Date)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("uq_training_key", "person_key", "course", unique=True),)
+
+
+class Finding(Base):
+    """Something the analysis found for a unit; its id is stable across reruns."""
+
+    __tablename__ = "finding"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    measure: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float | None] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    severity: Mapped[int] = mapped_column(SmallInteger)
+    run_id: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_finding_year_unit_id", "year", "unit_id"),)
+
+
+class Action(Base):
+    """An åtgärd in a unit's action plan, linked to the finding it answers."""
+
+    __tablename__ = "action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    finding_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    owner_role: Mapped[str] = mapped_column(String(60))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus))
+    effect: Mapped[str | None] = mapped_column(String(60))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+
+    __table_args__ = (Index("ix_action_unit_id", "unit_id"),)
+
+
+class SignOff(Base):
+    """An approval or return of one version of a document by a named role."""
+
+    __tablename__ = "sign_off"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[str] = mapped_column(String(40))  # e.g. safety_report, action_plan
+    period: Mapped[str] = mapped_column(String(10))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[SignOffState] = mapped_column(_enum(SignOffState))
+    role: Mapped[str] = mapped_column(String(60))
+    signed_by: Mapped[str] = mapped_column(String(120))
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+    __table_args__ = (
+        Index("uq_sign_off_version", "document", "period", "unit_id", "version", unique=True),
+    )
+
+
+class CalendarEvent(Base):
+    """What was last published for one event UID: SEQUENCE rises only when content changes."""
+
+    __tablename__ = "calendar_event"
+
+    uid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer)
+    last_modified: Mapped[datetime] = mapped_column(AwareDateTime())
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReminderSent(Base):
+    """An overdue reminder e-mailed for a unit and milestone; at most one a week."""
+
+    __tablename__ = "reminder_sent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    milestone_id: Mapped[str] = mapped_column(String(60))
+    due_date: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    recipient: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_reminder_sent_unit_id_milestone_id", "unit_id", "milestone_id"),)

@@ -1,0 +1,37 @@
+"""Where a run works: configuration, database and output folder, from options or environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from arshjul.config import Config, load_config
+from arshjul.db import make_engine, migrate
+
+
+@dataclass(frozen=True)
+class Workspace:
+    config: Config
+    engine: Engine
+    out: Path
+
+
+def out_dir(out: str | os.PathLike[str] | None = None) -> Path:
+    """``out``, or ``ARSHJUL_OUT``, or ``out/``."""
+    return Path(out or os.environ.get("ARSHJUL_OUT") or "out")
+
+
+def open_workspace(
+    *,
+    database_url: str | None = None,
+    config_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> Workspace:
+    """Parse the configuration, connect and migrate the database; fails early on bad config."""
+    config = load_config(config_dir)
+    engine = make_engine(database_url)
+    migrate(engine)
+    return Workspace(config=config, engine=engine, out=out_dir(out))

@@ -1,0 +1,79 @@
+"""Flow ``compile``: the year's sammanställning for every unit, rolled up to område and region."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from arshjul import compilation, status
+from arshjul.clock import now as wall_clock
+from arshjul.config import default_data_year
+from arshjul.documents import provenance, write_year_index
+from arshjul.org import OrgTree
+from arshjul.workspace import Workspace, open_workspace
+from flows.runtime import run_id
+
+log = logging.getLogger("arshjul")
+
+
+@task(cache_policy=NO_CACHE)
+def count_figures(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, compilation.Figures]]:
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+        totals = compilation.roll_up(tree, compilation.count_own(conn, year))
+    return tree, totals
+
+
+@task(cache_policy=NO_CACHE)
+def write_compilations(
+    ws: Workspace,
+    tree: OrgTree,
+    totals: dict[str, compilation.Figures],
+    year: int,
+    unit_ids: list[str],
+    now: datetime,
+) -> list[Path]:
+    with ws.engine.connect() as conn:
+        origin = provenance(
+            conn, ("organisation", "deviations", "complaints"), now=now, run_id=run_id()
+        )
+    written = compilation.write_documents(ws.out, ws.config, tree, year, totals, unit_ids, origin)
+    write_year_index(ws.out, tree, year, ws.config.settings.region.name)
+    return written
+
+
+@task(cache_policy=NO_CACHE)
+def record_compiled(
+    ws: Workspace, year: int, unit_ids: list[str], started: datetime, finished: datetime
+) -> None:
+    with ws.engine.begin() as conn:
+        status.record_done(
+            conn,
+            step="compile",
+            period=str(year),
+            unit_documents=[(u, 1) for u in unit_ids],
+            run_id=run_id(),
+            started_at=started,
+            finished_at=finished,
+        )
+
+
+@flow(name="compile", log_prints=False)
+def compile_flow(
+    year: int | None = None, unit: str | None = None, now: datetime | None = None
+) -> list[Path]:
+    """Compile ``year`` (default: last full year) for every unit, or for ``unit`` and the
+    units above it."""
+    started = now or wall_clock()
+    year = year or default_data_year(started.date())
+    ws = open_workspace()
+    tree, totals = count_figures(ws, year)
+    unit_ids = compilation.affected(tree, unit)
+    written = write_compilations(ws, tree, totals, year, unit_ids, started)
+    record_compiled(ws, year, unit_ids, started, now or wall_clock())
+    log.info("compiled %s: %d documents for %d units", year, len(written), len(unit_ids))
+    return written

@@ -1,0 +1,45 @@
+"""Flow ``import_data``: input files into the database, all-or-nothing per file."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from arshjul.clock import now as wall_clock
+from arshjul.importers import ImportResult, import_file
+from arshjul.workspace import Workspace, open_workspace
+
+log = logging.getLogger("arshjul")
+
+
+@task(cache_policy=NO_CACHE)
+def import_one(ws: Workspace, kind: str, path: Path, now: datetime) -> ImportResult:
+    # one transaction per file: a refused file leaves nothing, earlier files stay imported
+    with ws.engine.begin() as conn:
+        return import_file(conn, ws.config, kind, path, now=now)
+
+
+@flow(name="import_data")
+def import_data(files: list[tuple[str, Path]], now: datetime | None = None) -> list[ImportResult]:
+    """Import ``(kind, path)`` pairs in order; stops at the first refused file."""
+    now = now or wall_clock()
+    ws = open_workspace()
+    results = []
+    for kind, path in files:
+        result = import_one(ws, kind, path, now)
+        log.info("%s", describe(result))
+        results.append(result)
+    return results
+
+
+def describe(result: ImportResult) -> str:
+    if result.already_imported:
+        return f"{result.file}: imported before, nothing changed"
+    return (
+        f"{result.file} ({result.kind}): {result.rows} rows, {result.inserted} new, "
+        f"{result.updated} updated, {result.unchanged} unchanged"
+    )

@@ -1,0 +1,139 @@
+"""The command line through its real entry points: ``arshjul.cli.main`` under the session's
+Prefect harness, and the installed ``arshjul`` script in a subprocess for what a person sees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from arshjul.cli import main
+from arshjul.models import Deviation, StepRun
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+DATA = FIXTURES / "compile"
+
+
+def count(workdir: Path, table) -> int:
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def import_fixture(*kinds: str) -> None:
+    for kind in kinds:
+        assert main(["import", kind, str(DATA / f"{kind}.csv")]) == 0
+
+
+def test_import_then_compile_one_unit_updates_its_roll_ups(workdir, capsys):
+    import_fixture("organisation", "deviations", "complaints")
+    assert count(workdir, Deviation) == 11
+    assert main(["compile", "--year", "2025", "--unit", "E2"]) == 0
+    written = sorted(
+        p.relative_to(workdir / "out").as_posix()
+        for p in (workdir / "out").rglob("sammanstallning.html")
+    )
+    assert written == [
+        "2025/enheter/E2/sammanstallning.html",
+        "2025/omraden/A1/sammanstallning.html",
+        "2025/region/R1/sammanstallning.html",
+        "2025/verksamheter/V1/sammanstallning.html",
+    ]
+    assert count(workdir, StepRun) == 4
+    assert (workdir / "out" / "2025" / "index.html").exists()
+
+
+def test_a_file_with_several_faulty_rows_lists_them_all_and_stores_nothing(
+    workdir, tmp_path, capsys
+):
+    import_fixture("organisation")
+    bad = tmp_path / "deviations.csv"
+    lines = (DATA / "deviations.csv").read_text("utf-8").splitlines()
+    lines[2] = lines[2].replace(";E1;", ";E9;")  # unknown unit, line 3
+    lines[5] = lines[5].replace("2025-03-02", "2025-02-30")  # impossible date, line 6
+    lines[7] = lines[7].replace(";Dokumentation;", ";Dokumentationn;")  # unknown category, line 8
+    bad.write_text("\n".join(lines) + "\n", "utf-8")
+    capsys.readouterr()
+
+    assert main(["import", "deviations", str(bad)]) == 2
+
+    err = capsys.readouterr().err
+    assert "line 3" in err and "E9" in err
+    assert "line 6" in err and "2025-02-30" in err
+    assert "line 8" in err and "Dokumentationn" in err
+    assert "Traceback" not in err
+    assert count(workdir, Deviation) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compile", "--year", "25"], "not a year"),
+        (["import", "waiting-list", "x.csv"], "invalid choice"),
+        (["import", "deviations", "no/such/file.csv"], "no such file"),
+        (["compile", "--year", "2025", "--unit", "NOPE"], "no unit with id 'NOPE'"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(workdir, capsys, argv, message):
+    import_fixture("organisation")
+    with pytest.raises(SystemExit) as exited:
+        sys.exit(main(argv))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_config_exits_2_naming_file_key_and_value(workdir, tmp_path, monkeypatch, capsys):
+    own = tmp_path / "region-config"
+    own.mkdir()
+    (own / "settings.yaml").write_text("region: {id: R1, name: X}\ntargets: {suppress_below: -3}\n")
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(own))
+    assert main(["compile", "--year", "2025"]) == 2
+    err = capsys.readouterr().err
+    assert "settings.yaml" in err and "targets.suppress_below" in err and "-3" in err
+
+
+def test_run_imports_the_demo_region_compiles_and_publishes(workdir, capsys):
+    assert main(["run", "--out", str(workdir / "elsewhere")]) == 0
+    out = capsys.readouterr().out
+    assert "Data year 2025" in out
+    docs = list((workdir / "elsewhere" / "2025").rglob("sammanstallning.html"))
+    assert len(docs) == 1 + 3 + 12 + 35  # region, områden, verksamheter, enheter
+    assert count(workdir, StepRun) == len(docs)
+    index = (workdir / "elsewhere" / "2025" / "index.html").read_text("utf-8")
+    assert index.count("sammanstallning.html") == len(docs)
+    assert sorted(p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics"))[-1] == (
+        "region.ics"
+    )
+
+
+@pytest.mark.slow
+def test_arshjul_run_on_a_fresh_folder_is_clean_and_complete(tmp_path):
+    """What `make run` does, as a person sees it: the real script, its own ephemeral server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ARSHJUL_"))}
+    env.update(ARSHJUL_NOW="2026-11-23T09:30", PREFECT_HOME=str(tmp_path / "prefect-home"))
+    script = Path(sys.executable).with_name("arshjul")
+    done = subprocess.run(
+        [str(script), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for noise in ("Traceback", "ERROR", "telemetry", "Warning"):
+        assert noise not in output
+    assert "Data year 2025" in done.stdout
+    region = next((tmp_path / "out" / "2025" / "region").glob("*/sammanstallning.html"))
+    assert "Region Demoland" in region.read_text("utf-8")
+    assert len(list((tmp_path / "out" / "calendar").glob("*.ics"))) == 4  # region + 3 områden
+    # a second run imports nothing new and still succeeds
+    again = subprocess.run(
+        [str(script), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr

@@ -1,0 +1,75 @@
+"""Configuration files parse into typed models; a bad one names file, key and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arshjul.config import load_config
+from arshjul.errors import ConfigError
+
+
+def test_the_bundled_configuration_is_valid(config):
+    assert config.settings.region.name == "Region Demoland"
+    assert config.codes.risk_band(8) == "hög"
+    assert config.codes.risk_band(12) == "mycket hög"
+    assert config.wheel.milestone("ps-report").deadlines[0].due.month == 3
+    assert "Händelsetyp" in config.columns.aliases["deviations"]["category"]
+
+
+def _region_dir(tmp_path: Path, name: str, text: str) -> Path:
+    (tmp_path / name).write_text(text, "utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "settings.yaml",
+            "region: {id: X}\n",
+            ["settings.yaml", "'region.name'", "Field required"],
+        ),
+        (
+            "settings.yaml",
+            "region: {id: X, name: Y}\ncalendar: {refresh_hours: 0}\n",
+            ["'calendar.refresh_hours'", "value 0"],
+        ),
+        ("codes.yaml", "deviation_categories: [a\n", ["codes.yaml", "not valid YAML"]),
+        (
+            "arshjul.yaml",
+            "milestones:\n  - id: ps-report\n    title: X\n    deadlines:\n"
+            "      - {level: region, owner_role: r, due: {month: 13, day: 1}}\n",
+            ["arshjul.yaml", "milestones[", "due.month", "value 13"],
+        ),
+        (
+            "arshjul.yaml",
+            "milestones:\n  - id: extra\n    title: X\n    deadlines:\n"
+            "      - {level: region, owner_role: r, due: {month: 1, day: 1, nth_working_day: 2}}\n",
+            ["exactly one of day, last_working_day, nth_working_day"],
+        ),
+    ],
+)
+def test_a_bad_file_names_file_key_and_value(tmp_path, name, text, expected):
+    with pytest.raises(ConfigError) as raised:
+        load_config(_region_dir(tmp_path, name, text))
+    for fragment in expected:
+        assert fragment in str(raised.value)
+
+
+def test_a_region_overrides_one_milestone_and_keeps_the_rest(tmp_path):
+    own = _region_dir(
+        tmp_path,
+        "arshjul.yaml",
+        "milestones:\n  - id: training\n    title: Utbildning\n    deadlines:\n"
+        "      - {level: unit, owner_role: enhetschef, due: {month: 9, day: 30}}\n",
+    )
+    wheel = load_config(own).wheel
+    assert wheel.milestone("training").deadlines[0].due.month == 9
+    assert wheel.milestone("ps-compile").title.startswith("Sammanställning")
+
+
+def test_a_missing_config_folder_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="no such folder"):
+        load_config(tmp_path / "nope")
