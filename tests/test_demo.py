@@ -13,7 +13,8 @@ import yaml
 
 from arshjul.config import LEVEL_SV, Config
 from arshjul.demo import DemoFiles, build_organisation, silent_units, write_demo
-from tests.conftest import TODAY
+from arshjul.importers import import_file
+from tests.conftest import NOW, TODAY
 
 Rows = list[dict[str, str]]
 LEVELS = ("region", "område", "verksamhet", "enhet")
@@ -266,3 +267,11 @@ def test_categories_depend_on_unit_type(deviations: Rows, organisation: Rows) ->
 def test_complaint_channels(complaints: Rows) -> None:
     assert 0 < share(complaints, "Kanal", "IVO") < 0.03
     assert share(complaints, "Kanal", "1177") > 0.3
+
+
+def test_the_demo_region_imports_without_a_problem(conn, config, tmp_path):
+    files = write_demo(tmp_path, config, today=NOW.date())
+    results = [import_file(conn, config, k, p, now=NOW) for k, p in files.by_kind().items()]
+    assert [r.kind for r in results] == ["organisation", "deviations", "complaints"]
+    assert all(r.inserted == r.rows > 0 for r in results)
+    assert results[1].ignored_columns == ("Händelsebeskrivning",)

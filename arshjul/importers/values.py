@@ -15,6 +15,21 @@ from typing import Any
 
 Converter = Callable[[str], Any]
 
+
+def memoised(convert: Converter) -> Converter:
+    """``convert`` with its answers remembered: exports repeat the same codes and dates
+    hundreds of thousands of times. Refusals are not cached (each is reported anyway)."""
+    cache: dict[str, Any] = {}
+
+    def cached(value: str) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            result = cache[value] = convert(value)
+            return result
+
+    return cached
+
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?")
 TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
 FALSE = frozenset({"nej", "no", "0", "", "false", "falskt"})
@@ -44,6 +59,7 @@ def text(max_length: int) -> Converter:
 
 
 def iso_date(today: date) -> Converter:
+    @memoised
     def convert(value: str) -> date | None:
         value = value.strip()
         if not value:
@@ -78,6 +94,7 @@ def month(today: date) -> Converter:
     return convert
 
 
+@memoised
 def boolean(value: str) -> bool:
     key = value.strip().casefold()
     if key in TRUE:
@@ -114,6 +131,7 @@ def choice(mapping: Mapping[str, Any], what: str) -> Converter:
     lookup = {normalise(k): v for k, v in mapping.items()}
     shown = list(mapping)
 
+    @memoised
     def convert(value: str) -> Any:
         if not value.strip():
             return None
