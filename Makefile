@@ -30,7 +30,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --scale small
+	$(BIN)/python -m bench.run --scale large
 
 # Rewrite constraints.txt from what is installed now (after changing pyproject.toml).
 lock: $(STAMP)
