@@ -57,6 +57,7 @@ def provenance(
 #: document file names and their Swedish titles, in the order the cycle makes them
 DOCUMENT_TITLES = {
     "sammanstallning.html": "Sammanställning",
+    "analys.html": "Analys",
 }
 
 

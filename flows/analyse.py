@@ -1,0 +1,96 @@
+"""Flow ``analyse``: patterns, trends and risks for every unit, stored as findings."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from arshjul import analysis, compilation, status
+from arshjul.clock import now as wall_clock
+from arshjul.config import default_data_year
+from arshjul.documents import provenance, write_year_index
+from arshjul.org import OrgTree
+from arshjul.workspace import Workspace, open_workspace
+from flows.runtime import run_id
+
+log = logging.getLogger("arshjul")
+
+
+@task(cache_policy=NO_CACHE)
+def analyse_units(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, analysis.Analysis]]:
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+        data = analysis.gather(conn, tree, year)
+    days = ws.config.settings.targets.complaint_answer_days
+    return tree, analysis.analyse(data, tree, ws.config.codes, days)
+
+
+@task(cache_policy=NO_CACHE)
+def store_findings(
+    ws: Workspace, analyses: dict[str, analysis.Analysis], year: int, unit_ids: list[str]
+) -> int:
+    findings = [f for u in unit_ids for f in analyses[u].findings]
+    with ws.engine.begin() as conn:
+        return analysis.store_findings(conn, year, unit_ids, findings, run_id())
+
+
+@task(cache_policy=NO_CACHE)
+def write_analyses(
+    ws: Workspace,
+    tree: OrgTree,
+    analyses: dict[str, analysis.Analysis],
+    year: int,
+    unit_ids: list[str],
+    now: datetime,
+) -> list[Path]:
+    with ws.engine.connect() as conn:
+        origin = provenance(
+            conn, ("organisation", "deviations", "complaints"), now=now, run_id=run_id()
+        )
+    written = analysis.write_documents(ws.out, ws.config, tree, analyses, unit_ids, origin)
+    write_year_index(ws.out, tree, year, ws.config.settings.region.name)
+    return written
+
+
+@task(cache_policy=NO_CACHE)
+def record_analysed(
+    ws: Workspace, year: int, unit_ids: list[str], started: datetime, finished: datetime
+) -> None:
+    with ws.engine.begin() as conn:
+        status.record_done(
+            conn,
+            step="analyse",
+            period=str(year),
+            unit_documents=[(u, 1) for u in unit_ids],
+            run_id=run_id(),
+            started_at=started,
+            finished_at=finished,
+        )
+
+
+@flow(name="analyse", log_prints=False)
+def analyse_flow(
+    year: int | None = None, unit: str | None = None, now: datetime | None = None
+) -> list[Path]:
+    """Analyse ``year`` (default: last full year) for every unit, or for ``unit`` and the
+    units above it; a unit's findings replace those of its previous analysis."""
+    started = now or wall_clock()
+    year = year or default_data_year(started.date())
+    ws = open_workspace()
+    tree, analyses = analyse_units(ws, year)
+    unit_ids = compilation.affected(tree, unit)
+    stored = store_findings(ws, analyses, year, unit_ids)
+    written = write_analyses(ws, tree, analyses, year, unit_ids, started)
+    record_analysed(ws, year, unit_ids, started, now or wall_clock())
+    log.info(
+        "analysed %s: %d findings, %d documents for %d units",
+        year,
+        stored,
+        len(written),
+        len(unit_ids),
+    )
+    return written

@@ -1,0 +1,373 @@
+"""Analysis: statistics against hand-computed examples, planted signals in synthetic data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Select, create_engine, insert, select
+
+from arshjul import analysis
+from arshjul.cli import main
+from arshjul.config import Config
+from arshjul.demo import build_organisation, silent_units, write_demo
+from arshjul.documents import provenance
+from arshjul.models import (
+    Complaint,
+    ComplaintStatus,
+    Deviation,
+    DeviationStatus,
+    Finding,
+    ImportBatch,
+    OrgLevel,
+    OrgUnit,
+    StepRun,
+)
+from arshjul.org import OrgTree
+from tests.conftest import NOW
+
+YEAR = 2025
+
+# --- pure statistics -----------------------------------------------------------------------
+
+
+def test_c_chart_limits_and_a_point_beyond_them():
+    chart = analysis.control_chart([1, 1, 1, 1, 1, 10])
+    # c̄ = 15/6 = 2.5, limits 2.5 ± 3·√2.5 = 2.5 ± 4.743, the lower one cut at 0
+    assert chart.centre == 2.5
+    assert chart.upper[0] == pytest.approx(7.2434, abs=1e-4)
+    assert chart.lower == (0.0,) * 6
+    assert chart.beyond == (5,)
+
+
+def test_u_chart_limits_follow_each_points_exposure():
+    chart = analysis.control_chart([2, 10], exposure=[10, 50])
+    # ū = 12/60 = 0.2; n=10: 0.2 ± 3·√0.02; n=50: 0.2 ± 3·√0.004
+    assert chart.centre == pytest.approx(0.2)
+    assert chart.values == pytest.approx((0.2, 0.2))
+    assert chart.upper == pytest.approx((0.6243, 0.3897), abs=1e-4)
+    assert chart.lower == pytest.approx((0.0, 0.0103), abs=1e-4)
+    assert chart.beyond == ()
+
+
+@pytest.mark.parametrize(
+    ("values", "runs"),
+    [
+        ([11] * 8 + [9] + [11] * 7, ((0, 7),)),  # eight above; seven is not enough
+        ([11] * 4 + [10] + [11] * 4, ()),  # a point on the centre line ends the run
+        ([9] * 3 + [11] * 9, ((3, 11),)),  # a run that lasts to the last point
+        ([9] * 8 + [11] * 8, ((0, 7), (8, 15))),  # below, then above
+        ([9, 11] * 8, ()),
+    ],
+)
+def test_run_of_eight_on_one_side(values, runs):
+    assert analysis.long_runs(values, 10.0) == runs
+
+
+def test_pareto_vital_few_reach_eighty_per_cent():
+    rows = analysis.pareto(Counter({"C": 10, "A": 50, "E": 4, "B": 30, "D": 6, "F": 0}))
+    assert [(r.name, r.cumulative, r.vital) for r in rows] == [
+        ("A", 0.5, True),
+        ("B", 0.8, True),  # reaches 80 %: the last of the vital few
+        ("C", 0.9, False),
+        ("D", 0.96, False),
+        ("E", 1.0, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("counts", "baseline", "significant"),
+    [
+        ((100, 100, 140), 100, True),  # z = 40/10 = 4
+        ((100, 100, 60), 100, True),  # a fall counts too
+        ((100, 100, 125), 100, False),  # z = 2.5
+        ((2, 2, 9), 2, False),  # z ≈ 4.9 but too few to judge
+        ((None, 100, 140), 100, True),  # a year without data is no baseline
+        ((None, None, 140), None, False),
+    ],
+)
+def test_trend_against_the_mean_of_previous_years(counts, baseline, significant):
+    t = analysis.trend("k", "avvikelser", counts)
+    assert (t.baseline, t.significant) == (baseline, significant)
+
+
+def test_answer_times_from_a_histogram_of_days():
+    answers = analysis.answer_times(Counter({5: 2, 30: 1, None: 1}), 28)
+    assert (answers.received, answers.answered, answers.median_days) == (4, 3, 5)
+    assert answers.within_target == 2
+    assert answers.share_within == 0.5
+
+
+def test_risk_matrix_has_the_highest_probability_on_top(config: Config):
+    matrix = analysis.risk_matrix(Counter({(4, 4): 1, (1, 1): 2, (None, 2): 5}), config.codes)
+    top_right, bottom_left = matrix[0][-1], matrix[-1][0]
+    assert (top_right.count, top_right.score, top_right.band) == (1, 16, "mycket hög")
+    assert (bottom_left.count, bottom_left.score, bottom_left.band) == (2, 1, "låg")
+    assert sum(c.count for row in matrix for c in row) == 3  # unassessed ones are not in it
+
+
+# --- synthetic region with planted signals -------------------------------------------------
+
+#: one deviation: (category, consequence, probability, care chain)
+Dev = tuple[str, int, int, bool]
+Plan = Callable[[int, int], list[Dev]]
+
+
+def stable(year: int, month: int) -> list[Dev]:
+    """9 and 11 in turn: centre 10, never eight months on one side, no change between years."""
+    cats = ("Vård och behandling", "Läkemedel", "Dokumentation")
+    return [(cats[k % 3], 1, 1, False) for k in range(9 if month % 2 else 11)]
+
+
+def step_change(year: int, month: int) -> list[Dev]:
+    return stable(year, month) * (2 if year == YEAR else 1)
+
+
+def category_surge(year: int, month: int) -> list[Dev]:
+    """Fall from 1 to 4 a month while Läkemedel falls as much: the total stays 20."""
+    falls = 4 if year == YEAR else 1
+    return (
+        [("Fall", 1, 1, False)] * falls
+        + [("Läkemedel", 1, 1, False)] * (12 - falls)
+        + [("Vård och behandling", 1, 1, False)] * 8
+    )
+
+
+def silent(year: int, month: int) -> list[Dev]:
+    return []
+
+
+def care_chain_and_high_risk(year: int, month: int) -> list[Dev]:
+    devs = [(c, q, p, k < 2) for k, (c, q, p, _) in enumerate(stable(year, month))]
+    if year == YEAR and month == 1:
+        devs[-1] = ("Läkemedel", 4, 4, False)
+    return devs
+
+
+#: enhet -> (deviations per month, days to answer each complaint)
+UNITS: dict[str, tuple[Plan, int]] = {
+    "E1": (step_change, 10),
+    "E2": (stable, 10),  # the control: nothing to find
+    "E3": (silent, 10),
+    "E4": (category_surge, 10),
+    "E5": (care_chain_and_high_risk, 40),
+}
+
+
+def load_region(conn: Connection) -> OrgTree:
+    batch = conn.execute(
+        insert(ImportBatch)
+        .values(
+            kind="synthetic",
+            file_name="synthetic.csv",
+            sha256="0" * 64,
+            rows=0,
+            inserted=0,
+            updated=0,
+            imported_at=NOW,
+        )
+        .returning(ImportBatch.id)
+    ).scalar_one()
+    org = [("R1", "Region Syntet", OrgLevel.REGION, None), ("A1", "Område", OrgLevel.AREA, "R1")]
+    org += [("V1", "Verksamhet", OrgLevel.DEPARTMENT, "A1")]
+    org += [(uid, f"Enhet {uid}", OrgLevel.UNIT, "V1") for uid in UNITS]
+    conn.execute(
+        insert(OrgUnit),
+        [dict(zip(("id", "name", "level", "parent_id"), u, strict=True)) for u in org],
+    )
+    deviations, complaints = [], []
+    for uid, (plan, answer_days) in UNITS.items():
+        for year in (YEAR - 2, YEAR - 1, YEAR):
+            for month in range(1, 13):
+                for k, (category, consequence, probability, care_chain) in enumerate(
+                    plan(year, month)
+                ):
+                    deviations.append(
+                        {
+                            "source_id": f"{uid}-{year}-{month}-{k}",
+                            "unit_id": uid,
+                            "reported_date": date(year, month, 1 + k % 28),
+                            "category": category,
+                            "consequence": consequence,
+                            "probability": probability,
+                            "lex_maria": False,
+                            "care_chain": care_chain,
+                            "status": DeviationStatus.CLOSED,
+                            "batch_id": batch,
+                        }
+                    )
+                for k in range(2):
+                    received = date(year, month, 1 + k)
+                    complaints.append(
+                        {
+                            "source_id": f"K{uid}-{year}-{month}-{k}",
+                            "unit_id": uid,
+                            "received_date": received,
+                            "channel": "1177",
+                            "category": "Kommunikation",
+                            "answered_date": received + timedelta(days=answer_days),
+                            "status": ComplaintStatus.ANSWERED,
+                            "batch_id": batch,
+                        }
+                    )
+    conn.execute(insert(Deviation), deviations)
+    conn.execute(insert(Complaint), complaints)
+    return OrgTree.load(conn)
+
+
+@pytest.fixture
+def tree(conn: Connection) -> OrgTree:
+    return load_region(conn)
+
+
+@pytest.fixture
+def analyses(conn: Connection, config: Config, tree: OrgTree) -> dict[str, analysis.Analysis]:
+    data = analysis.gather(conn, tree, YEAR)
+    return analysis.analyse(data, tree, config.codes, 28)
+
+
+def found(analyses: dict[str, analysis.Analysis], unit_id: str) -> dict[str, analysis.Finding]:
+    return {f"{f.kind}:{f.key}": f for f in analyses[unit_id].findings}
+
+
+def test_step_change_is_a_significant_rise_and_a_run_above_the_centre_line(analyses):
+    e1 = found(analyses, "E1")
+    rise = e1["trend:avvikelser"]
+    assert (rise.value, rise.baseline, rise.severity) == (240, 120, 3)
+    assert rise.title.startswith("Markant ökning av avvikelser: 240 mot 120,0")
+    run = e1["spc:run"]
+    assert run.title == "12 månader i följd över medellinjen (jan 2025–dec 2025)"
+    assert "spc:beyond" not in e1  # 22 a month stays below the upper limit of 24,3
+
+
+def test_category_surge_is_found_while_the_total_is_unchanged(analyses):
+    e4 = found(analyses, "E4")
+    surge = e4["surge:avvikelse:Fall"]
+    assert (surge.value, surge.baseline) == (48, 12)
+    assert "Händelsetyp Fall" in surge.title
+    assert not any(k.startswith(("trend:", "spc:")) for k in e4)
+    assert "surge:avvikelse:Läkemedel" not in e4  # a fall is no surge
+
+
+def test_silent_unit_is_an_under_reporting_risk(analyses):
+    e3 = found(analyses, "E3")
+    gap = e3["under_reporting:avvikelser"]
+    # peers E1, E2, E4, E5 reported 240, 120, 240, 120: median 180
+    assert (gap.value, gap.baseline, gap.severity) == (0, 180, 3)
+    assert gap.title.startswith("Inga avvikelser rapporterade")
+
+
+def test_care_chain_high_risk_and_slow_answers_are_found(analyses):
+    e5 = found(analyses, "E5")
+    care = e5["care_chain:avvikelser"]
+    assert (care.value, care.severity) == (pytest.approx(24 / 120), 3)
+    assert e5["risk:mycket hög"].value == 1
+    slow = e5["answer_time:klagomal"]
+    assert (slow.value, slow.baseline, slow.severity) == (0.0, 0.8, 3)
+
+
+def test_stable_control_unit_has_no_finding(analyses):
+    assert analyses["E2"].findings == ()
+    a = analyses["E2"]
+    assert a.chart is not None and a.chart.beyond == () and a.chart.runs == ()
+    # 42, 42 and 36: the first two reach only 70 %, so all three are the vital few
+    assert [(r.name, r.vital) for r in a.pareto] == [
+        ("Läkemedel", True),
+        ("Vård och behandling", True),
+        ("Dokumentation", True),
+    ]
+
+
+def test_roll_ups_are_analysed_and_the_region_has_no_peers(analyses):
+    region = analyses["R1"]
+    assert region.deviations == 240 + 120 + 0 + 240 + 120
+    assert region.peers is None
+    assert "trend:avvikelser" in found(analyses, "V1")  # 720 against 600: z ≈ 4,9
+
+
+def test_a_year_never_imported_is_no_baseline(conn, config, tree):
+    data = analysis.gather(conn, tree, YEAR + 1)  # 2026 has no data; 2024 and 2025 have
+    assert data.with_data == {YEAR - 1, YEAR}
+    e2 = analysis.analyse(data, tree, config.codes, 28)["E2"]
+    assert e2.trends[0].counts == (120, 120, None)
+    assert len(e2.months) == 24
+
+
+def test_findings_have_stable_ids_and_a_rerun_replaces_them(conn, analyses):
+    unit_ids = list(analyses)
+    findings = [f for a in analyses.values() for f in a.findings]
+    assert "2025:E3:under_reporting:avvikelser" in {f.id for f in findings}
+    analysis.store_findings(conn, YEAR, unit_ids, findings, "run-1")
+    first = set(conn.execute(select(Finding.id)).scalars())
+    analysis.store_findings(conn, YEAR, unit_ids, findings, "run-2")
+    rows = conn.execute(select(Finding.id, Finding.run_id)).all()
+    assert {i for i, _ in rows} == first and len(rows) == len(findings)
+    assert {r for _, r in rows} == {"run-2"}
+    # a finding that no longer holds disappears; other units are untouched
+    analysis.store_findings(conn, YEAR, ["E3"], [], "run-3")
+    left = set(conn.execute(select(Finding.id)).scalars())
+    assert left == {i for i in first if ":E3:" not in i}
+
+
+def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, tmp_path: Path):
+    origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
+    written = analysis.write_documents(tmp_path, config, tree, analyses, ["E1", "V1"], origin)
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "2025/enheter/E1/analys.html",
+        "2025/verksamheter/V1/analys.html",
+    ]
+    unit = written[0].read_text("utf-8")
+    assert "Analys av avvikelser, klagomål och synpunkter 2025" in unit
+    assert "Region Syntet › Område › Verksamhet › Enhet E1" in unit
+    assert "Markant ökning av avvikelser: 240 mot 120,0" in unit
+    assert "<code>2025:E1:trend:avvikelser</code>" in unit
+    # two years below the centre line, then one above: every month is part of a run
+    assert unit.count("<circle") == 36
+    assert "Serie på samma sida: jan 2023–dec 2024." in unit
+    assert "Serie på samma sida: jan 2025–dec 2025." in unit
+    assert "De få viktiga" in unit and "mycket hög" in unit
+    assert "synthetic.csv" in unit and "test-run" in unit
+    department = written[1].read_text("utf-8")
+    assert "Per enhet" in department and "Enhet E3" in department
+
+
+# --- the flow ------------------------------------------------------------------------------
+
+
+def query(workdir: Path, statement: Select[Any]) -> list[Any]:
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(statement).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("prefect_harness", "workdir")
+def test_flow_analyses_the_demo_region_and_finds_its_silent_units(workdir, config, capsys):
+    from flows.analyse import analyse_flow
+
+    files = write_demo(workdir / "demo", config, today=NOW.date())
+    for kind, path in files.by_kind().items():
+        assert main(["import", kind, str(path)]) == 0
+
+    written = analyse_flow(year=YEAR, now=NOW)
+
+    assert len(written) == 1 + 3 + 12 + 35
+    steps = query(workdir, select(StepRun.step))
+    assert steps.count("analyse") == len(written)
+    ids = sorted(query(workdir, select(Finding.id)))
+    for uid in silent_units(build_organisation(config, "small")):
+        assert f"{YEAR}:{uid}:under_reporting:avvikelser" in ids
+    # the demo holds 2024..2026: 2023 is no baseline, so not every unit "rises"
+    assert sum(":trend:avvikelser" in i for i in ids) < 10
+    index = (workdir / "out" / str(YEAR) / "index.html").read_text("utf-8")
+    assert index.count("analys.html") == len(written)
+
+    again = analyse_flow(year=YEAR, unit=silent_units(build_organisation(config, "small"))[0])
+    assert len(again) == 4  # the enhet and its verksamhet, område and region
+    assert sorted(query(workdir, select(Finding.id))) == ids
