@@ -128,13 +128,13 @@ def match_header(
 ) -> tuple[dict[str, int], list[str], list[Problem]]:
     """Column name -> position in the file; unknown headers ignored; problems."""
     lookup = {normalise(c.name): c.name for c in spec.columns}
-    for canonical, names in aliases.items():
-        lookup.update({normalise(n): canonical for n in names})
+    for column_name, names in aliases.items():
+        lookup.update({normalise(n): column_name for n in names})
     found: dict[str, int] = {}
     ignored: list[str] = []
     problems: list[Problem] = []
     for i, name in enumerate(header):
-        canonical: str | None = lookup.get(normalise(name))
+        canonical = lookup.get(normalise(name))
         if canonical is None:
             if name:
                 ignored.append(name)

@@ -30,6 +30,7 @@ def memoised(convert: Converter) -> Converter:
 
     return cached
 
+
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?")
 TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
 FALSE = frozenset({"nej", "no", "0", "", "false", "falskt"})
