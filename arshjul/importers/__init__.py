@@ -4,7 +4,7 @@ One file is imported whole or not at all; every problem is reported at once; the
 twice changes nothing; a later export updates records by their key.
 """
 
-from arshjul.importers.core import ImportResult, import_file
+from arshjul.importers.importer import ImportResult, import_file
 from arshjul.importers.kinds import KINDS
 
 __all__ = ["KINDS", "ImportResult", "import_file"]

@@ -1,20 +1,26 @@
-"""What each kind of input file holds: its columns, their types, the checks across columns.
+"""What each kind of input file holds: its columns, their types, the checks across them.
 
-A kind is data: adding one (waiting lists, production, …) is one more :class:`Kind`.
+A kind is data: adding one (waiting lists, production, …) is one more :class:`Kind` in
+``_ALL``. A column names its parser; the parser is made per import from the
+:class:`~arshjul.importers.records.Context` (the region's code lists, today, the organisation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
 from sqlalchemy import Table
 
-from arshjul.config import Config
+from arshjul.config import LEVEL_SV
+from arshjul.errors import Problem
+from arshjul.importers import tree
 from arshjul.importers import values as v
+from arshjul.importers.records import Context, Records
 from arshjul.models import (
+    Base,
     Complaint,
     ComplaintStatus,
     Deviation,
@@ -23,17 +29,18 @@ from arshjul.models import (
     OrgUnit,
 )
 
-Row = dict[str, Any]
-#: a check across the columns of one row: (column, reason) for each thing wrong
-RowCheck = Callable[[Row], list[tuple[str, str]]]
+ParserFactory = Callable[[Context], v.Parser]
+#: a check across columns or records: the problems it finds
+Check = Callable[[Records, Context], list[Problem]]
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    convert: v.Converter
-    required: bool = True
-    #: the value when the cell is empty and the column optional
+    parser: ParserFactory
+    #: the header must be there and no cell empty
+    required: bool = False
+    #: the value of an empty cell, or of every cell when the column is missing
     default: Any = None
     #: the table column it is stored in, when that has another name
     stored_as: str | None = None
@@ -47,120 +54,152 @@ class Column:
 class Kind:
     name: str
     table: Table
-    #: the columns that identify a record; a later file updates records with the same key
-    key: tuple[str, ...]
+    #: the column that identifies a record; a later file updates records with the same key
+    key: str
     columns: tuple[Column, ...]
-    checks: tuple[RowCheck, ...] = ()
-    #: whether rows carry a unit_id that must exist in the organisation
-    has_unit: bool = True
+    checks: tuple[Check, ...] = ()
+    #: the order records must be stored in (parents before children), when it matters
+    order: Callable[[Records], list[int]] | None = None
+
+    @property
+    def key_field(self) -> str:
+        """The table column the key is stored in."""
+        return next(c.field for c in self.columns if c.name == self.key)
 
 
-def _not_before(later: str, earlier: str, reason: str) -> RowCheck:
-    def check(row: Row) -> list[tuple[str, str]]:
-        a, b = row.get(later), row.get(earlier)
-        return [(later, reason)] if a is not None and b is not None and a < b else []
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _fixed(parser: v.Parser) -> ParserFactory:
+    return lambda _: parser
+
+
+def _text(max_length: int) -> ParserFactory:
+    return _fixed(v.text(max_length))
+
+
+def _date(context: Context) -> v.Parser:
+    return v.iso_date(context.today)
+
+
+def _code(list_name: str, what: str) -> ParserFactory:
+    names = attrgetter(list_name)
+    return lambda context: v.code(names(context.codes), what)
+
+
+def _scale(scale_name: str) -> ParserFactory:
+    labels = attrgetter(scale_name)
+    return lambda context: v.scale(labels(context.codes), scale_name)
+
+
+def _unit(context: Context) -> v.Parser:
+    """An id of the organisation in the database; close ids or names are suggested."""
+    units = context.units
+    suggest = v.Suggester.of_units({u.id: u.name for u in units.values()})
+
+    def parse(value: str) -> str:
+        if value in units:
+            return value
+        raise ValueError(f"unknown unit: not in the organisation{suggest(value)}")
+
+    return parse
+
+
+def _not_before(later: str, earlier: str, reason: str) -> Check:
+    def check(records: Records, context: Context) -> list[Problem]:
+        firsts, seconds = records.values[earlier], records.values[later]
+        named = records.headers.get(earlier, earlier)
+        return [
+            records.problem(i, later, second.isoformat(), f"{reason}: {named} is {first}")
+            for i, (first, second) in enumerate(zip(firsts, seconds, strict=True))
+            if first is not None and second is not None and second < first
+        ]
 
     return check
 
 
-LEVELS = {
-    "region": OrgLevel.REGION,
-    "område": OrgLevel.AREA,
-    "area": OrgLevel.AREA,
-    "verksamhet": OrgLevel.DEPARTMENT,
-    "department": OrgLevel.DEPARTMENT,
-    "enhet": OrgLevel.UNIT,
-    "unit": OrgLevel.UNIT,
-}
+LEVELS = {**{sv: OrgLevel(en) for en, sv in LEVEL_SV.items()}, **{m.value: m for m in OrgLevel}}
 DEVIATION_STATUS = {
     "Ny": DeviationStatus.NEW,
     "Pågående": DeviationStatus.IN_PROGRESS,
     "Avslutad": DeviationStatus.CLOSED,
-    "new": DeviationStatus.NEW,
-    "in_progress": DeviationStatus.IN_PROGRESS,
-    "closed": DeviationStatus.CLOSED,
+    **{m.value: m for m in DeviationStatus},
 }
 COMPLAINT_STATUS = {
     "Ny": ComplaintStatus.NEW,
     "Pågående": ComplaintStatus.IN_PROGRESS,
     "Besvarad": ComplaintStatus.ANSWERED,
     "Avslutad": ComplaintStatus.CLOSED,
-    "new": ComplaintStatus.NEW,
-    "in_progress": ComplaintStatus.IN_PROGRESS,
-    "answered": ComplaintStatus.ANSWERED,
-    "closed": ComplaintStatus.CLOSED,
+    **{m.value: m for m in ComplaintStatus},
 }
+_ID = _text(64)
 
-
-def _codes(names: tuple[str, ...], what: str) -> v.Converter:
-    return v.choice({n: n for n in names}, what)
-
-
-def kinds(config: Config, today: date) -> dict[str, Kind]:
-    """Every kind, with converters bound to the region's code lists and today's date."""
-    codes = config.codes
-    day = v.iso_date(today)
-    ident = v.text(64)
-    return {
-        k.name: k
-        for k in (
-            Kind(
-                name="organisation",
-                table=OrgUnit.__table__,  # type: ignore[arg-type]
-                key=("id",),
-                has_unit=False,
-                columns=(
-                    Column("unit_id", ident, stored_as="id"),
-                    Column("name", v.text(200)),
-                    Column("level", v.choice(LEVELS, "level (region/område/verksamhet/enhet)")),
-                    Column("parent_id", ident, required=False),
-                ),
+_ALL = (
+    Kind(
+        name="organisation",
+        table=_table(OrgUnit),
+        key="unit_id",
+        columns=(
+            Column("unit_id", _ID, required=True, stored_as="id"),
+            Column("name", _text(200), required=True),
+            Column(
+                "level",
+                _fixed(v.choice(LEVELS, "level (region/område/verksamhet/enhet)")),
+                required=True,
             ),
-            Kind(
-                name="deviations",
-                table=Deviation.__table__,  # type: ignore[arg-type]
-                key=("source_id",),
-                columns=(
-                    Column("source_id", ident),
-                    Column("unit_id", ident),
-                    Column("event_date", day, required=False),
-                    Column("reported_date", day),
-                    Column("category", _codes(codes.deviation_categories, "category")),
-                    Column("consequence", v.scale(codes.consequence, "consequence"), False),
-                    Column("probability", v.scale(codes.probability, "probability"), False),
-                    Column("lex_maria", v.boolean, required=False, default=False),
-                    Column("care_chain", v.boolean, required=False, default=False),
-                    Column("status", v.choice(DEVIATION_STATUS, "status (Ny/Pågående/Avslutad)")),
-                    Column("closed_date", day, required=False),
-                ),
-                checks=(
-                    _not_before("reported_date", "event_date", "reported before the event"),
-                    _not_before("closed_date", "reported_date", "closed before it was reported"),
-                ),
+            Column("parent_id", _ID),
+        ),
+        checks=(tree.check,),
+        order=tree.parents_first,
+    ),
+    Kind(
+        name="deviations",
+        table=_table(Deviation),
+        key="source_id",
+        columns=(
+            Column("source_id", _ID, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("event_date", _date),
+            Column("reported_date", _date, required=True),
+            Column("category", _code("deviation_categories", "category"), required=True),
+            Column("consequence", _scale("consequence")),
+            Column("probability", _scale("probability")),
+            Column("lex_maria", _fixed(v.boolean), default=False),
+            Column("care_chain", _fixed(v.boolean), default=False),
+            Column(
+                "status",
+                _fixed(v.choice(DEVIATION_STATUS, "status (Ny/Pågående/Avslutad)")),
+                required=True,
             ),
-            Kind(
-                name="complaints",
-                table=Complaint.__table__,  # type: ignore[arg-type]
-                key=("source_id",),
-                columns=(
-                    Column("source_id", ident),
-                    Column("unit_id", ident),
-                    Column("received_date", day),
-                    Column("channel", _codes(codes.complaint_channels, "channel")),
-                    Column("category", _codes(codes.complaint_categories, "category")),
-                    Column("answered_date", day, required=False),
-                    Column(
-                        "status",
-                        v.choice(COMPLAINT_STATUS, "status (Ny/Pågående/Besvarad/Avslutad)"),
-                    ),
-                ),
-                checks=(
-                    _not_before("answered_date", "received_date", "answered before it came in"),
-                ),
+            Column("closed_date", _date),
+        ),
+        checks=(
+            _not_before("reported_date", "event_date", "reported before the event"),
+            _not_before("closed_date", "reported_date", "closed before it was reported"),
+        ),
+    ),
+    Kind(
+        name="complaints",
+        table=_table(Complaint),
+        key="source_id",
+        columns=(
+            Column("source_id", _ID, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("received_date", _date, required=True),
+            Column("channel", _code("complaint_channels", "channel"), required=True),
+            Column("category", _code("complaint_categories", "category"), required=True),
+            Column("answered_date", _date),
+            Column(
+                "status",
+                _fixed(v.choice(COMPLAINT_STATUS, "status (Ny/Pågående/Besvarad/Avslutad)")),
+                required=True,
             ),
-        )
-    }
+        ),
+        checks=(_not_before("answered_date", "received_date", "answered before it came in"),),
+    ),
+)
 
-
+BY_NAME = {kind.name: kind for kind in _ALL}
 #: the kinds in the order a data folder is imported (the organisation first)
-KINDS = ("organisation", "deviations", "complaints")
+KINDS = tuple(BY_NAME)

@@ -1,7 +1,8 @@
 """Turning one cell's text into a value, or a reason why it cannot be one.
 
-Each converter raises ``ValueError`` with a reason a person can act on; the importer adds the
-file, line, column and value.
+A parser gets the cell stripped and never empty (the importer handles empty cells and remembers
+each distinct value's answer) and raises ``ValueError`` with a reason a person can act on; the
+importer adds file, line, column and value.
 """
 
 from __future__ import annotations
@@ -13,58 +14,70 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-Converter = Callable[[str], Any]
+Parser = Callable[[str], Any]
 
-
-def memoised(convert: Converter) -> Converter:
-    """``convert`` with its answers remembered: exports repeat the same codes and dates
-    hundreds of thousands of times. Refusals are not cached (each is reported anyway)."""
-    cache: dict[str, Any] = {}
-
-    def cached(value: str) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = convert(value)
-            return result
-
-    return cached
-
-
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?")
-TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
-FALSE = frozenset({"nej", "no", "0", "", "false", "falskt"})
+_DATE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    # a time part is allowed and ignored: 2025-03-01 14:30, 2025-03-01T14:30:00+01:00
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
 EARLIEST = date(1990, 1, 1)
+TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
+FALSE = frozenset({"nej", "no", "0", "false", "falskt"})
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+#: at most this many distinct values per column get close matches suggested: a file written
+#: against the wrong organisation must not spend minutes in difflib
+SUGGESTIONS_PER_COLUMN = 25
 
 
 def normalise(text: str) -> str:
     """Case-, accent-, space-, hyphen- and underscore-insensitive form for matching."""
     decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in " -_\u00a0")
+    return "".join(
+        c for c in decomposed if not unicodedata.combining(c) and not c.isspace() and c not in "-_"
+    )
 
 
-def suggest(value: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x', 'y'?)`` or nothing."""
-    close = difflib.get_close_matches(value, list(choices), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+class Suggester:
+    """`` (did you mean 'x' or 'y'?)`` for a value not among ``choices``.
+
+    ``choices`` maps what is compared (case-folded) to what is shown, so a unit can be found
+    by its id or its name and shown as ``'E1' (Enhet Ett)``.
+    """
+
+    def __init__(self, choices: Mapping[str, str]):
+        self.choices = choices
+        self.left = SUGGESTIONS_PER_COLUMN
+
+    @classmethod
+    def of_units(cls, names: Mapping[str, str | None]) -> Suggester:
+        """Suggests unit ids (``names`` maps id -> name), found by id or by name."""
+        choices = {name.casefold(): f"{uid!r} ({name})" for uid, name in names.items() if name}
+        choices.update({uid.casefold(): repr(uid) for uid in names})
+        return cls(choices)
+
+    def __call__(self, value: str) -> str:
+        if self.left <= 0:
+            return ""
+        self.left -= 1
+        close = difflib.get_close_matches(value.casefold(), list(self.choices), n=3)
+        shown = list(dict.fromkeys(self.choices[c] for c in close))
+        return f" (did you mean {' or '.join(shown)}?)" if shown else ""
 
 
-def text(max_length: int) -> Converter:
-    def convert(value: str) -> str | None:
-        value = value.strip()
+def text(max_length: int) -> Parser:
+    def parse(value: str) -> str:
         if len(value) > max_length:
             raise ValueError(f"longer than {max_length} characters")
-        return value or None
+        return value
 
-    return convert
+    return parse
 
 
-def iso_date(today: date) -> Converter:
-    @memoised
-    def convert(value: str) -> date | None:
-        value = value.strip()
-        if not value:
-            return None
+def iso_date(today: date) -> Parser:
+    """A date ``YYYY-MM-DD`` from 1990 up to ``today``; a time after it is ignored."""
+
+    def parse(value: str) -> date:
         match = _DATE.fullmatch(value)
         if not match:
             raise ValueError("not a date as YYYY-MM-DD")
@@ -73,31 +86,17 @@ def iso_date(today: date) -> Converter:
         except ValueError:
             raise ValueError("no such date") from None
         if day < EARLIEST:
-            raise ValueError(f"before {EARLIEST.isoformat()}: out of range")
+            raise ValueError(f"before {EARLIEST.isoformat()}: out of range, check the year")
         if day > today:
             raise ValueError(f"in the future (today is {today.isoformat()})")
         return day
 
-    return convert
+    return parse
 
 
-def month(today: date) -> Converter:
-    """``YYYY-MM`` (or a full date) as the first day of that month."""
-    as_date = iso_date(today)
-
-    def convert(value: str) -> date | None:
-        value = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}", value):
-            value += "-01"
-        day = as_date(value)
-        return day.replace(day=1) if day else None
-
-    return convert
-
-
-@memoised
 def boolean(value: str) -> bool:
-    key = value.strip().casefold()
+    """ja/nej, yes/no, 1/0 or x (an empty cell is nej, handled by the column's default)."""
+    key = value.casefold()
     if key in TRUE:
         return True
     if key in FALSE:
@@ -105,47 +104,36 @@ def boolean(value: str) -> bool:
     raise ValueError("not a yes/no value (ja/nej, yes/no, 1/0, x or empty)")
 
 
-def number(*, minimum: float = 0, integer: bool = False) -> Converter:
-    def convert(value: str) -> float | int | None:
-        cleaned = value.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        if not cleaned:
-            return None
-        try:
-            parsed = float(cleaned)
-        except ValueError:
-            raise ValueError("not a number") from None
-        if parsed != parsed or parsed in (float("inf"), float("-inf")):
-            raise ValueError("not a number")
-        if parsed < minimum:
-            raise ValueError(f"below {minimum:g}")
-        if integer:
-            if not parsed.is_integer():
-                raise ValueError("not a whole number")
-            return int(parsed)
-        return parsed
-
-    return convert
+def number(value: str) -> float:
+    """A decimal number with a decimal comma or point; spaces group thousands (1 234,5)."""
+    compact = "".join(value.split())
+    if not _NUMBER.fullmatch(compact):
+        raise ValueError("not a number (like 12 or 12,5)")
+    return float(compact.replace(",", "."))
 
 
-def choice(mapping: Mapping[str, Any], what: str) -> Converter:
-    """One of ``mapping``'s keys, matched by :func:`normalise`; empty gives None."""
+def choice(mapping: Mapping[str, Any], what: str) -> Parser:
+    """One of ``mapping``'s keys, matched by :func:`normalise`, as its value."""
     lookup = {normalise(k): v for k, v in mapping.items()}
-    shown = list(mapping)
+    suggest = Suggester({k.casefold(): repr(k) for k in mapping})
 
-    @memoised
-    def convert(value: str) -> Any:
-        if not value.strip():
-            return None
+    def parse(value: str) -> Any:
         try:
             return lookup[normalise(value)]
         except KeyError:
-            raise ValueError(f"not a known {what}{suggest(value.strip(), shown)}") from None
+            raise ValueError(f"not a known {what}{suggest(value)}") from None
 
-    return convert
+    return parse
 
 
-def scale(labels: Mapping[int, str], what: str) -> Converter:
-    """1..n, or the scale's label (``Måttlig`` for 2)."""
+def code(names: Iterable[str], what: str) -> Parser:
+    """One of a code list, matched ignoring case, as the code list spells it."""
+    return choice({n: n for n in names}, what)
+
+
+def scale(labels: Mapping[int, str], what: str) -> Parser:
+    """A step of a scale as its number or its label (``2`` or ``Måttlig``)."""
     mapping: dict[str, int] = {str(k): k for k in labels}
-    mapping.update({v: k for k, v in labels.items()})
-    return choice(mapping, f"{what} ({', '.join(f'{k} {v}' for k, v in labels.items())})")
+    mapping.update({label: k for k, label in labels.items()})
+    steps = ", ".join(f"{k} {label}" for k, label in labels.items())
+    return choice(mapping, f"{what} ({steps})")
