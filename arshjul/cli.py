@@ -32,6 +32,12 @@ def _year(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    if not (text.isdigit() and 0 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
 def _setup_output(verbose: bool) -> None:
     """Progress lines on stderr; Prefect's own console logging only with --verbose."""
     if not verbose:
@@ -71,8 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in summary.imports:
         print(f"  imported   {result.file}: {result.rows} rows")
     index = out / str(summary.year) / "index.html"
-    print(f"  documents  {len(summary.documents)} compilations, index {index}")
-    print(f"  calendars  {len(summary.calendars)} feeds in {out / 'calendar'}")
+    print(f"  documents  {len(summary.documents)} compilations and analyses, index {index}")
+    feeds = sum(p.suffix == ".ics" for p in summary.calendars)
+    print(f"  calendars  {feeds} feeds, index {out / 'calendar' / 'index.html'}")
     return 0
 
 
@@ -86,10 +93,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
+def cmd_step(args: argparse.Namespace) -> int:
+    """compile, analyse: one step of the cycle for a year, all units or one and its roll-ups."""
+    from flows.analyse import analyse_flow
     from flows.compile import compile_flow
 
-    written = compile_flow(year=args.year, unit=args.unit)
+    step = {"compile": compile_flow, "analyse": analyse_flow}[args.command]
+    written = step(year=args.year, unit=args.unit)
     print(f"{len(written)} documents written, e.g. {written[0]}" if written else "nothing written")
     return 0
 
@@ -100,6 +110,57 @@ def cmd_calendar_export(args: argparse.Namespace) -> int:
     _set_out(args.out)
     for path in publish_calendars():
         print(path)
+    return 0
+
+
+def cmd_calendar_serve(args: argparse.Namespace) -> int:
+    from arshjul.calendar_site import CALENDAR_FOLDER, INDEX_PAGE
+    from arshjul.config import load_config
+    from arshjul.feedserver import FeedServer
+    from arshjul.workspace import out_dir
+
+    _set_out(args.out)
+    out = out_dir()
+    if not (out / CALENDAR_FOLDER / INDEX_PAGE).is_file():
+        from flows.calendars import publish_calendars
+
+        print(f"arshjul: nothing exported in {out / CALENDAR_FOLDER}: exporting", file=sys.stderr)
+        publish_calendars()
+    try:
+        server = FeedServer(out, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"--port: cannot listen on {args.host}:{args.port}: {exc}") from None
+    base_url = load_config().settings.calendar.base_url
+    print(f"Serving {server.url}/{CALENDAR_FOLDER}/ from {out} (Ctrl-C stops)", file=sys.stderr)
+    if not base_url.startswith(server.url):
+        print(f"  links in the feeds point to {base_url} (calendar.base_url)", file=sys.stderr)
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("arshjul: server stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_calendar_tokens(args: argparse.Namespace) -> int:
+    from arshjul.calendar_site import unit_feed_links
+    from arshjul.feed_tokens import load_secret
+    from arshjul.org import OrgTree
+    from arshjul.workspace import open_workspace
+
+    ws = open_workspace()
+    if not ws.config.settings.calendar.unit_tokens:
+        raise UsageError(
+            "unit feeds have no secret links: set calendar.unit_tokens: true in settings.yaml"
+            " and run arshjul calendar export"
+        )
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+    links = unit_feed_links(ws.config, tree, load_secret())
+    if not links:
+        raise UsageError("no units: import the organisation first (arshjul import organisation)")
+    for unit, url in links:
+        print(f"{unit.id}\t{unit.name}\t{url}")
     return 0
 
 
@@ -138,15 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of {', '.join(KINDS)}")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
 
-    p = command("compile", cmd_compile, "compile a year's deviations and complaints")
-    p.add_argument("--year", type=_year, help="data year (default: the last full year)")
-    p.add_argument("--unit", metavar="ID", help="only this unit and the units above it")
+    for name, help in (
+        ("compile", "compile a year's deviations and complaints"),
+        ("analyse", "analyse a year's deviations and complaints: trends, patterns, risks"),
+    ):
+        p = command(name, cmd_step, help)
+        p.add_argument("--year", type=_year, help="data year (default: the last full year)")
+        p.add_argument("--unit", metavar="ID", help="only this unit and the units above it")
 
     cal = command("calendar", lambda a: 2, "milestone calendars")
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=_Parser)
-    p = cal_sub.add_parser("export", help="write the iCalendar feeds")
+    p = cal_sub.add_parser("export", help="write the iCalendar feeds and their index page")
     p.set_defaults(handler=cmd_calendar_export)
     p.add_argument("--out", type=Path, help="output folder (feeds go to OUT/calendar)")
+    p = cal_sub.add_parser("serve", help="serve the feeds and documents over HTTP")
+    p.set_defaults(handler=cmd_calendar_serve)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
+    p.add_argument("--out", type=Path, help="output folder to serve (default: $ARSHJUL_OUT)")
+    p = cal_sub.add_parser("tokens", help="list every unit's secret feed link")
+    p.set_defaults(handler=cmd_calendar_tokens)
     return parser
 
 

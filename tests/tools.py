@@ -1,0 +1,40 @@
+"""Helpers for tests that run programs: system programs, and the feed server in a thread."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arshjul.feedserver import FeedServer
+
+
+def require_program(name: str) -> str:
+    """The path of program ``name``; without it the test skips, or fails when CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} is not installed (.ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@contextmanager
+def feed_server(root: Path, **options: Any) -> Iterator[FeedServer]:
+    """The feed server for ``root`` on a free loopback port, in a thread of this process."""
+    httpd = FeedServer(root, "127.0.0.1", 0, **options)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
