@@ -21,6 +21,8 @@ run: $(STAMP)
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass
 test: $(STAMP)
+	@$(BIN)/ruff check --quiet arshjul flows tests bench
+	@$(BIN)/mypy --no-error-summary
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -9,13 +9,15 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from arshjul import analysis, compilation, status
+from arshjul import analysis, compilation
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import provenance, write_year_index
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
+from flows.calendars import publish_calendars
 from flows.runtime import run_id
+from flows.steps import record_step
 
 log = logging.getLogger("arshjul")
 
@@ -56,28 +58,16 @@ def write_analyses(
     return written
 
 
-@task(cache_policy=NO_CACHE)
-def record_analysed(
-    ws: Workspace, year: int, unit_ids: list[str], started: datetime, finished: datetime
-) -> None:
-    with ws.engine.begin() as conn:
-        status.record_done(
-            conn,
-            step="analyse",
-            period=str(year),
-            unit_documents=[(u, 1) for u in unit_ids],
-            run_id=run_id(),
-            started_at=started,
-            finished_at=finished,
-        )
-
-
 @flow(name="analyse", log_prints=False)
 def analyse_flow(
-    year: int | None = None, unit: str | None = None, now: datetime | None = None
+    year: int | None = None,
+    unit: str | None = None,
+    now: datetime | None = None,
+    publish: bool = True,
 ) -> list[Path]:
     """Analyse ``year`` (default: last full year) for every unit, or for ``unit`` and the
-    units above it; a unit's findings replace those of its previous analysis."""
+    units above it; a unit's findings replace those of its previous analysis.
+    ``publish``: update the calendars afterwards."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
@@ -85,7 +75,9 @@ def analyse_flow(
     unit_ids = compilation.affected(tree, unit)
     stored = store_findings(ws, analyses, year, unit_ids)
     written = write_analyses(ws, tree, analyses, year, unit_ids, started)
-    record_analysed(ws, year, unit_ids, started, now or wall_clock())
+    record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
+    if publish:
+        publish_calendars(now=now)
     log.info(
         "analysed %s: %d findings, %d documents for %d units",
         year,

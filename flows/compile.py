@@ -9,13 +9,15 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from arshjul import compilation, status
+from arshjul import compilation
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import provenance, write_year_index
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
+from flows.calendars import publish_calendars
 from flows.runtime import run_id
+from flows.steps import record_step
 
 log = logging.getLogger("arshjul")
 
@@ -46,34 +48,23 @@ def write_compilations(
     return written
 
 
-@task(cache_policy=NO_CACHE)
-def record_compiled(
-    ws: Workspace, year: int, unit_ids: list[str], started: datetime, finished: datetime
-) -> None:
-    with ws.engine.begin() as conn:
-        status.record_done(
-            conn,
-            step="compile",
-            period=str(year),
-            unit_documents=[(u, 1) for u in unit_ids],
-            run_id=run_id(),
-            started_at=started,
-            finished_at=finished,
-        )
-
-
 @flow(name="compile", log_prints=False)
 def compile_flow(
-    year: int | None = None, unit: str | None = None, now: datetime | None = None
+    year: int | None = None,
+    unit: str | None = None,
+    now: datetime | None = None,
+    publish: bool = True,
 ) -> list[Path]:
     """Compile ``year`` (default: last full year) for every unit, or for ``unit`` and the
-    units above it."""
+    units above it. ``publish``: update the calendars afterwards."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
     tree, totals = count_figures(ws, year)
     unit_ids = compilation.affected(tree, unit)
     written = write_compilations(ws, tree, totals, year, unit_ids, started)
-    record_compiled(ws, year, unit_ids, started, now or wall_clock())
+    record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
+    if publish:
+        publish_calendars(now=now)
     log.info("compiled %s: %d documents for %d units", year, len(written), len(unit_ids))
     return written

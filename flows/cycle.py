@@ -14,6 +14,7 @@ from arshjul.config import default_data_year, load_config
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import find_input_files
+from flows.analyse import analyse_flow
 from flows.calendars import publish_calendars
 from flows.compile import compile_flow
 from flows.importing import import_data
@@ -47,6 +48,8 @@ def run_flow(
     year = year or default_data_year(now.date())
     folder = data if data is not None else generate_demo_data(Path("var/demo"), now, demo_seed)
     imports = import_data(find_input_files(folder, KINDS), now=now)
-    documents = compile_flow(year=year, now=now)
+    # the calendars are published once, after all steps, not after each
+    documents = compile_flow(year=year, now=now, publish=False)
+    documents += analyse_flow(year=year, now=now, publish=False)
     calendars = publish_calendars(now=now)
     return RunSummary(year, folder, imports, documents, calendars)

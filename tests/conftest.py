@@ -26,6 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from flows.runtime import configure_environment
 
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # as the CLI does: Prefect's console handler would otherwise hold on to a stream that
+    # pytest's capture has closed by the time a later test logs through it
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     configure_environment()
 
 

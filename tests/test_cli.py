@@ -35,6 +35,8 @@ def test_import_then_compile_one_unit_updates_its_roll_ups(workdir, capsys):
     import_fixture("organisation", "deviations", "complaints")
     assert count(workdir, Deviation) == 11
     assert main(["compile", "--year", "2025", "--unit", "E2"]) == 0
+    assert main(["analyse", "--year", "2025", "--unit", "E2"]) == 0
+    assert (workdir / "out" / "2025" / "region" / "R1" / "analys.html").exists()
     written = sorted(
         p.relative_to(workdir / "out").as_posix()
         for p in (workdir / "out").rglob("sammanstallning.html")
@@ -45,7 +47,7 @@ def test_import_then_compile_one_unit_updates_its_roll_ups(workdir, capsys):
         "2025/region/R1/sammanstallning.html",
         "2025/verksamheter/V1/sammanstallning.html",
     ]
-    assert count(workdir, StepRun) == 4
+    assert count(workdir, StepRun) == 8  # two steps for four units
     assert (workdir / "out" / "2025" / "index.html").exists()
 
 
@@ -106,12 +108,12 @@ def test_run_imports_the_demo_region_compiles_and_publishes(workdir, capsys):
     assert "Data year 2025" in out
     docs = list((workdir / "elsewhere" / "2025").rglob("sammanstallning.html"))
     assert len(docs) == 1 + 3 + 12 + 35  # region, områden, verksamheter, enheter
-    assert count(workdir, StepRun) == len(docs)
+    assert count(workdir, StepRun) == 2 * len(docs)  # compiled and analysed
+    assert len(list((workdir / "elsewhere" / "2025").rglob("analys.html"))) == len(docs)
     index = (workdir / "elsewhere" / "2025" / "index.html").read_text("utf-8")
     assert index.count("sammanstallning.html") == len(docs)
-    assert sorted(p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics"))[-1] == (
-        "region.ics"
-    )
+    feeds = {p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics")}
+    assert "region.ics" in feeds
 
 
 @pytest.mark.slow
@@ -130,7 +132,8 @@ def test_arshjul_run_on_a_fresh_folder_is_clean_and_complete(tmp_path):
     assert "Data year 2025" in done.stdout
     region = next((tmp_path / "out" / "2025" / "region").glob("*/sammanstallning.html"))
     assert "Region Demoland" in region.read_text("utf-8")
-    assert len(list((tmp_path / "out" / "calendar").glob("*.ics"))) == 4  # region + 3 områden
+    feeds = {p.name for p in (tmp_path / "out" / "calendar").glob("*.ics")}
+    assert "region.ics" in feeds and sum(f.startswith("area-") for f in feeds) == 3
     # a second run imports nothing new and still succeeds
     again = subprocess.run(
         [str(script), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
