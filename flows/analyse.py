@@ -12,12 +12,12 @@ from prefect.cache_policies import NO_CACHE
 from arshjul import analysis, compilation
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
-from arshjul.documents import provenance, write_year_index
+from arshjul.documents import write_year_index
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
-from flows.steps import record_step
+from flows.steps import cycle_provenance, record_step
 
 log = logging.getLogger("arshjul")
 
@@ -49,10 +49,7 @@ def write_analyses(
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
-    with ws.engine.connect() as conn:
-        origin = provenance(
-            conn, ("organisation", "deviations", "complaints"), now=now, run_id=run_id()
-        )
+    origin = cycle_provenance(ws, now)
     written = analysis.write_documents(ws.out, ws.config, tree, analyses, unit_ids, origin)
     write_year_index(ws.out, tree, year, ws.config.settings.region.name)
     return written

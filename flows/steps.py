@@ -8,6 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from arshjul import status
+from arshjul.documents import Provenance, provenance
 from arshjul.workspace import Workspace
 from flows.runtime import run_id
 
@@ -31,4 +32,13 @@ def record_step(
             run_id=run_id(),
             started_at=started,
             finished_at=finished,
+        )
+
+
+def cycle_provenance(ws: Workspace, now: datetime) -> Provenance:
+    """What the cycle's documents are built from: the imported organisation, deviations and
+    complaints, and this flow run."""
+    with ws.engine.connect() as conn:
+        return provenance(
+            conn, ("organisation", "deviations", "complaints"), now=now, run_id=run_id()
         )
