@@ -23,12 +23,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.compilation import Figures, count_own, roll_up
 from arshjul.config import Codes, Config
-from arshjul.documents import Provenance, unit_dir
-from arshjul.files import write_text_atomic
+from arshjul.documents import Provenance, write_unit_documents
 from arshjul.models import Complaint, ComplaintStatus, Deviation
 from arshjul.models import Finding as FindingRow
-from arshjul.org import OrgTree
-from arshjul.render import MONTHS_SV, number, percent, render
+from arshjul.org import OrgTree, Unit
+from arshjul.render import MONTHS_SV, number, percent
 
 K = TypeVar("K")
 
@@ -694,30 +693,29 @@ def write_documents(
     out: Path,
     config: Config,
     tree: OrgTree,
+    year: int,
     analyses: dict[str, Analysis],
     unit_ids: Iterable[str],
     origin: Provenance,
 ) -> list[Path]:
     """The analysis of each unit in ``unit_ids`` as HTML; returns the files written."""
-    written = []
-    for unit_id in unit_ids:
-        unit = tree[unit_id]
-        a = analyses[unit_id]
-        html = render(
-            "analysis.html.j2",
+
+    def context(unit: Unit) -> dict[str, Any]:
+        a = analyses[unit.id]
+        return dict(
             region=config.settings.region,
-            unit=unit,
-            path=tree.path(unit_id),
-            year=a.year,
+            year=year,
             a=a,
             findings=sorted(a.findings, key=lambda f: (-f.severity, f.kind, f.key)),
             severity_sv=SEVERITY_SV,
             drawing=draw_control_chart(a.chart, a.months) if a.chart else None,
             months=[_month_sv(m) for m in a.months],
-            children=[(c, analyses[c.id]) for c in tree.children(unit_id)],
+            children=[(c, analyses[c.id]) for c in tree.children(unit.id)],
             answer_target=ANSWER_SHARE_TARGET,
             pareto_cutoff=PARETO_CUTOFF,
             origin=origin,
         )
-        written.append(write_text_atomic(unit_dir(out, a.year, unit) / "analys.html", html))
-    return written
+
+    return write_unit_documents(
+        out, year, tree, unit_ids, "analys.html", "analysis.html.j2", context
+    )

@@ -17,11 +17,10 @@ from sqlalchemy import Connection, Integer, cast, extract, func, select
 
 from arshjul.charts import bar_chart
 from arshjul.config import Config
-from arshjul.documents import Provenance, unit_dir
-from arshjul.files import write_text_atomic
+from arshjul.documents import Provenance, write_unit_documents
 from arshjul.models import Complaint, Deviation, DeviationStatus
-from arshjul.org import OrgTree
-from arshjul.render import MONTHS_SV, render
+from arshjul.org import OrgTree, Unit
+from arshjul.render import MONTHS_SV
 
 
 @dataclass
@@ -154,18 +153,14 @@ def write_documents(
 ) -> list[Path]:
     """The compilation of each unit in ``unit_ids`` as HTML; returns the files written."""
     codes = config.codes
-    written = []
-    for unit_id in unit_ids:
-        unit = tree[unit_id]
-        f = totals[unit_id]
-        html = render(
-            "compilation.html.j2",
+
+    def context(unit: Unit) -> dict[str, Any]:
+        f = totals[unit.id]
+        return dict(
             region=config.settings.region,
-            unit=unit,
-            path=tree.path(unit_id),
             year=year,
             f=f,
-            children=[(c, totals[c.id]) for c in tree.children(unit_id)],
+            children=[(c, totals[c.id]) for c in tree.children(unit.id)],
             categories=ordered(f.by_category, codes.deviation_categories),
             consequences=[
                 (codes.consequence.get(k, "Ej angiven"), n)
@@ -177,8 +172,10 @@ def write_documents(
             monthly=bar_chart([(MONTHS_SV[m - 1], f.by_month.get(m, 0)) for m in range(1, 13)]),
             origin=origin,
         )
-        written.append(write_text_atomic(unit_dir(out, year, unit) / "sammanstallning.html", html))
-    return written
+
+    return write_unit_documents(
+        out, year, tree, unit_ids, "sammanstallning.html", "compilation.html.j2", context
+    )
 
 
 STATUS_SV = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -59,6 +61,25 @@ DOCUMENT_TITLES = {
     "sammanstallning.html": "Sammanställning",
     "analys.html": "Analys",
 }
+
+
+def write_unit_documents(
+    out: Path,
+    year: int,
+    tree: OrgTree,
+    unit_ids: Iterable[str],
+    file_name: str,
+    template: str,
+    context: Callable[[Unit], dict[str, Any]],
+) -> list[Path]:
+    """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``)
+    into the unit's folder as ``file_name``; returns the files written."""
+    written = []
+    for unit_id in unit_ids:
+        unit = tree[unit_id]
+        html = render(template, unit=unit, path=tree.path(unit_id), **context(unit))
+        written.append(write_text_atomic(unit_dir(out, year, unit) / file_name, html))
+    return written
 
 
 def write_year_index(out: Path, tree: OrgTree, year: int, region_name: str) -> Path:

@@ -50,7 +50,7 @@ def write_analyses(
     now: datetime,
 ) -> list[Path]:
     origin = cycle_provenance(ws, now)
-    written = analysis.write_documents(ws.out, ws.config, tree, analyses, unit_ids, origin)
+    written = analysis.write_documents(ws.out, ws.config, tree, year, analyses, unit_ids, origin)
     write_year_index(ws.out, tree, year, ws.config.settings.region.name)
     return written
 

@@ -315,7 +315,7 @@ def test_findings_have_stable_ids_and_a_rerun_replaces_them(conn, analyses):
 
 def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, tmp_path: Path):
     origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
-    written = analysis.write_documents(tmp_path, config, tree, analyses, ["E1", "V1"], origin)
+    written = analysis.write_documents(tmp_path, config, tree, YEAR, analyses, ["E1", "V1"], origin)
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
         "2025/enheter/E1/analys.html",
         "2025/verksamheter/V1/analys.html",
