@@ -28,6 +28,7 @@ from arshjul.ics import (
     TokenFor,
     build_feeds,
     feed_specs,
+    region_scope,
     remove_other_feeds,
     write_feeds,
 )
@@ -155,9 +156,10 @@ def render_index(
     are not secret."""
     year = calendar_years(now, config)[0]
     status = load_status(conn, [year], now=now, timezone=config.wheel.timezone)
-    region_id = config.settings.region.id
     units_at = {
-        level: [region_id] if level == OrgLevel.REGION else [u.id for u in tree.at_level(level)]
+        level: [region_scope(config, tree).id]
+        if level == OrgLevel.REGION
+        else [u.id for u in tree.at_level(level)]
         for level in OrgLevel
     }
     milestones = [

@@ -104,6 +104,24 @@ def cmd_step(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Every unit's state for every deadline of a year's cycle, on standard output."""
+    from arshjul import status
+    from arshjul.clock import now
+    from arshjul.config import default_data_year
+    from arshjul.org import OrgTree
+    from arshjul.workspace import open_workspace
+
+    moment = now()
+    year = args.year or default_data_year(moment.date())
+    ws = open_workspace()
+    with ws.engine.connect() as conn:
+        rows = status.step_status(conn, ws.config, OrgTree.load(conn), year, now=moment)
+    formats = {"table": status.as_table, "csv": status.as_csv, "json": status.as_json}
+    sys.stdout.write(formats[args.format](rows))
+    return 0
+
+
 def cmd_calendar_export(args: argparse.Namespace) -> int:
     from flows.calendars import publish_calendars
 
@@ -206,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, cmd_step, help)
         p.add_argument("--year", type=_year, help="data year (default: the last full year)")
         p.add_argument("--unit", metavar="ID", help="only this unit and the units above it")
+
+    p = command("status", cmd_status, "which unit has done which step of a year's cycle")
+    p.add_argument("--year", type=_year, help="data year (default: the last full year)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     cal = command("calendar", lambda a: 2, "milestone calendars")
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=_Parser)

@@ -228,7 +228,7 @@ def feed_specs(config: Config, tree: OrgTree, token_for: TokenFor | None = None)
     With ``token_for``, a unit's feed lives under its secret token (:func:`feed_path`).
     """
     region = config.settings.region
-    region_unit = Unit(region.id, region.name, OrgLevel.REGION, None)
+    region_unit = region_scope(config, tree)
     specs = [FeedSpec("region.ics", "region", region_unit, at_levels(LEVELS), region.name)]
     for area in tree.at_level(OrgLevel.AREA):
         specs.append(_scoped(area, f"area-{slug(area.id)}.ics", "area", tree))
@@ -243,6 +243,15 @@ def feed_specs(config: Config, tree: OrgTree, token_for: TokenFor | None = None)
         specs.append(FeedSpec(f"role-{key}.ics", "role", region_unit, owned_by(key), about))
     _refuse_name_clashes(specs)
     return specs
+
+
+def region_scope(config: Config, tree: OrgTree) -> Unit:
+    """The region the region-wide feeds are about: the imported organisation's top (its
+    deadlines are recorded under that id), or the configured region before any import."""
+    if len(tree):
+        return tree.root
+    region = config.settings.region
+    return Unit(region.id, region.name, OrgLevel.REGION, None)
 
 
 def _scoped(

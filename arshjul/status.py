@@ -1,13 +1,32 @@
-"""Which unit has done which step, when, by which run: the evidence the auditors ask for."""
+"""Which unit has done which step, when, by which run: the evidence the auditors ask for.
+
+Steps record themselves (:func:`record_done`); :func:`step_status` turns those records and the
+wheel into one row per unit and deadline of a data year's cycle: done (when, by which run) or
+not, and overdue when its date has passed.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
-from arshjul.models import RunState, StepRun
+from arshjul.config import LEVEL_SV, Config
+from arshjul.documents import Provenance
+from arshjul.files import inside, write_text_atomic
+from arshjul.milestone_status import PROGRESS_SV, Progress, step_period
+from arshjul.models import OrgLevel, RunState, StepRun
+from arshjul.org import OrgTree
+from arshjul.render import render
+from arshjul.workdays import Due, wheel_dates
 
 
 def record_done(
@@ -37,3 +56,175 @@ def record_done(
     if rows:
         conn.execute(insert(StepRun), rows)
     return len(rows)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One unit's state for one deadline."""
+
+    unit_id: str
+    unit_name: str
+    level: str
+    milestone: str
+    title: str
+    owner_role: str
+    due_date: date
+    progress: Progress
+    #: when the step was first done for this unit and period (Stockholm time)
+    finished_at: datetime | None
+    run_id: str | None
+
+    @property
+    def late(self) -> bool:
+        """Done, but after the deadline."""
+        return self.finished_at is not None and self.finished_at.date() > self.due_date
+
+
+def cycle_periods(year: int) -> set[str]:
+    """The periods of data year ``year``'s cycle: the year, and its two interim periods."""
+    return {str(year), f"{year}-T1", f"{year}-T2"}
+
+
+def cycle_dues(config: Config, year: int) -> list[Due]:
+    """Every deadline with a step about data year ``year``: the cycle (in calendar year
+    ``year + 1``), the interim reports of ``year`` and its annual report."""
+    periods = cycle_periods(year)
+    return [
+        due
+        for calendar_year in (year, year + 1)
+        for due in wheel_dates(config.wheel, calendar_year)
+        if not due.milestone.removed and step_period(due) in periods
+    ]
+
+
+def step_status(
+    conn: Connection, config: Config, tree: OrgTree, year: int, *, now: datetime
+) -> list[StatusRow]:
+    """Every unit at every level a deadline of ``year``'s cycle concerns, in deadline order,
+    then in the organisation's order."""
+    zone = ZoneInfo(config.wheel.timezone)
+    today = now.astimezone(zone).date()
+    done: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+    for key_step, key_period, key_unit, at, by_run in conn.execute(
+        select(StepRun.step, StepRun.period, StepRun.unit_id, StepRun.finished_at, StepRun.run_id)
+        .where(StepRun.state == RunState.DONE, StepRun.period.in_(cycle_periods(year)))
+        .order_by(StepRun.finished_at.desc())
+    ):
+        # newest first, so the first run that finished is the one left in the dict
+        if at is not None:
+            done[(key_step, key_period, key_unit)] = (at.astimezone(zone), by_run)
+    order = {u.id: i for i, u in enumerate(tree.walk(tree.root.id))}
+    rows = []
+    for due in cycle_dues(config, year):
+        key = (str(due.milestone.step), str(step_period(due)))
+        level = OrgLevel(due.deadline.level)
+        units = [tree.root] if level == OrgLevel.REGION else tree.at_level(level)
+        for unit in sorted(units, key=lambda u: order[u.id]):
+            finished = done.get((*key, unit.id))
+            finished_at, run_id = finished if finished else (None, None)
+            if finished_at is not None:
+                progress = Progress.DONE
+            else:
+                progress = Progress.OVERDUE if due.date < today else Progress.UPCOMING
+            rows.append(
+                StatusRow(
+                    unit.id,
+                    unit.name,
+                    LEVEL_SV[level.value],
+                    due.milestone.id,
+                    due.title,
+                    due.deadline.owner_role,
+                    due.date,
+                    progress,
+                    finished_at,
+                    run_id,
+                )
+            )
+    return rows
+
+
+# --- formats -------------------------------------------------------------------------------
+
+FIELDS = (
+    "unit_id",
+    "unit_name",
+    "level",
+    "milestone",
+    "due_date",
+    "status",
+    "finished_at",
+    "run_id",
+    "owner_role",
+    "title",
+)
+
+
+def _record(row: StatusRow) -> dict[str, str | None]:
+    fields = asdict(row)
+    return {
+        **{name: str(fields[name]) for name in ("unit_id", "unit_name", "level", "milestone")},
+        "due_date": row.due_date.isoformat(),
+        "status": row.progress.value,
+        "finished_at": row.finished_at.isoformat(timespec="seconds") if row.finished_at else None,
+        "run_id": row.run_id,
+        "owner_role": row.owner_role,
+        "title": row.title,
+    }
+
+
+def as_csv(rows: Iterable[StatusRow]) -> str:
+    """Comma-separated with a header, one line per unit and deadline."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_record(r) for r in rows)
+    return buffer.getvalue()
+
+
+def as_json(rows: Iterable[StatusRow]) -> str:
+    """A list of objects with the CSV's fields; null where not done."""
+    return json.dumps([_record(r) for r in rows], ensure_ascii=False, indent=1) + "\n"
+
+
+def as_table(rows: list[StatusRow]) -> str:
+    """Aligned columns for a terminal: milestone, due date, status, unit, when done."""
+    lines = [
+        (
+            r.milestone,
+            r.due_date.isoformat(),
+            PROGRESS_SV[r.progress] + (" (sent)" if r.late else ""),
+            r.level,
+            f"{r.unit_name} ({r.unit_id})",
+            r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "",
+        )
+        for r in rows
+    ]
+    header = ("milstolpe", "datum", "status", "nivå", "enhet", "klar")
+    widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        + "\n"
+        for cells in [header, *lines]
+    )
+
+
+def write_status_document(
+    out: Path, config: Config, year: int, rows: list[StatusRow], origin: Provenance
+) -> Path:
+    """``out/<year>/status.html``: per deadline, how many units are done, and every unit."""
+    by_deadline: dict[tuple[str, str, date], list[StatusRow]] = {}
+    for row in rows:
+        by_deadline.setdefault((row.milestone, row.level, row.due_date), []).append(row)
+    sections = [
+        (group[0], Counter(r.progress for r in group), group) for group in by_deadline.values()
+    ]
+    html = render(
+        "status.html.j2",
+        year=year,
+        region_name=config.settings.region.name,
+        sections=sections,
+        progress_sv=PROGRESS_SV,
+        Progress=Progress,
+        origin=origin,
+    )
+    return write_text_atomic(inside(out, str(year)) / "status.html", html)

@@ -12,7 +12,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from arshjul import calendar_site
+from arshjul import calendar_site, status
+from arshjul.clock import STOCKHOLM
+from arshjul.documents import provenance
 from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
@@ -37,12 +39,31 @@ def write_calendar_site(ws: Workspace, site: calendar_site.Site) -> list[Path]:
     return calendar_site.write_site(ws.out, site)
 
 
+@task(cache_policy=NO_CACHE)
+def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
+    """The status of the cycles the calendars show: data years C-1 and C of calendar year C."""
+    year = now.astimezone(STOCKHOLM).year
+    written = []
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+        if not len(tree):  # nothing imported yet: no unit has anything to show
+            return []
+        origin = provenance(conn, ("organisation",), now=now, run_id=run_id())
+        for data_year in (year - 1, year):
+            rows = status.step_status(conn, ws.config, tree, data_year, now=now)
+            written.append(status.write_status_document(ws.out, ws.config, data_year, rows, origin))
+    return written
+
+
 @flow(name="publish_calendars")
 def publish_calendars(now: datetime | None = None) -> list[Path]:
     """Write the feeds for the current and the next calendar year and the index page under
-    ``<out>/calendar``; returns the files written."""
+    ``<out>/calendar``, and the status documents of the cycles they show; returns the files
+    written."""
     now = resolve_now(now)
     ws = open_workspace()
     written = write_calendar_site(ws, build_calendar_site(ws, now))
-    log.info("calendars: %d feeds in %s", len(written) - 1, ws.out / "calendar")
+    written += write_status_documents(ws, now)
+    feeds = sum(path.suffix == ".ics" for path in written)
+    log.info("calendars: %d feeds in %s", feeds, ws.out / "calendar")
     return written
