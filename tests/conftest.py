@@ -1,9 +1,16 @@
-"""Shared fixtures: a real migrated database with a rolled-back transaction per test."""
+"""Shared fixtures: a real migrated database with a rolled-back transaction per test.
+
+The database is SQLite; tests marked ``both_databases`` (usually a module's ``pytestmark``) run
+once on SQLite and once on PostgreSQL (tests/postgres.py): every such test that uses ``engine``,
+``conn`` or ``fresh_engine`` is parametrised over ``backend``. Tests that use none of them, and
+unmarked tests, run once, on SQLite.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,12 +20,14 @@ from sqlalchemy import Connection, Engine
 
 from arshjul.config import Config, load_config
 from arshjul.db import make_engine, migrate
+from tests.postgres import PostgresServer, Unavailable
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 #: the one clock of the test suite
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=STOCKHOLM)
 FIXTURES = Path(__file__).parent / "fixtures"
+BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,6 +39,81 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest's capture has closed by the time a later test logs through it
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     configure_environment()
+    config.addinivalue_line(
+        "markers", "both_databases: run the test's database fixtures on SQLite and PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        # module scope: a module's tests run on SQLite, then on PostgreSQL, module by module
+        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="module")
+
+
+@dataclass
+class Databases:
+    """The session's databases: one shared migrated database per backend, made when first
+    asked for, and the PostgreSQL server, started when first needed."""
+
+    folder: Path
+    engines: dict[str, Engine] = field(default_factory=dict)
+    server: PostgresServer | None = None
+    #: why PostgreSQL could not be started, so later tests skip without trying again
+    missing: str | None = None
+
+    def postgres(self) -> PostgresServer:
+        if self.missing is None and self.server is None:
+            try:
+                self.server = PostgresServer.start()
+            except Unavailable as e:
+                self.missing = str(e)
+        if self.server is None:
+            assert self.missing is not None
+            if os.environ.get("CI") == "true":
+                pytest.fail(self.missing)
+            pytest.skip(self.missing)
+        return self.server
+
+    def new_engine(self, backend: str, folder: Path) -> Engine:
+        """An engine on a new, migrated database of its own."""
+        if backend == "postgresql":
+            eng = make_engine(self.postgres().create_database().render_as_string(False))
+        else:
+            eng = make_engine(f"sqlite:///{folder / 'test.sqlite'}")
+        migrate(eng)
+        return eng
+
+    def shared(self, backend: str) -> Engine:
+        if backend not in self.engines:
+            self.engines[backend] = self.new_engine(backend, self.folder)
+        return self.engines[backend]
+
+    def drop(self, eng: Engine) -> None:
+        eng.dispose()
+        if eng.dialect.name == "postgresql":
+            assert self.server is not None
+            self.server.drop_database(eng.url)
+
+    def close(self) -> None:
+        for eng in self.engines.values():
+            self.drop(eng)
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("db"))
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite``, or each of :data:`BACKENDS` in turn for tests marked ``both_databases``."""
+    return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +121,11 @@ def config() -> Config:
     return load_config(None)
 
 
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path = tmp_path_factory.mktemp("db") / "test.sqlite"
-    eng = make_engine(f"sqlite:///{path}")
-    migrate(eng)
-    yield eng
-    eng.dispose()
+@pytest.fixture(scope="module")
+def engine(databases: Databases, backend: str) -> Engine:
+    """The session's migrated database of the backend (one per session, shared: tests use
+    ``conn``, which rolls back). Module-scoped only so that ``backend`` can be per module."""
+    return databases.shared(backend)
 
 
 @pytest.fixture
@@ -53,6 +135,15 @@ def conn(engine: Engine) -> Iterator[Connection]:
         outer = connection.begin()
         yield connection
         outer.rollback()
+
+
+@pytest.fixture
+def fresh_engine(databases: Databases, backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a migrated database of the test's own, for tests that commit (several
+    connections, threads); dropped afterwards."""
+    eng = databases.new_engine(backend, tmp_path)
+    yield eng
+    databases.drop(eng)
 
 
 @pytest.fixture(scope="session")
