@@ -12,7 +12,7 @@ import os
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -60,10 +60,83 @@ class CalendarSettings(Strict):
     unit_tokens: bool = False
 
 
+class SignOffSettings(Strict):
+    """Who fastställer which document (document -> role), and how long a run on a Prefect
+    server waits for that decision before it leaves the version awaiting sign-off."""
+
+    roles: dict[str, str] = {
+        "safety_report": "Chefläkare",
+        "action_plan": "Hälso- och sjukvårdsdirektör",
+    }
+    wait_hours: float = Field(72, gt=0)
+    poll_seconds: int = Field(10, ge=1, description="how often a paused run checks for input")
+
+    def role(self, document: str) -> str:
+        if document not in self.roles:
+            raise ConfigError(f"settings.yaml: key 'sign_off.roles': no role for {document!r}")
+        return self.roles[document]
+
+
+#: an e-mail address as reminders use it: ASCII, so that any SMTP relay takes it
+EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$"
+EmailAddress = Annotated[str, Field(pattern=EMAIL_PATTERN)]
+SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class SmtpSettings(Strict):
+    """The mail server overdue reminders go through (:mod:`arshjul.reminders`). Off until a
+    region sets it up: with ``enabled: false`` a run only reports what it would send."""
+
+    enabled: bool = False
+    host: str = Field("localhost", min_length=1)
+    #: default by ``security``: 587 (starttls), 465 (ssl), 25 (none)
+    port: int | None = Field(None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    #: log in as this user; the password is read from the environment variable ``password_env``
+    username: str | None = None
+    password_env: str = Field("ARSHJUL_SMTP_PASSWORD", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    sender: EmailAddress = "arshjul@localhost"
+    #: a CA bundle (PEM) to trust instead of the system's, for a region's own certificates
+    ca_file: str | None = None
+    timeout_seconds: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpSettings:
+        if self.username is not None and self.security == "none":
+            raise ValueError("username needs security starttls or ssl: never log in in clear")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else SMTP_PORTS[self.security]
+
+
 class Settings(Strict):
     region: Region
     targets: Targets = Targets()
     calendar: CalendarSettings = CalendarSettings()
+    sign_off: SignOffSettings = SignOffSettings()
+    smtp: SmtpSettings = SmtpSettings()
+
+
+# --- recipients.yaml -----------------------------------------------------------------------
+
+
+class Recipients(Strict):
+    """Who is e-mailed about overdue steps: a unit's own address, else its owner role's,
+    else ``default`` (the region's quality coordinator, who also answers questions)."""
+
+    default: EmailAddress
+    #: owner role as the wheel names it (any case) -> address, for every unit
+    roles: dict[str, EmailAddress] = {}
+    #: unit id (HSA-id) -> address, for every milestone of that unit
+    units: dict[str, EmailAddress] = {}
+
+    def address(self, unit_id: str, owner_role: str) -> str:
+        if unit_id in self.units:
+            return self.units[unit_id]
+        by_role = {role.casefold(): address for role, address in self.roles.items()}
+        return by_role.get(owner_role.casefold(), self.default)
 
 
 # --- codes.yaml ----------------------------------------------------------------------------
@@ -77,12 +150,64 @@ class Codes(Strict):
     probability: dict[int, str]
     #: risk bands: upper bound of score (inclusive) -> name
     risk_bands: dict[int, str]
+    #: what patients wait for (vårdåtgärd) in waiting-list snapshots
+    waiting_activities: tuple[str, ...]
+    #: production measures (mått) planned and followed up per month
+    production_measures: tuple[str, ...]
+    #: roles in the training roster, and the courses every manager is to complete
+    training_roles: tuple[str, ...]
+    training_courses: tuple[str, ...]
+    #: who owns an action (ansvarig), and the judged effect of a carried-out one (effekt)
+    action_owner_roles: tuple[str, ...]
+    action_effects: tuple[str, ...]
 
     def risk_band(self, score: int) -> str:
         for bound in sorted(self.risk_bands):
             if score <= bound:
                 return self.risk_bands[bound]
         raise ValueError(f"risk score {score} is above every band")
+
+
+# --- knowledge_areas.yaml ------------------------------------------------------------------
+
+#: where the deviations of a category the mapping does not name are counted
+UNMAPPED_KNOWLEDGE_AREA = "Ej kopplat till kunskapsområde"
+
+
+class KnowledgeAreas(Strict):
+    """Deviation category -> the knowledge areas (kunskapsstyrning) whose implementation its
+    deviations help follow up; a category may belong to several areas, or to none."""
+
+    categories: dict[str, tuple[Annotated[str, Field(min_length=1)], ...]]
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        """Every knowledge area once, in the order the mapping first names it."""
+        return tuple(dict.fromkeys(a for areas in self.categories.values() for a in areas))
+
+    def areas_of(self, category: str) -> tuple[str, ...]:
+        return self.categories.get(category) or (UNMAPPED_KNOWLEDGE_AREA,)
+
+
+# --- safety_report.yaml -------------------------------------------------------------------
+
+
+class SafetyReportText(Strict):
+    """The patientsäkerhetsberättelse's narrative, one text per heading (paragraphs separated
+    by a blank line); the figures beside them come from the data."""
+
+    provider: str  # vårdgivare
+    summary: str  # Sammanfattning
+    structure: str  # Struktur
+    collaboration: str  # Samverkan för att förebygga vårdskador
+    participation: str  # Patienters och närståendes delaktighet
+    reporting_duty: str  # Rapporteringsskyldighet
+    complaints: str  # Klagomål och synpunkter
+    self_inspection: str  # Egenkontroll
+    process: str  # Process och åtgärder
+    results: str  # Resultat och analys
+    goals: str  # Mål och strategier för kommande år
+    goal_list: tuple[str, ...] = ()  # the year's goals, one line each
 
 
 # --- columns.yaml --------------------------------------------------------------------------
@@ -146,10 +271,26 @@ class Milestone(Strict):
     deadlines: tuple[Deadline, ...]
     reminder_days: tuple[int, ...] | None = None
     removed: bool = False
+    #: when the step runs by itself on a server; default: ``schedule.lead_working_days``
+    #: before the milestone's earliest deadline
+    run: DateRule | None = None
+
+
+class StepSchedule(Strict):
+    """When the server runs the wheel's steps by themselves (``arshjul serve``)."""
+
+    #: local time of day (the wheel's timezone) every scheduled run starts
+    at: str = Field("06:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    #: a step runs this many working days before its milestone's earliest deadline, so that
+    #: units have its documents in time to do their part
+    lead_working_days: int = Field(5, ge=0, le=40)
+    #: how many calendar years ahead the schedules are laid out (renewed at every start)
+    years_ahead: int = Field(2, ge=1, le=5)
 
 
 class Wheel(Strict):
     timezone: str = "Europe/Stockholm"
+    schedule: StepSchedule = StepSchedule()
     milestones: tuple[Milestone, ...]
 
     @model_validator(mode="after")
@@ -247,6 +388,21 @@ class Config:
         return self._load(Codes, "codes.yaml")
 
     @cached_property
+    def knowledge_areas(self) -> KnowledgeAreas:
+        """The mapping, checked against the deviation categories of ``codes.yaml``."""
+        mapping = self._load(KnowledgeAreas, "knowledge_areas.yaml")
+        known = set(self.codes.deviation_categories)
+        path = self.path("knowledge_areas.yaml")
+        unknown = [
+            f"{path}: key 'categories.{c}', value {c!r}: not a deviation category of codes.yaml"
+            for c in mapping.categories
+            if c not in known
+        ]
+        if unknown:
+            raise ConfigError("\n".join(unknown))
+        return mapping
+
+    @cached_property
     def columns(self) -> Columns:
         path = self.path("columns.yaml")
         return parse_model(Columns, {"aliases": read_yaml(path)}, path)
@@ -261,9 +417,30 @@ class Config:
             path = override
         return parse_model(Wheel, data, path)
 
+    @cached_property
+    def safety_report(self) -> SafetyReportText:
+        return self._load(SafetyReportText, "safety_report.yaml")
+
+    @cached_property
+    def recipients(self) -> Recipients:
+        """The reminder recipients, with every role checked against the wheel's owner roles."""
+        recipients = self._load(Recipients, "recipients.yaml")
+        known = {d.owner_role.casefold() for m in self.wheel.milestones for d in m.deadlines}
+        path = self.path("recipients.yaml")
+        unknown = [
+            f"{path}: key 'roles.{role}', value {role!r}: not an owner role of the wheel"
+            f" (known: {', '.join(sorted(known))})"
+            for role in recipients.roles
+            if role.casefold() not in known
+        ]
+        if unknown:
+            raise ConfigError("\n".join(unknown))
+        return recipients
+
     def validate(self) -> None:
         """Parse every file now, so a bad one fails before any work starts."""
-        for name in ("settings", "codes", "columns", "wheel"):
+        names = ("settings", "codes", "knowledge_areas", "columns", "wheel", "safety_report")
+        for name in (*names, "recipients"):
             getattr(self, name)
 
 

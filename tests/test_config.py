@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arshjul.config import load_config
+from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, load_config
 from arshjul.errors import ConfigError
 
 
@@ -68,6 +68,45 @@ def test_a_region_overrides_one_milestone_and_keeps_the_rest(tmp_path):
     wheel = load_config(own).wheel
     assert wheel.milestone("training").deadlines[0].due.month == 9
     assert wheel.milestone("ps-compile").title.startswith("Sammanställning")
+
+
+def test_the_bundled_knowledge_areas_map_known_categories(config):
+    mapping = config.knowledge_areas
+    assert set(mapping.categories) <= set(config.codes.deviation_categories)
+    assert mapping.areas_of("Läkemedel") == ("Läkemedel (NAG läkemedel och läkemedelsområdet)",)
+    assert mapping.areas_of("Fall") == mapping.areas_of("Trycksår")
+    assert mapping.areas_of("Dokumentation") == (UNMAPPED_KNOWLEDGE_AREA,)
+    assert len(mapping.areas_of("Kommunikation och information")) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "categories:\n  Fall: [Prevention]\n  Fallolycka: [Prevention]\n",
+            ["knowledge_areas.yaml", "key 'categories.Fallolycka'", "value 'Fallolycka'"],
+        ),
+        ("categories:\n  Fall: Prevention\n", ["knowledge_areas.yaml", "categories.Fall"]),
+        ("categories:\n  Fall: ['']\n", ["knowledge_areas.yaml", "categories.Fall[0]"]),
+    ],
+)
+def test_a_bad_knowledge_area_mapping_names_file_key_and_value(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as raised:
+        load_config(_region_dir(tmp_path, "knowledge_areas.yaml", text))
+    for fragment in expected:
+        assert fragment in str(raised.value)
+
+
+def test_a_region_maps_its_own_categories(tmp_path):
+    mapping = load_config(
+        _region_dir(
+            tmp_path, "knowledge_areas.yaml", "categories:\n  Fall: [A, B]\n  Trycksår: []\n"
+        )
+    ).knowledge_areas
+    assert mapping.areas == ("A", "B")
+    assert (
+        mapping.areas_of("Trycksår") == mapping.areas_of("Läkemedel") == (UNMAPPED_KNOWLEDGE_AREA,)
+    )
 
 
 def test_a_missing_config_folder_is_refused(tmp_path):
