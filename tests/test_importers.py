@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import func, select
 
 from arshjul.errors import ConfigError, InputError, UsageError
@@ -19,35 +20,60 @@ from arshjul.importers.validate import match_header
 from arshjul.importers.values import (
     SUGGESTIONS_PER_COLUMN,
     Suggester,
+    amount,
     boolean,
+    count,
     iso_date,
+    month,
     normalise,
     number,
     scale,
 )
 from arshjul.models import (
+    Action,
+    ActionStatus,
+    Capacity,
     Complaint,
     Deviation,
     DeviationStatus,
+    Finding,
     ImportBatch,
     OrgLevel,
     OrgUnit,
+    Production,
+    Training,
+    WaitingSnapshot,
 )
 from tests.conftest import FIXTURES, NOW
 from tests.fixtures.imports.cases import (
+    ACTION_HEADER,
+    ACTION_OK,
     BAD,
+    CAP_HEADER,
+    CAP_OK,
     CASES,
     COMPLAINT_HEADER,
     COMPLAINT_OK,
     DEV_HEADER,
     DEV_OK,
+    FINDING_E1,
+    FINDINGS,
     ORG_HEADER,
     ORGANISATION,
+    PROD_HEADER,
+    PROD_OK,
+    TRAIN_HEADER,
+    TRAIN_OK,
+    WAIT_HEADER,
+    WAIT_OK,
     dev,
     lines,
 )
 
+pytestmark = pytest.mark.both_databases
+
 D2 = "D2;E2;;2025-03-02;läkemedel;Måttlig;;ja;x;Pågående;"
+STORED_BY_NEW_KINDS = (WaitingSnapshot, Production, Capacity, Training, Action)
 
 
 def write(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -56,7 +82,7 @@ def write(tmp_path: Path, name: str, content: bytes) -> Path:
     return path
 
 
-def count(conn, table) -> int:
+def rows_in(conn, table) -> int:
     return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
@@ -74,6 +100,29 @@ def imp(conn, config, org, tmp_path):
         return import_file(conn, config, kind, write(tmp_path, name, content), now=NOW)
 
     return run
+
+
+@pytest.fixture
+def findings(conn, org):
+    """The stored findings every action file may answer (one of E1, one of E2)."""
+    conn.execute(
+        Finding.__table__.insert(),
+        [
+            dict(
+                id=fid,
+                year=2025,
+                unit_id=unit,
+                kind="category",
+                title=title,
+                measure="count",
+                value=12.0,
+                baseline=7.0,
+                severity=2,
+                run_id="run-1",
+            )
+            for fid, unit, title in FINDINGS
+        ],
+    )
 
 
 def refusal(imp, kind: str, content: bytes) -> InputError:
@@ -191,8 +240,8 @@ def test_reimporting_the_same_file_changes_nothing(conn, imp):
     assert not first.already_imported
     assert again.already_imported
     assert (again.rows, again.inserted, again.updated, again.unchanged) == (2, 0, 0, 2)
-    assert count(conn, Deviation) == 2
-    assert count(conn, ImportBatch) == 2  # the organisation and the one deviations file
+    assert rows_in(conn, Deviation) == 2
+    assert rows_in(conn, ImportBatch) == 2  # the organisation and the one deviations file
 
 
 def test_a_later_export_updates_by_source_id_and_unchanged_records_keep_their_batch(conn, imp):
@@ -234,13 +283,13 @@ def test_every_problem_is_listed_at_once_and_nothing_is_stored(conn, imp):
         (6, None, None),
         (7, "Vårdkedja", "kanske"),
     ]
-    assert count(conn, Deviation) == 0
-    assert count(conn, ImportBatch) == 1  # only the organisation
+    assert rows_in(conn, Deviation) == 0
+    assert rows_in(conn, ImportBatch) == 1  # only the organisation
 
 
 def test_a_refused_file_leaves_the_callers_transaction_as_it_was(conn, imp):
     refusal(imp, "deviations", dev(DEV_OK, DEV_OK.replace("D1;E1", "D2;E9")))
-    assert count(conn, OrgUnit) == 5  # imported before, in the same transaction
+    assert rows_in(conn, OrgUnit) == 5  # imported before, in the same transaction
     assert imp("deviations", dev(DEV_OK)).inserted == 1
 
 
@@ -371,7 +420,7 @@ def test_xlsx_input_is_read_from_the_first_sheet(conn, config, org, tmp_path):
 
 def test_complaints_import(conn, imp):
     result = imp("complaints", lines(COMPLAINT_HEADER, COMPLAINT_OK))
-    assert result.inserted == 1 == count(conn, Complaint)
+    assert result.inserted == 1 == rows_in(conn, Complaint)
     stored = conn.execute(select(Complaint.__table__)).one()
     assert (stored.channel, stored.category, stored.status.value) == (
         "1177",
@@ -382,12 +431,22 @@ def test_complaints_import(conn, imp):
 
 def test_the_compile_fixtures_import(conn, config):
     data = FIXTURES / "compile"
-    results = [import_file(conn, config, k, data / f"{k}.csv", now=NOW) for k in KINDS]
+    kinds = ("organisation", "deviations", "complaints")
+    results = [import_file(conn, config, k, data / f"{k}.csv", now=NOW) for k in kinds]
     assert [r.inserted for r in results] == [8, 11, 5]
 
 
 def test_kinds_and_usage_errors(conn, config, tmp_path):
-    assert KINDS == ("organisation", "deviations", "complaints")
+    assert KINDS == (
+        "organisation",
+        "deviations",
+        "complaints",
+        "waiting",
+        "production",
+        "capacity",
+        "training",
+        "actions",
+    )
     with pytest.raises(UsageError, match="'waiting-list' is not one of organisation"):
         import_file(conn, config, "waiting-list", ORGANISATION, now=NOW)
     with pytest.raises(UsageError, match="no such file"):
@@ -395,14 +454,16 @@ def test_kinds_and_usage_errors(conn, config, tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_file_is_refused_with_a_precise_problem_and_stores_nothing(conn, config, org, case):
-    tables = (ImportBatch, OrgUnit, Deviation, Complaint)
-    before = [count(conn, t) for t in tables]
+def test_bad_file_is_refused_with_a_precise_problem_and_stores_nothing(
+    conn, config, findings, case
+):
+    tables = (ImportBatch, OrgUnit, Deviation, Complaint, *STORED_BY_NEW_KINDS)
+    before = [rows_in(conn, t) for t in tables]
     with pytest.raises(InputError) as raised:
         import_file(conn, config, case.kind, BAD / case.name, now=NOW)
     located = [(p.line, p.column) for p in raised.value.problems if case.reason in p.reason]
     assert (case.line, case.column) in located, str(raised.value)
-    assert [count(conn, t) for t in tables] == before
+    assert [rows_in(conn, t) for t in tables] == before
 
 
 def test_the_committed_corpus_matches_its_definition():
@@ -410,3 +471,237 @@ def test_the_committed_corpus_matches_its_definition():
     assert sorted(p.name for p in BAD.iterdir()) == sorted(c.name for c in CASES)
     for case in CASES:
         assert (BAD / case.name).read_bytes() == case.content, case.name
+
+
+# --- waiting lists, production, capacity, training, actions ----------------------------------
+
+
+def stored(conn, model, *order):
+    return conn.execute(select(model.__table__).order_by(*order)).all()
+
+
+def counts(result) -> tuple[int, int, int, int]:
+    return (result.rows, result.inserted, result.updated, result.unchanged)
+
+
+def test_new_value_parsers():
+    this_month = month(date(2026, 11, 23))
+    assert this_month("2026-11") == this_month("2026-11-23T08:00") == date(2026, 11, 1)
+    assert this_month("1990-1") == date(1990, 1, 1)
+    for bad, reason in [
+        ("2026-12", "in the future"),
+        ("2026-11-24", "in the future"),
+        ("2026-00", "no such month"),
+        ("1989-12", "out of range"),
+        ("2026-02-30", "no such date"),
+        ("november 2026", "not a month as YYYY-MM"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            this_month(bad)
+    assert [count(v) for v in ("0", "12", "+3", "1 234", "1\xa0234", "12,0")] == [
+        0,
+        12,
+        3,
+        1234,
+        1234,
+        12,
+    ]
+    for bad, reason in [("-1", "below zero"), ("1,5", "not a whole number"), ("tolv", "like 0")]:
+        with pytest.raises(ValueError, match=reason):
+            count(bad)
+    assert [amount(v) for v in ("0", "18,5", "2\xa0345\xa0678.50")] == [0.0, 18.5, 2345678.5]
+    with pytest.raises(ValueError, match="below zero"):
+        amount("-0,5")
+    plans = iso_date(date(2026, 11, 23), years_ahead=10)
+    assert plans("2036-12-31") == date(2036, 12, 31)
+    with pytest.raises(ValueError, match="after 2036-12-31: out of range"):
+        plans("2037-01-01")
+
+
+def test_waiting_snapshot_in_windows_1252_with_semicolons(conn, imp):
+    other = "2026-10-31;E1;Operation;120;ja;3"
+    content = lines(
+        WAIT_HEADER,
+        WAIT_OK,
+        other,
+        "2026-10-31;E2;ÅTGÄRD;7;;1 204",
+        WAIT_OK,  # an identical repeated row counts once
+        encoding="cp1252",
+        newline="\r\n",
+    )
+    assert counts(imp("waiting", content)) == (3, 3, 0, 0)
+    rows = stored(conn, WaitingSnapshot, WaitingSnapshot.unit_id, WaitingSnapshot.wait_days)
+    assert [(r.unit_id, r.activity, r.wait_days, r.patient_chosen, r.count) for r in rows] == [
+        ("E1", "besök", 45, False, 12),
+        ("E1", "operation", 120, True, 3),
+        ("E2", "åtgärd", 7, False, 1204),
+    ]
+    assert {r.snapshot_date for r in rows} == {date(2026, 10, 31)}
+    assert imp("waiting", content).already_imported
+    # a corrected export of the snapshot: one count changed, a new key added
+    later = lines(WAIT_HEADER, WAIT_OK.replace(";12", ";10"), other, "2026-10-31;E2;besök;0;x;")
+    assert counts(imp("waiting", later)) == (3, 1, 1, 1)
+    by_days = {r.wait_days: r for r in stored(conn, WaitingSnapshot, WaitingSnapshot.id)}
+    assert (by_days[45].count, by_days[0].count, by_days[0].patient_chosen) == (10, 1, True)
+    assert rows_in(conn, WaitingSnapshot) == 4
+
+
+def test_a_waiting_list_without_counts_lists_patients_and_adds_them_up(conn, imp):
+    header = "Mätdatum;HSA-id;Vårdåtgärd;Väntetid (dagar);Remiss-ID"
+    content = lines(
+        header,
+        "2026-10-31;E1;besök;45;R-1",
+        "2026-10-31;E1;besök;45;R-2",
+        "2026-10-31;E1;besök;45;R-3",
+        "2026-10-31;E1;besök;46;R-4",
+    )
+    result = imp("waiting", content)
+    assert counts(result) == (2, 2, 0, 0) and result.ignored_columns == ("Remiss-ID",)
+    rows = stored(conn, WaitingSnapshot, WaitingSnapshot.wait_days)
+    assert [(r.wait_days, r.count, r.patient_chosen) for r in rows] == [
+        (45, 3, False),
+        (46, 1, False),
+    ]
+
+
+def test_production_months_and_decimals(conn, imp):
+    content = lines(
+        PROD_HEADER,
+        PROD_OK,
+        "2026-09-01;E1;DRG-poang;95,5;101.25;",
+        "2026-09;E2;vårddagar;1\xa0200;;",
+    )
+    assert counts(imp("production", content)) == (3, 3, 0, 0)
+    rows = stored(conn, Production, Production.month, Production.unit_id)
+    assert [(r.month, r.unit_id, r.measure, r.planned, r.actual, r.cost_sek) for r in rows] == [
+        (date(2026, 9, 1), "E1", "DRG-poäng", 95.5, 101.25, None),
+        (date(2026, 9, 1), "E2", "vårddagar", 1200.0, None, None),
+        (date(2026, 10, 1), "E1", "besök", 1200.0, 1134.0, 2345678.5),
+    ]
+    assert imp("production", content).already_imported
+    # the month's final figures: the same month, unit and measure is updated
+    later = lines(PROD_HEADER, PROD_OK.replace("1 134", "1 180"), "2026-09;E2;vårddagar;1200;;")
+    assert counts(imp("production", later)) == (2, 0, 1, 1)
+    assert rows_in(conn, Production) == 3
+    actual = select(Production.actual).where(Production.month == date(2026, 10, 1))
+    assert conn.execute(actual).scalar_one() == 1180.0
+
+
+def test_capacity_by_unit_and_month(conn, imp):
+    content = lines(CAP_HEADER, CAP_OK, "2026-09;E1;18;540;;", encoding="cp1252")
+    assert counts(imp("capacity", content)) == (2, 2, 0, 0)
+    rows = stored(conn, Capacity, Capacity.month)
+    assert [
+        (r.month, r.beds, r.patient_days, r.overcrowding_days, r.outlying_days) for r in rows
+    ] == [(date(2026, 9, 1), 18.0, 540, None, None), (date(2026, 10, 1), 18.5, 560, 14, 3)]
+    later = lines(CAP_HEADER, "2026-09-30;E1;18;540;2;0")
+    assert counts(imp("capacity", later)) == (1, 0, 1, 0)
+    assert rows_in(conn, Capacity) == 2
+
+
+def test_training_roster_keeps_people_who_have_not_completed(conn, imp):
+    content = lines(
+        TRAIN_HEADER,
+        TRAIN_OK,
+        "P-7f3a9c;E1;chef;produktionsplanering;",
+        "P-22b1;E2;Medarbetare;Patientsakerhet;",
+    )
+    assert counts(imp("training", content)) == (3, 3, 0, 0)
+    rows = stored(conn, Training, Training.person_key, Training.course)
+    assert [(r.person_key, r.unit_id, r.role, r.course, r.completed_date) for r in rows] == [
+        ("P-22b1", "E2", "medarbetare", "patientsäkerhet", None),
+        ("P-7f3a9c", "E1", "chef", "patientsäkerhet", date(2026, 3, 14)),
+        ("P-7f3a9c", "E1", "chef", "produktionsplanering", None),
+    ]
+    later = lines(TRAIN_HEADER, TRAIN_OK, "P-7f3a9c;E1;chef;produktionsplanering;2026-11-20")
+    assert counts(imp("training", later)) == (2, 0, 1, 1)
+    done = select(Training.completed_date).where(Training.course == "produktionsplanering")
+    assert conn.execute(done).scalar_one() == date(2026, 11, 20)
+
+
+def test_a_personnummer_as_pseudonym_is_refused_and_masked(conn, imp):
+    error = refusal(
+        imp, "training", lines(TRAIN_HEADER, TRAIN_OK.replace("P-7f3a9c", "121212-1212"))
+    )
+    assert [(p.line, p.column, p.value) for p in error.problems] == [
+        (2, "Pseudonym", "121212-****")
+    ]
+    assert "1212121212" not in "".join(ch for ch in str(error) if ch.isdigit())
+    assert rows_in(conn, Training) == 0
+
+
+def action_workbook(path: Path, rows: list[list[object]]) -> Path:
+    """An action worksheet as the worksheet writer makes it: the sheet first, drop-down lists
+    validated against a second sheet."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Handlingsplan"
+    sheet.append(ACTION_HEADER.split(";"))
+    for row in rows:
+        sheet.append(row)
+    lists = book.create_sheet("Listor")
+    for i, role in enumerate(["Enhetschef", "Verksamhetschef"], start=1):
+        lists.cell(row=i, column=1, value=role)
+    owner = DataValidation(type="list", formula1="=Listor!$A$1:$A$2", allow_blank=True)
+    status = DataValidation(type="list", formula1='"Planerad,Pågår,Klar,Struken"')
+    due = DataValidation(type="date", operator="greaterThan", formula1="DATE(2026,1,1)")
+    for validation, cells in [(owner, "F2:F50"), (status, "H2:H50"), (due, "G2:G50")]:
+        sheet.add_data_validation(validation)
+        validation.add(cells)
+    book.save(path)
+    return path
+
+
+def test_action_worksheet_as_xlsx_skips_rows_not_filled_in(conn, config, findings, tmp_path):
+    path = action_workbook(
+        tmp_path / "atgarder_E1.xlsx",
+        [
+            ["E1-2026-001", "E1", FINDING_E1, "Fler fall än 2024", "Fallriskbedömning",
+             "Enhetschef", date(2027, 3, 15), "Planerad", None],
+            ["E1-2026-002", "E1", None, None, "Utbilda i avvikelserapportering",
+             "Verksamhetschef", datetime(2026, 12, 31, 0, 0), "Pågår", "Ej bedömd"],
+            ["E1-2026-003", "E1", FINDING_E1, "Fler fall än 2024", None, None, None,
+             "Planerad", None],
+        ],
+    )  # fmt: skip
+    result = import_file(conn, config, "actions", path, now=NOW)
+    assert counts(result) == (2, 2, 0, 0)
+    assert (result.skipped, result.ignored_columns) == (1, ("Fynd",))
+    rows = stored(conn, Action, Action.action_id)
+    assert [
+        (r.action_id, r.finding_id, r.owner_role, r.due_date, r.status, r.effect) for r in rows
+    ] == [
+        ("E1-2026-001", FINDING_E1, "Enhetschef", date(2027, 3, 15), ActionStatus.PLANNED, None),
+        ("E1-2026-002", None, "Verksamhetschef", date(2026, 12, 31), ActionStatus.IN_PROGRESS,
+         "Ej bedömd"),
+    ]  # fmt: skip
+    assert import_file(conn, config, "actions", path, now=NOW).already_imported
+    # the follow-up: the same worksheet, now as CSV, one action carried out and judged
+    followed_up = ACTION_OK.replace(";Planerad;", ";Klar;God effekt")
+    again = import_file(
+        conn, config, "actions", write(tmp_path, "a.csv", lines(ACTION_HEADER, followed_up)),
+        now=NOW,
+    )  # fmt: skip
+    assert counts(again) == (1, 0, 1, 0) and again.skipped == 0
+    first = conn.execute(select(Action.__table__).where(Action.action_id == "E1-2026-001")).one()
+    assert (first.status, first.effect, first.title) == (
+        ActionStatus.DONE,
+        "God effekt",
+        "Fallriskbedömning vid inskrivning",
+    )
+
+
+def test_a_worksheet_with_no_action_filled_in_stores_nothing(conn, imp, findings):
+    content = lines(ACTION_HEADER, "E1-2026-001;E1;;;;;;Planerad;", "E1-2026-002;E1;;;;;;;")
+    result = imp("actions", content)
+    assert (result.rows, result.inserted, result.skipped) == (0, 0, 2)
+    assert rows_in(conn, Action) == 0
+
+
+def test_an_action_id_stays_with_its_unit(conn, imp, findings):
+    imp("actions", lines(ACTION_HEADER, ACTION_OK))
+    taken_over = ACTION_OK.replace(";E1;", ";E2;").replace(FINDING_E1, "")
+    problems = refusal(imp, "actions", lines(ACTION_HEADER, taken_over)).problems
+    assert [(p.line, p.column, p.value) for p in problems] == [(2, "Åtgärds-ID", "E1-2026-001")]
+    assert problems[0].reason.startswith("already the id of an action of 'E1' (Enhet ett)")

@@ -33,6 +33,9 @@ class ImportResult:
     already_imported: bool
     #: headers that are no column of this kind (free text among them): never stored
     ignored_columns: tuple[str, ...]
+    #: rows not filled in (their kind's ``skip_when_empty`` column empty): not stored, and no
+    #: problem — e.g. the prefilled rows of an action worksheet that got no action
+    skipped: int = 0
 
 
 def import_file(
@@ -61,16 +64,20 @@ def import_file(
         return ImportResult(kind, path.name, earlier, 0, 0, earlier, True, ())
 
     with conn.begin_nested():
-        context = Context(config.codes, now.date(), OrgTree.load(conn).units)
+        context = Context(config.codes, now.date(), OrgTree.load(conn).units, conn)
         aliases = config.columns.aliases.get(kind, {})
-        records, ignored, problems = validate(read_sheet(path, data), spec, aliases, context)
+        records, ignored, skipped, problems = validate(
+            read_sheet(path, data), spec, aliases, context
+        )
         del data  # with the sheet, hundreds of MB for a large file: not kept while storing
         if problems:
             raise InputError(_presentable(problems))
-        inserted, updated = save(conn, spec, records, file_name=path.name, sha256=sha256, now=now)
+        # the name is kept (documents say which files they are built from): never a person's
+        file_name = personnummer.mask(path.name)
+        inserted, updated = save(conn, spec, records, file_name=file_name, sha256=sha256, now=now)
     unchanged = len(records) - inserted - updated
     return ImportResult(
-        kind, path.name, len(records), inserted, updated, unchanged, False, tuple(ignored)
+        kind, path.name, len(records), inserted, updated, unchanged, False, tuple(ignored), skipped
     )
 
 

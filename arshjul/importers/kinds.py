@@ -1,8 +1,10 @@
 """What each kind of input file holds: its columns, their types, the checks across them.
 
-A kind is data: adding one (waiting lists, production, …) is one more :class:`Kind` in
-``_ALL``. A column names its parser; the parser is made per import from the
-:class:`~arshjul.importers.records.Context` (the region's code lists, today, the organisation).
+A kind is data: adding one is one more :class:`Kind` in ``_ALL``. Its key may be several
+columns (a waiting-list row is identified by its date, unit, activity, days and PvV). A column
+names its parser; the parser is made per import from the
+:class:`~arshjul.importers.records.Context` (the region's code lists, today, the organisation,
+the database for checks against stored records).
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ from sqlalchemy import Table
 
 from arshjul.config import LEVEL_SV
 from arshjul.errors import Problem
-from arshjul.importers import tree
+from arshjul.importers import actions, tree
 from arshjul.importers import values as v
 from arshjul.importers.records import Context, Records
 from arshjul.models import (
+    Action,
+    ActionStatus,
     Base,
+    Capacity,
     Complaint,
     ComplaintStatus,
     Deviation,
     DeviationStatus,
     OrgLevel,
     OrgUnit,
+    Production,
+    Training,
+    WaitingSnapshot,
 )
 
 ParserFactory = Callable[[Context], v.Parser]
@@ -54,17 +62,25 @@ class Column:
 class Kind:
     name: str
     table: Table
-    #: the column that identifies a record; a later file updates records with the same key
-    key: str
+    #: the columns that together identify a record (a unique index of ``table``); a later
+    #: file updates the records with the same key
+    key: tuple[str, ...]
     columns: tuple[Column, ...]
     checks: tuple[Check, ...] = ()
     #: the order records must be stored in (parents before children), when it matters
     order: Callable[[Records], list[int]] | None = None
+    #: a row whose cell in this column is empty is not filled in: skipped, not stored, and
+    #: no problem (the prefilled rows of a worksheet nobody wrote in)
+    skip_when_empty: str | None = None
+    #: a column of counts: a file without it lists one row per counted thing (a patient), so
+    #: each row counts one and rows with the same key are added up
+    tally: str | None = None
 
     @property
-    def key_field(self) -> str:
-        """The table column the key is stored in."""
-        return next(c.field for c in self.columns if c.name == self.key)
+    def key_fields(self) -> tuple[str, ...]:
+        """The table columns the key is stored in."""
+        field = {c.name: c.field for c in self.columns}
+        return tuple(field[name] for name in self.key)
 
 
 def _table(model: type[Base]) -> Table:
@@ -81,6 +97,15 @@ def _text(max_length: int) -> ParserFactory:
 
 def _date(context: Context) -> v.Parser:
     return v.iso_date(context.today)
+
+
+def _due_date(context: Context) -> v.Parser:
+    """A plan's date: may be in the future, up to ten years ahead."""
+    return v.iso_date(context.today, years_ahead=10)
+
+
+def _month(context: Context) -> v.Parser:
+    return v.month(context.today)
 
 
 def _code(list_name: str, what: str) -> ParserFactory:
@@ -133,13 +158,22 @@ COMPLAINT_STATUS = {
     "Avslutad": ComplaintStatus.CLOSED,
     **{m.value: m for m in ComplaintStatus},
 }
+ACTION_STATUS = {
+    "Planerad": ActionStatus.PLANNED,
+    "Pågår": ActionStatus.IN_PROGRESS,
+    "Klar": ActionStatus.DONE,
+    "Struken": ActionStatus.DROPPED,
+    **{m.value: m for m in ActionStatus},
+}
 _ID = _text(64)
+_COUNT = _fixed(v.count)
+_AMOUNT = _fixed(v.amount)
 
 _ALL = (
     Kind(
         name="organisation",
         table=_table(OrgUnit),
-        key="unit_id",
+        key=("unit_id",),
         columns=(
             Column("unit_id", _ID, required=True, stored_as="id"),
             Column("name", _text(200), required=True),
@@ -156,7 +190,7 @@ _ALL = (
     Kind(
         name="deviations",
         table=_table(Deviation),
-        key="source_id",
+        key=("source_id",),
         columns=(
             Column("source_id", _ID, required=True),
             Column("unit_id", _unit, required=True),
@@ -182,7 +216,7 @@ _ALL = (
     Kind(
         name="complaints",
         table=_table(Complaint),
-        key="source_id",
+        key=("source_id",),
         columns=(
             Column("source_id", _ID, required=True),
             Column("unit_id", _unit, required=True),
@@ -197,6 +231,81 @@ _ALL = (
             ),
         ),
         checks=(_not_before("answered_date", "received_date", "answered before it came in"),),
+    ),
+    Kind(
+        name="waiting",
+        table=_table(WaitingSnapshot),
+        key=("snapshot_date", "unit_id", "activity", "wait_days", "patient_chosen"),
+        columns=(
+            Column("snapshot_date", _date, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("activity", _code("waiting_activities", "activity"), required=True),
+            Column("wait_days", _COUNT, required=True),
+            Column("patient_chosen", _fixed(v.boolean), default=False),
+            Column("count", _COUNT, default=1),
+        ),
+        tally="count",
+    ),
+    Kind(
+        name="production",
+        table=_table(Production),
+        key=("month", "unit_id", "measure"),
+        columns=(
+            Column("month", _month, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("measure", _code("production_measures", "measure"), required=True),
+            Column("planned", _AMOUNT),
+            Column("actual", _AMOUNT),
+            Column("cost_sek", _AMOUNT),
+        ),
+    ),
+    Kind(
+        name="capacity",
+        table=_table(Capacity),
+        key=("month", "unit_id"),
+        columns=(
+            Column("month", _month, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("beds", _AMOUNT),
+            Column("patient_days", _COUNT),
+            Column("overcrowding_days", _COUNT),
+            Column("outlying_days", _COUNT),
+        ),
+    ),
+    Kind(
+        name="training",
+        table=_table(Training),
+        key=("person_key", "course"),
+        columns=(
+            # a pseudonym: a personnummer here is refused like in any column
+            Column("person_key", _ID, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("role", _code("training_roles", "role"), required=True),
+            Column("course", _code("training_courses", "course"), required=True),
+            # empty: on the roster, not completed yet (the denominator of coverage)
+            Column("completed_date", _date),
+        ),
+    ),
+    Kind(
+        name="actions",
+        table=_table(Action),
+        key=("action_id",),
+        columns=(
+            Column("action_id", _ID, required=True),
+            Column("unit_id", _unit, required=True),
+            Column("finding_id", _text(200)),
+            Column("title", _text(300), required=True),
+            Column("owner_role", _code("action_owner_roles", "owner role"), required=True),
+            Column("due_date", _due_date),
+            Column(
+                "status",
+                _fixed(v.choice(ACTION_STATUS, "status (Planerad/Pågår/Klar/Struken)")),
+                required=True,
+            ),
+            Column("effect", _code("action_effects", "effect")),
+        ),
+        checks=(actions.findings_of_the_unit, actions.ids_stay_with_their_unit),
+        skip_when_empty="title",
     ),
 )
 

@@ -1,11 +1,12 @@
 """Swedish personal identity numbers in input values: found, checked and masked.
 
-A personnummer is ``YYMMDD-NNNC`` or ``YYYYMMDDNNNC`` (the separator is ``-`` or ``+``, or left
-out); a samordningsnummer is the same with 60 added to the day. ``C`` is a Luhn check digit over
-the other nine digits of the ten-digit form. Only digit runs of exactly that shape, with a real
-date and a valid check digit, count: ISO dates, HSA-ids (whose "month" is 20 or more) and most
-case numbers are not mistaken for one. A 10-digit case number that happens to have a date part
-and a valid check digit is: better to refuse a file than to store a person's identity.
+A personnummer is ``YYMMDD-NNNC`` or ``YYYYMMDDNNNC`` (the separator is ``-`` or ``+``, a space,
+or left out); a samordningsnummer is the same with 60 added to the day. ``C`` is a Luhn check
+digit over the other nine digits of the ten-digit form. Only digit runs of exactly that shape,
+with a real date and a valid check digit, count: ISO dates, HSA-ids (whose "month" is 20 or
+more) and most case numbers are not mistaken for one. A 10-digit case number that happens to
+have a date part and a valid check digit is: better to refuse a file than to store a person's
+identity.
 
 The scan runs over the distinct values of a column joined into one string, so a column of
 200,000 rows with a few thousand distinct values costs one regular-expression pass over those.
@@ -21,7 +22,7 @@ from datetime import date
 #: regular expression cannot cheaply check the character before, so ``_is_personnummer`` does
 _CANDIDATE = re.compile(
     r"((?:18|19|20)[0-9]{2}|[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
-    r"([-+]?)([0-9]{4})(?![0-9])"
+    r"([-+ ]?)([0-9]{4})(?![0-9])"
 )
 _DIGITS = frozenset("0123456789")
 #: joins distinct values for one scan; the reader refuses files containing it

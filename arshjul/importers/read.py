@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter, methodcaller
@@ -31,6 +32,12 @@ _UTF8_CHARACTER = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
 _LINE_BREAK = re.compile(rb"\r\n?|\n")
+#: the start of an OLE compound file: Excel 97-2003 (.xls), or an XLSX with a password
+_OLE_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OLD_OR_LOCKED_WORKBOOK = (
+    "an Excel 97-2003 (.xls) or password-protected workbook:"
+    " save it as .xlsx (Excel-arbetsbok) without a password, or as CSV"
+)
 
 
 @dataclass
@@ -52,6 +59,8 @@ class Sheet:
 def read_sheet(path: Path, data: bytes) -> Sheet:
     """The header and rows of ``data`` (the bytes of ``path``), or the problems found."""
     file = path.name
+    if data.startswith(_OLE_FILE):
+        return Sheet(file, [], problems=[Problem(file, None, None, None, OLD_OR_LOCKED_WORKBOOK)])
     if data.startswith(b"PK\x03\x04") or path.suffix.lower() == ".xlsx":
         sheet = read_xlsx(data, file)
     else:
@@ -239,23 +248,51 @@ def _sheet(
 # --- workbooks -----------------------------------------------------------------------------
 
 
+#: what a damaged workbook raises, from the zip archive to the XML in it, early or while its
+#: rows are read: openpyxl reads a read-only sheet lazily
+_UNREADABLE_WORKBOOK: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    ValueError,
+    OSError,
+    SyntaxError,  # xml.etree's ParseError and lxml's XMLSyntaxError
+)
+
+
 def read_xlsx(data: bytes, file: str) -> Sheet:
-    """The first sheet of a workbook; cells as text, formulas as their text, never evaluated."""
+    """The first sheet of a workbook; cells as text, formulas as their text, never evaluated.
+    A damaged workbook (not a zip, cut short, XML broken, no sheet) is a problem, reported
+    without the rows it may have given before the damage: a file is read whole or not."""
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        reason = f"not a readable XLSX workbook ({type(exc).__name__})"
-        return Sheet(file, [], problems=[Problem(file, None, None, None, reason)])
-    cells = [[_cell_text(c) for c in row] for row in book.worksheets[0].iter_rows(values_only=True)]
-    book.close()
+        try:
+            if not book.worksheets:
+                return Sheet(file, [], problems=[_unreadable(file, "the workbook has no sheet")])
+            cells = [
+                [_cell_text(c) for c in row]
+                for row in book.worksheets[0].iter_rows(values_only=True)
+            ]
+        finally:
+            book.close()
+    except (*_UNREADABLE_WORKBOOK, InvalidFileException) as exc:
+        why = "damaged compressed data" if isinstance(exc, zlib.error) else type(exc).__name__
+        return Sheet(file, [], problems=[_unreadable(file, why)])
     if not cells:
         return Sheet(file, [])
     width = len(cells[0])
     # a sheet's rows can stop at their last filled cell
     rows = [row + [""] * (width - len(row)) for row in cells[1:]]
     return _sheet(file, cells[0], rows, range(2, len(cells) + 1), [])
+
+
+def _unreadable(file: str, why: str) -> Problem:
+    return Problem(file, None, None, None, f"not a readable XLSX workbook ({why})")
 
 
 def _cell_text(value: object) -> str:

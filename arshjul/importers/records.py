@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Connection
+
 from arshjul.config import Codes
 from arshjul.errors import Problem
 from arshjul.org import Unit
@@ -24,6 +26,8 @@ class Context:
     today: date
     #: the organisation as it is in the database before this file
     units: dict[str, Unit]
+    #: the database, for checks against records stored before this file
+    conn: Connection
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def save(
     fields = {column.field: records.values[column.name] for column in kind.columns}
     fields["batch_id"] = [batch_id] * len(records)
     before = _count(conn, kind.table)
-    written = _upsert(conn, kind.table, kind.key_field, fields)
+    written = _upsert(conn, kind.table, kind.key_fields, fields)
     inserted = _count(conn, kind.table) - before
     updated = written - inserted
     conn.execute(
@@ -81,16 +81,19 @@ def _count(conn: Connection, table: Table) -> int:
     return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def _upsert(conn: Connection, table: Table, key: str, fields: dict[str, list[Any]]) -> int:
-    """Insert or update every row; returns how many were written (inserted or changed)."""
+def _upsert(
+    conn: Connection, table: Table, key: tuple[str, ...], fields: dict[str, list[Any]]
+) -> int:
+    """Insert or update every row by its ``key`` columns (a unique index of ``table``);
+    returns how many were written (inserted or changed)."""
     dialect = conn.dialect
     make_insert = _INSERTS.get(dialect.name)
     if make_insert is None:
         raise UsageError(f"database {dialect.name!r} is not supported (SQLite, PostgreSQL)")
     statement = make_insert(table)
-    compared = [f for f in fields if f not in (key, "batch_id")]
+    compared = [f for f in fields if f not in (*key, "batch_id")]
     statement = statement.on_conflict_do_update(
-        index_elements=[key],
+        index_elements=list(key),
         set_={f: statement.excluded[f] for f in [*compared, "batch_id"]},
         where=or_(*(table.c[f].is_distinct_from(statement.excluded[f]) for f in compared)),
     )

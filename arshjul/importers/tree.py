@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from arshjul.config import LEVEL_SV
 from arshjul.errors import Problem
+from arshjul.files import slug
 from arshjul.importers.records import Context, Records
 from arshjul.importers.values import Suggester
 from arshjul.models import OrgLevel
@@ -52,7 +53,23 @@ def check(records: Records, context: Context) -> list[Problem]:
         ]
     elif not regions and None not in levels:
         problems.append(Problem(records.file, None, None, None, "no region at the top"))
-    return problems + _loops(records, row_of, parent_of)
+    return problems + _loops(records, row_of, parent_of) + _same_folder(records, row_of, level_of)
+
+
+def _same_folder(
+    records: Records, row_of: dict[str, int], level_of: dict[str, OrgLevel | None]
+) -> list[Problem]:
+    """Ids that differ only in characters a file name cannot hold (``E1/x``, ``E1-x``) would
+    share one folder of documents and one calendar feed: refused."""
+    first: dict[str, str] = {}
+    problems = []
+    # units already imported keep their folder: the newcomer is the one refused
+    for uid in sorted(level_of, key=lambda u: (u in row_of, row_of.get(u, 0))):
+        other = first.setdefault(slug(uid), uid)
+        if other != uid and uid in row_of:
+            reason = f"its documents would share a folder with unit {other!r} ({slug(uid)!r})"
+            problems.append(records.problem(row_of[uid], "unit_id", uid, reason))
+    return problems
 
 
 def _misplaced(

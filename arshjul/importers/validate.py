@@ -9,7 +9,9 @@ dictionary lookups at C speed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from datetime import date
+from typing import Any, NamedTuple
 
 from arshjul.errors import ConfigError, Problem
 from arshjul.importers import personnummer
@@ -24,15 +26,28 @@ PERSONNUMMER = (
 )
 
 
+class Validated(NamedTuple):
+    records: Records
+    #: headers of no column (free text among them): left out
+    ignored: list[str]
+    #: rows not filled in (see ``Kind.skip_when_empty``)
+    skipped: int
+    problems: list[Problem]
+
+
 def validate(
     sheet: Sheet, kind: Kind, aliases: Mapping[str, Sequence[str]], context: Context
-) -> tuple[Records, list[str], list[Problem]]:
-    """The sheet's records, the headers left out (free text among them), every problem."""
+) -> Validated:
+    """The sheet's records, the headers left out, the rows skipped, every problem."""
     if not sheet.header:  # nothing readable; the reader said why
-        return Records(sheet.file, [], {}, {}), [], sheet.problems
+        return Validated(Records(sheet.file, [], {}, {}), [], 0, sheet.problems)
     positions, ignored, problems = match_header(kind, sheet.header, sheet.file, aliases)
     header_ok = not problems
-    problems = sheet.problems + problems + _personnummer_outside_rows(sheet)
+    unfilled: list[tuple[int, list[str]]] = []
+    if kind.skip_when_empty in positions:
+        sheet, unfilled = _without_unfilled(sheet, positions[kind.skip_when_empty])
+    outside = [(1, sheet.header), *sheet.rejected, *unfilled]
+    problems = sheet.problems + problems + _personnummer_in_rows(sheet, outside)
     column_at = {positions[c.name]: c for c in kind.columns if c.name in positions}
     values: dict[str, list[Any]] = {}
     for i, cells in enumerate(sheet.columns):
@@ -47,11 +62,13 @@ def validate(
     headers = {name: sheet.header[i] for name, i in positions.items()}
     records = Records(sheet.file, sheet.lines, headers, values)
     if header_ok:
+        if kind.tally is not None and kind.tally not in positions:
+            records = add_up(kind, records, kind.tally)
         records, duplicates = drop_duplicates(kind, records)
         problems += duplicates
         for check in kind.checks:
             problems += check(records, context)
-    return records, ignored, problems
+    return Validated(records, ignored, len(unfilled), problems)
 
 
 def match_header(
@@ -140,10 +157,11 @@ def _personnummer_in_column(
     ]
 
 
-def _personnummer_outside_rows(sheet: Sheet) -> list[Problem]:
-    """In the header and in rows refused for their number of fields."""
+def _personnummer_in_rows(sheet: Sheet, rows: list[tuple[int, list[str]]]) -> list[Problem]:
+    """In rows that are not converted: the header, rows refused for their number of fields,
+    rows not filled in — none is stored, but a personnummer is reported wherever it is."""
     problems = []
-    for line, fields in [(1, sheet.header), *sheet.rejected]:
+    for line, fields in rows:
         found = personnummer.find_in(fields)
         for i, cell in enumerate(fields):
             header = sheet.header[i] if i < len(sheet.header) else None
@@ -154,17 +172,68 @@ def _personnummer_outside_rows(sheet: Sheet) -> list[Problem]:
     return problems
 
 
+def _without_unfilled(sheet: Sheet, position: int) -> tuple[Sheet, list[tuple[int, list[str]]]]:
+    """The sheet without the rows whose cell at ``position`` is empty, and those rows."""
+    cells = sheet.columns[position]
+    keep = [i for i, cell in enumerate(cells) if cell.strip()]
+    if len(keep) == len(cells):
+        return sheet, []
+    kept = set(keep)
+    unfilled = [
+        (sheet.lines[i], [column[i] for column in sheet.columns])
+        for i in range(len(cells))
+        if i not in kept
+    ]
+    columns = [[column[i] for i in keep] for column in sheet.columns]
+    lines = [sheet.lines[i] for i in keep]
+    return replace(sheet, columns=columns, lines=lines), unfilled
+
+
+def _keys(kind: Kind, records: Records) -> list[tuple[Any, ...] | None]:
+    """Each record's key; None where a part of it was refused (a problem already)."""
+    columns = [records.values[name] for name in kind.key]
+    keys: list[tuple[Any, ...] | None] = list(zip(*columns, strict=True))
+    if any(None in column for column in columns):
+        keys = [None if key is None or None in key else key for key in keys]
+    return keys
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def add_up(kind: Kind, records: Records, tally: str) -> Records:
+    """One record per key, counting the rows with that key into ``tally``: a file without a
+    count column lists one row per patient, and two patients may share every key column."""
+    first: dict[tuple[Any, ...], int] = {}
+    keep: list[int] = []
+    totals: list[int] = []
+    for i, key in enumerate(_keys(kind, records)):
+        j = len(keep) if key is None else first.setdefault(key, len(keep))
+        if j == len(keep):
+            keep.append(i)
+            totals.append(0)
+        totals[j] += 1
+    if len(keep) == len(records):
+        return records
+    added = records.select(keep)
+    return replace(added, values={**added.values, tally: totals})
+
+
 def drop_duplicates(kind: Kind, records: Records) -> tuple[Records, list[Problem]]:
     """Identical repeated records count once; the same key with other content is a problem."""
-    keys = records.values[kind.key]
+    keys = _keys(kind, records)
     if len(set(keys)) == len(keys):
         return records, []
-    first: dict[Any, int] = {}
+    first: dict[tuple[Any, ...], int] = {}
     keep: list[int] = []
     problems: list[Problem] = []
+    named = " and ".join(", ".join(kind.key).rsplit(", ", 1))
     for i, key in enumerate(keys):
-        j = first.setdefault(key, i) if key is not None else i
-        if j == i:
+        j = i if key is None else first.setdefault(key, i)
+        if key is None or j == i:
             keep.append(i)
             continue
         differing = [
@@ -174,8 +243,9 @@ def drop_duplicates(kind: Kind, records: Records) -> tuple[Records, list[Problem
         ]
         if differing:
             reason = (
-                f"same {kind.key} as line {records.lines[j]} but different content"
+                f"same {named} as line {records.lines[j]} but different content"
                 f" ({', '.join(differing)})"
             )
-            problems.append(records.problem(i, kind.key, str(key), reason))
+            shown = ", ".join(map(_shown, key))
+            problems.append(records.problem(i, kind.key[0], shown, reason))
     return records.select(keep), problems

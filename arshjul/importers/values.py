@@ -25,6 +25,9 @@ EARLIEST = date(1990, 1, 1)
 TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
 FALSE = frozenset({"nej", "no", "0", "false", "falskt"})
 _NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+#: a whole number; ``12,0`` and ``12.0`` too (a number cell formatted with decimals)
+_WHOLE = re.compile(r"\+?([0-9]+)(?:[.,]0+)?")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
 #: at most this many distinct values per column get close matches suggested: a file written
 #: against the wrong organisation must not spend minutes in difflib
 SUGGESTIONS_PER_COLUMN = 25
@@ -74,8 +77,18 @@ def text(max_length: int) -> Parser:
     return parse
 
 
-def iso_date(today: date) -> Parser:
-    """A date ``YYYY-MM-DD`` from 1990 up to ``today``; a time after it is ignored."""
+def iso_date(today: date, *, years_ahead: int = 0) -> Parser:
+    """A date ``YYYY-MM-DD`` from 1990 up to ``today``; a time after it is ignored.
+
+    With ``years_ahead``, a date up to the end of that many years after this one (a plan's
+    due date): further ahead is a typing error in the year far more often than a plan.
+    """
+    latest = today if not years_ahead else date(today.year + years_ahead, 12, 31)
+    too_late = (
+        f"in the future (today is {today.isoformat()})"
+        if not years_ahead
+        else f"after {latest.isoformat()}: out of range, check the year"
+    )
 
     def parse(value: str) -> date:
         match = _DATE.fullmatch(value)
@@ -87,9 +100,34 @@ def iso_date(today: date) -> Parser:
             raise ValueError("no such date") from None
         if day < EARLIEST:
             raise ValueError(f"before {EARLIEST.isoformat()}: out of range, check the year")
-        if day > today:
-            raise ValueError(f"in the future (today is {today.isoformat()})")
+        if day > latest:
+            raise ValueError(too_late)
         return day
+
+    return parse
+
+
+def month(today: date) -> Parser:
+    """A month ``YYYY-MM`` (or any date in it) from 1990 up to this month, as its first day."""
+    any_day = iso_date(today)
+
+    def parse(value: str) -> date:
+        match = _MONTH.fullmatch(value)
+        if not match:
+            try:
+                return any_day(value).replace(day=1)
+            except ValueError as exc:
+                if str(exc).startswith("not a date"):
+                    raise ValueError("not a month as YYYY-MM") from None
+                raise
+        if not 1 <= int(match[2]) <= 12:
+            raise ValueError("no such month")
+        first = date(int(match[1]), int(match[2]), 1)
+        if first < EARLIEST:
+            raise ValueError(f"before {EARLIEST.isoformat()[:7]}: out of range, check the year")
+        if first > today:
+            raise ValueError(f"in the future (this month is {today.isoformat()[:7]})")
+        return first
 
     return parse
 
@@ -110,6 +148,27 @@ def number(value: str) -> float:
     if not _NUMBER.fullmatch(compact):
         raise ValueError("not a number (like 12 or 12,5)")
     return float(compact.replace(",", "."))
+
+
+def amount(value: str) -> float:
+    """A :func:`number` that is not below zero (beds, costs, planned and actual volumes)."""
+    parsed = number(value)
+    if parsed < 0:
+        raise ValueError("below zero: must be 0 or more")
+    return parsed
+
+
+def count(value: str) -> int:
+    """A whole number, 0 or more (patients, days); spaces group thousands (12 345)."""
+    compact = "".join(value.split())
+    whole = _WHOLE.fullmatch(compact)
+    if whole:
+        return int(whole[1])
+    if not _NUMBER.fullmatch(compact):
+        raise ValueError("not a whole number (like 0, 12 or 1 234)")
+    if compact.startswith("-"):
+        raise ValueError("below zero: must be 0 or more")
+    raise ValueError("not a whole number")
 
 
 def choice(mapping: Mapping[str, Any], what: str) -> Parser:
