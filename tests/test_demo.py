@@ -3,17 +3,44 @@
 from __future__ import annotations
 
 import csv
+import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
+from itertools import takewhile
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 
 from arshjul.config import LEVEL_SV, Config
-from arshjul.demo import DemoFiles, build_organisation, silent_units, write_demo
+from arshjul.demo import (
+    DemoFiles,
+    Planted,
+    build_organisation,
+    operations,
+    plant,
+    silent_units,
+    write_demo,
+)
+from arshjul.demo.services import (
+    BED_DAYS,
+    DRG,
+    MANAGER,
+    OPERATIONS,
+    PATIENT_SAFETY,
+    PRODUCTION_PLANNING,
+    STAFF,
+    VISITS,
+    is_inpatient,
+    production_profile,
+    waiting_activities,
+)
+from arshjul.demo.training import training_rows
 from arshjul.importers import import_file
+from arshjul.models import Production, Training, WaitingSnapshot
 from tests.conftest import NOW, TODAY
 
 Rows = list[dict[str, str]]
@@ -53,14 +80,21 @@ def share(rows: Rows, column: str, value: str) -> float:
 # --- files ---------------------------------------------------------------------------------
 
 
+KINDS = [
+    "organisation",
+    "deviations",
+    "complaints",
+    "waiting",
+    "production",
+    "capacity",
+    "training",
+]
+
+
 def test_files_in_import_order_and_nothing_else_left(demo: DemoFiles) -> None:
-    assert list(demo.by_kind()) == ["organisation", "deviations", "complaints"]
+    assert list(demo.by_kind()) == KINDS
     folder = demo.organisation.parent
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "complaints.csv",
-        "deviations.csv",
-        "organisation.csv",
-    ]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.csv" for k in KINDS)
 
 
 def test_same_seed_and_day_give_identical_bytes(tmp_path: Path, config: Config) -> None:
@@ -70,8 +104,8 @@ def test_same_seed_and_day_give_identical_bytes(tmp_path: Path, config: Config) 
     for kind, path in first.by_kind().items():
         assert path.read_bytes() == again.by_kind()[kind].read_bytes(), kind
     assert first.organisation.read_bytes() == other.organisation.read_bytes()
-    assert first.deviations.read_bytes() != other.deviations.read_bytes()
-    assert first.complaints.read_bytes() != other.complaints.read_bytes()
+    for kind in KINDS[1:]:
+        assert first.by_kind()[kind].read_bytes() != other.by_kind()[kind].read_bytes(), kind
 
 
 def test_excel_style_csv_with_swedish_headers_from_the_aliases(
@@ -162,16 +196,21 @@ def test_large_organisation(config: Config) -> None:
 # --- dates ---------------------------------------------------------------------------------
 
 
-def test_three_calendar_years_up_to_today(deviations: Rows, complaints: Rows) -> None:
+#: the demo starts on 1 January three years back: the data year 2025 has 2023 and 2024 before it
+FIRST_DAY = date(TODAY.year - 3, 1, 1)
+
+
+def test_four_calendar_years_up_to_today(deviations: Rows, complaints: Rows) -> None:
+    assert FIRST_DAY == date(2023, 1, 1)
     for rows, column in ((deviations, "Rapporteringsdatum"), (complaints, "Inkommet datum")):
         days = sorted(date.fromisoformat(r[column]) for r in rows)
-        assert days[0] < date(TODAY.year - 2, 1, 8)
+        assert days[0] < FIRST_DAY + timedelta(days=7)
         assert days[-1] > TODAY - timedelta(days=7)
         months = {(d.year, d.month) for d in days}
-        assert len(months) == 24 + TODAY.month
+        assert len(months) == 36 + TODAY.month
     for row in deviations + complaints:
         dates = [v for k, v in row.items() if k.endswith("datum") and v]
-        assert all(date(TODAY.year - 2, 1, 1).isoformat() <= d <= TODAY.isoformat() for d in dates)
+        assert all(FIRST_DAY.isoformat() <= d <= TODAY.isoformat() for d in dates)
 
 
 def test_deviation_dates_in_order(deviations: Rows) -> None:
@@ -216,13 +255,13 @@ def test_two_silent_units(demo: DemoFiles, config: Config, deviations: Rows) -> 
     per_unit_year = Counter((r["Enhet HSA-id"], r["Rapporteringsdatum"][:4]) for r in deviations)
     per_unit = Counter(r["Enhet HSA-id"] for r in deviations)
     for unit in silent:
-        assert all(per_unit_year[unit, str(y)] <= 3 for y in range(TODAY.year - 2, TODAY.year + 1))
+        assert all(per_unit_year[unit, str(y)] <= 3 for y in range(TODAY.year - 3, TODAY.year + 1))
     others = [u.id for u in organisation if u.level == "unit" and u.id not in silent]
     assert min(per_unit[u] for u in others) >= 30
 
 
 def test_volumes(deviations: Rows, complaints: Rows) -> None:
-    per_year = len(deviations) / 2.9
+    per_year = len(deviations) / 3.9
     assert 1500 < per_year < 4000
     assert 0.15 < len(complaints) / len(deviations) < 0.25
     by_month = Counter(r["Rapporteringsdatum"][5:7] for r in deviations)
@@ -269,9 +308,378 @@ def test_complaint_channels(complaints: Rows) -> None:
     assert share(complaints, "Kanal", "1177") > 0.3
 
 
+# --- waiting, production, capacity, training ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planted(config: Config) -> Planted:
+    return plant(build_organisation(config, "small"), TODAY)
+
+
+@pytest.fixture(scope="module")
+def names(organisation: Rows) -> dict[str, str]:
+    return {r["HSA-id"]: r["Namn"] for r in organisation if r["Nivå"] == "enhet"}
+
+
+@pytest.fixture(scope="module")
+def waiting(demo: DemoFiles) -> Rows:
+    return read(demo.waiting)
+
+
+@pytest.fixture(scope="module")
+def production(demo: DemoFiles) -> Rows:
+    return read(demo.production)
+
+
+@pytest.fixture(scope="module")
+def capacity(demo: DemoFiles) -> Rows:
+    return read(demo.capacity)
+
+
+@pytest.fixture(scope="module")
+def training(demo: DemoFiles) -> Rows:
+    return read(demo.training)
+
+
+def month_ends() -> list[str]:
+    """The last day of every month from January three years back to last month."""
+    ends, month = [], FIRST_DAY
+    while month < TODAY.replace(day=1):
+        following = (month + timedelta(days=32)).replace(day=1)
+        ends.append((following - timedelta(days=1)).isoformat())
+        month = following
+    return ends
+
+
+def number(value: str) -> float:
+    return float(value.replace(",", "."))
+
+
+def test_the_demo_vocabulary_is_in_the_default_code_lists(
+    waiting: Rows, production: Rows, training: Rows, config: Config
+) -> None:
+    codes = config.codes
+    assert {r["Vårdåtgärd"] for r in waiting} == set(codes.waiting_activities)
+    assert {r["Mått"] for r in production} == set(codes.production_measures)
+    assert {r["Roll"] for r in training} == set(codes.training_roles)
+    assert {r["Kurs"] for r in training} == set(codes.training_courses)
+    assert {r["PvV"] for r in waiting} == {"ja", "nej"}
+
+
+def test_planted_features_sit_where_documented(config: Config, names: dict[str, str]):
+    organisation = build_organisation(config, "small")
+    chosen = plant(organisation, TODAY)
+    assert chosen == plant(organisation, TODAY)
+    assert chosen.missing_months == (date(2025, 3, 1), date(2025, 4, 1))
+    assert chosen.long_waits == chosen.under_plan
+    assert "Operationsenhet" in names[chosen.long_waits]
+    assert chosen.over_plan != chosen.under_plan
+    assert chosen.low_training not in (chosen.long_waits, chosen.over_plan)
+    wards = {chosen.missing_unit, *chosen.overcrowded}
+    assert len(wards) == 3 and all(is_inpatient(names[u]) for u in wards)
+
+
+def test_one_waiting_snapshot_per_month_up_to_last_month(waiting: Rows) -> None:
+    snapshots = Counter(r["Mätdatum"] for r in waiting)
+    assert sorted(snapshots) == month_ends()
+    assert len(snapshots) == 46 and max(snapshots) == "2026-10-31"
+    keys = Counter(
+        (r["Mätdatum"], r["Enhet HSA-id"], r["Vårdåtgärd"], r["Väntetid dagar"], r["PvV"])
+        for r in waiting
+    )
+    assert max(keys.values()) == 1
+    assert all(int(r["Antal"]) >= 1 for r in waiting)
+    assert all(0 <= int(r["Väntetid dagar"]) <= 730 for r in waiting)
+
+
+def test_only_specialist_mottagningar_and_operating_units_keep_waiting_lists(
+    waiting: Rows, names: dict[str, str]
+) -> None:
+    listed: dict[str, set[str]] = {}
+    for r in waiting:
+        listed.setdefault(r["Enhet HSA-id"], set()).add(r["Vårdåtgärd"])
+    assert listed == {
+        u: set(waiting_activities(n)) for u, n in names.items() if waiting_activities(n)
+    }
+    assert 6 <= len(listed) < len(names) / 2
+    kinds = " ".join(names[u] for u in listed)
+    for never in ("avdelning", "Vårdcentral", "Akut", "Ambulans"):
+        assert never not in kinds
+    assert "åtgärd" in listed[next(u for u, n in names.items() if n == "Ortopedmottagning")]
+    snapshots_per_list = Counter(
+        (r["Enhet HSA-id"], r["Vårdåtgärd"], r["Mätdatum"]) for r in waiting
+    )
+    assert len(snapshots_per_list) == sum(len(a) for a in listed.values()) * 46
+
+
+def waiting_by(
+    rows: Rows, key: Callable[[dict[str, str]], str], chosen: str = "nej"
+) -> dict[str, list[int]]:
+    """Patients waiting and those over 90 and 180 days, PvV or not, by ``key(row)``."""
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        if r["PvV"] != chosen:
+            continue
+        n, days = int(r["Antal"]), int(r["Väntetid dagar"])
+        t = totals.setdefault(key(r), [0, 0, 0])
+        t[0] += n
+        t[1] += n if days > 90 else 0
+        t[2] += n if days > 180 else 0
+    return totals
+
+
+def test_most_wait_within_the_care_guarantee_and_the_backlog_follows_the_seasons(
+    waiting: Rows,
+) -> None:
+    by_snapshot = waiting_by(waiting, lambda r: r["Mätdatum"])
+    for total, over_90, _ in by_snapshot.values():
+        assert 0.05 < over_90 / total < 0.4
+    for year in (2023, 2024, 2025):
+        april, august, november = (by_snapshot[f"{year}-{m}"] for m in ("04-30", "08-31", "11-30"))
+        assert august[0] > 1.15 * april[0]  # the summer backlog …
+        assert august[1] / august[0] > april[1] / april[0] + 0.04
+        assert november[0] < 0.9 * august[0]  # … worked down in the autumn
+    yearly = waiting_by(waiting, lambda r: r["Mätdatum"][:4])
+    share = {y: over / total for y, (total, over, _) in yearly.items()}
+    assert share["2025"] < share["2023"]  # worked down over the years, then a setback
+    assert share["2026"] > share["2025"]
+    chosen = waiting_by(waiting, lambda r: r["Mätdatum"], chosen="ja")
+    patients = sum(t[0] for t in by_snapshot.values()) + sum(t[0] for t in chosen.values())
+    assert 0.03 < sum(t[0] for t in chosen.values()) / patients < 0.15
+
+
+def test_some_units_wait_long_the_planted_one_longest(waiting: Rows, planted: Planted) -> None:
+    by_unit = waiting_by(
+        [r for r in waiting if r["Mätdatum"].startswith("2025")], lambda r: r["Enhet HSA-id"]
+    )
+    over_90 = {u: over / total for u, (total, over, _) in by_unit.items()}
+    over_180 = {u: over / total for u, (total, _, over) in by_unit.items()}
+    assert max(over_90, key=over_90.__getitem__) == planted.long_waits
+    assert over_90[planted.long_waits] > 0.35 and over_180[planted.long_waits] > 0.12
+    assert sum(share < 0.2 for share in over_90.values()) >= len(over_90) / 2
+    growing = waiting_by(
+        [r for r in waiting if r["Enhet HSA-id"] == planted.long_waits], lambda r: r["Mätdatum"][:4]
+    )
+    assert growing["2023"][2] < growing["2024"][2] < growing["2025"][2] < growing["2026"][2]
+
+
+def test_capacity_for_every_ward_every_month_but_the_missing_ones(
+    capacity: Rows, names: dict[str, str], planted: Planted
+) -> None:
+    wards = {u for u, n in names.items() if is_inpatient(n)}
+    assert {r["Enhet HSA-id"] for r in capacity} == wards
+    months = {e[:7] for e in month_ends()}
+    missing = {m.isoformat()[:7] for m in planted.missing_months}
+    assert missing == {"2025-03", "2025-04"}
+    for ward in wards:
+        reported = {r["Månad"] for r in capacity if r["Enhet HSA-id"] == ward}
+        assert reported == (months - missing if ward == planted.missing_unit else months)
+    for r in capacity:
+        year, month = map(int, r["Månad"].split("-"))
+        days = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+        occupancy = int(r["Vårddagar"]) / (int(r["Disponibla vårdplatser"]) * days)
+        assert 0.80 <= occupancy <= 1.05, r
+        assert int(r["Överbeläggningar"]) >= 0 and int(r["Utlokaliseringar"]) >= 0
+
+
+def test_summer_closures_and_overcrowding(capacity: Rows, planted: Planted) -> None:
+    beds: Counter[str] = Counter()
+    for r in capacity:
+        beds[r["Månad"][5:]] += int(r["Disponibla vårdplatser"])
+    assert beds["07"] < 0.8 * beds["05"]
+    crowding: Counter[str] = Counter()
+    bed_months: Counter[str] = Counter()
+    for r in capacity:
+        if r["Månad"].startswith("2025"):
+            crowding[r["Enhet HSA-id"]] += int(r["Överbeläggningar"])
+            bed_months[r["Enhet HSA-id"]] += int(r["Disponibla vårdplatser"])
+    per_bed = {u: crowding[u] / bed_months[u] for u in crowding}
+    ranked = sorted(per_bed, key=per_bed.__getitem__, reverse=True)
+    assert set(ranked[:2]) == set(planted.overcrowded)
+    assert per_bed[ranked[2]] < 0.6 * min(per_bed[u] for u in planted.overcrowded)
+
+
+def test_production_measures_fit_the_unit(
+    production: Rows, names: dict[str, str], planted: Planted
+) -> None:
+    measures: dict[str, set[str]] = {}
+    for r in production:
+        measures.setdefault(r["Enhet HSA-id"], set()).add(r["Mått"])
+    assert measures == {u: set(production_profile(n).measures) for u, n in names.items()}
+    for unit, held in measures.items():
+        name = names[unit]
+        if is_inpatient(name):
+            assert held == {BED_DAYS, DRG}
+        elif "Operationsenhet" in name or name == "Dagkirurgi":
+            assert held == {OPERATIONS, DRG}
+        elif name.startswith(("Vårdcentral", "Hjärtmottagning")):
+            assert held == {VISITS}
+    months = {e[:7] for e in month_ends()}
+    missing = {m.isoformat()[:7] for m in planted.missing_months}
+    per_unit = Counter((r["Enhet HSA-id"], r["Månad"]) for r in production)
+    for unit in names:
+        reported = {m for u, m in per_unit if u == unit}
+        assert reported == (months - missing if unit == planted.missing_unit else months), unit
+    assert (
+        max(Counter((r["Enhet HSA-id"], r["Månad"], r["Mått"]) for r in production).values()) == 1
+    )
+
+
+def test_cost_on_the_main_measure_only(production: Rows, planted: Planted) -> None:
+    for r in production:
+        if r["Mått"] == DRG:
+            assert r["Kostnad"] == ""
+            assert "," in r["Plan"] and "," in r["Utfall"]  # decimal comma
+        else:
+            assert int(r["Kostnad"]) > 0 and r["Plan"].isdigit() and r["Utfall"].isdigit()
+    # under plan, the fixed costs are spread over less: each operation costs more
+    slow = [r for r in production if r["Enhet HSA-id"] == planted.under_plan and r["Kostnad"]]
+    unit_cost = {
+        year: sum(int(r["Kostnad"]) for r in slow if r["Månad"].startswith(year))
+        / sum(int(r["Utfall"]) for r in slow if r["Månad"].startswith(year))
+        for year in ("2024", "2025")
+    }
+    assert unit_cost["2025"] > 1.08 * unit_cost["2024"]
+    by_measure: dict[str, list[float]] = {}
+    for r in production:
+        if r["Mått"] != DRG and r["Månad"] == "2025-05":
+            by_measure.setdefault(r["Mått"], []).append(int(r["Kostnad"]) / int(r["Utfall"]))
+    assert 1_000 < min(by_measure[VISITS]) < 3_000 < max(by_measure[VISITS]) < 10_000
+    assert 8_000 < min(by_measure[BED_DAYS]) < max(by_measure[BED_DAYS]) < 16_000
+    assert 10_000 < min(by_measure[OPERATIONS]) < max(by_measure[OPERATIONS]) < 70_000
+
+
+def test_wards_produce_their_patient_days(production: Rows, capacity: Rows) -> None:
+    patient_days = {(r["Enhet HSA-id"], r["Månad"]): r["Vårddagar"] for r in capacity}
+    produced = {
+        (r["Enhet HSA-id"], r["Månad"]): r["Utfall"] for r in production if r["Mått"] == BED_DAYS
+    }
+    assert produced == patient_days
+
+
+def plan_ratio(production: Rows, unit: str, year: str) -> list[float]:
+    return [
+        int(r["Utfall"]) / int(r["Plan"])
+        for r in production
+        if r["Enhet HSA-id"] == unit and r["Månad"].startswith(year) and r["Mått"] != DRG
+    ]
+
+
+def test_over_and_under_plan(production: Rows, planted: Planted, names: dict[str, str]) -> None:
+    assert all(1.05 < x < 1.15 for x in plan_ratio(production, planted.over_plan, "2025"))
+    for year in ("2025", "2026"):
+        assert all(0.75 < x < 0.9 for x in plan_ratio(production, planted.under_plan, year))
+    for year in ("2023", "2024"):
+        assert all(0.93 < x < 1.03 for x in plan_ratio(production, planted.under_plan, year))
+    yearly = {
+        u: sum(plan_ratio(production, u, "2025")) / 12
+        for u in names
+        if u != planted.missing_unit and not is_inpatient(names[u])
+    }
+    ordinary = [x for u, x in yearly.items() if u not in (planted.over_plan, planted.under_plan)]
+    assert all(0.9 < x < 1.1 for x in ordinary)
+    assert any(x < 1 for x in ordinary) and any(x > 1 for x in ordinary)
+
+
+def test_production_changes_year_on_year_with_a_summer_dip(production: Rows) -> None:
+    visits: Counter[str] = Counter()
+    for r in production:
+        if r["Mått"] == VISITS:
+            visits[r["Månad"]] += int(r["Utfall"])
+    yearly = {
+        y: sum(v for m, v in visits.items() if m.startswith(y)) for y in ("2023", "2024", "2025")
+    }
+    assert yearly["2023"] != yearly["2024"] != yearly["2025"]
+    assert visits["2025-07"] < 0.7 * visits["2025-05"]
+    cost: Counter[str] = Counter()
+    for r in production:
+        if r["Kostnad"]:
+            cost[r["Månad"][:4]] += int(r["Kostnad"])
+    assert cost["2023"] < cost["2024"] < cost["2025"]
+
+
+def test_training_roster(training: Rows, organisation: Rows, planted: Planted) -> None:
+    level = {r["HSA-id"]: r["Nivå"] for r in organisation}
+    assert max(Counter((r["Pseudonym"], r["Kurs"]) for r in training).values()) == 1
+    assert all(re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", r["Pseudonym"]) for r in training)
+    courses: dict[tuple[str, str], set[str]] = {}
+    for r in training:
+        courses.setdefault((r["Pseudonym"], r["Roll"]), set()).add(r["Kurs"])
+        assert (
+            r["Genomförd datum"] == ""
+            or FIRST_DAY.isoformat() <= r["Genomförd datum"] <= TODAY.isoformat()
+        )
+    assert all(
+        held == ({PATIENT_SAFETY, PRODUCTION_PLANNING} if role == MANAGER else {PATIENT_SAFETY})
+        for (_, role), held in courses.items()
+    )
+    managers = Counter(
+        level[r["Enhet HSA-id"]]
+        for r in training
+        if r["Roll"] == MANAGER and r["Kurs"] == PATIENT_SAFETY
+    )
+    assert (
+        managers["område"] == 3 and 12 <= managers["verksamhet"] <= 24 and managers["enhet"] >= 35
+    )
+    assert {level[r["Enhet HSA-id"]] for r in training if r["Roll"] == STAFF} == {"enhet"}
+    planning = [
+        r["Genomförd datum"]
+        for r in training
+        if r["Kurs"] == PRODUCTION_PLANNING and r["Genomförd datum"]
+    ]
+    assert min(planning) >= "2024-09-01"
+
+
+def test_training_coverage_varies_some_below_target(training: Rows, planted: Planted) -> None:
+    staff: dict[str, list[bool]] = {}
+    for r in training:
+        if r["Roll"] == STAFF:
+            staff.setdefault(r["Enhet HSA-id"], []).append(bool(r["Genomförd datum"]))
+    coverage = {u: sum(done) / len(done) for u, done in staff.items()}
+    assert len(coverage) == 35
+    assert coverage[planted.low_training] == pytest.approx(0.5, abs=0.05)
+    below = [u for u, c in coverage.items() if c < 0.9]
+    assert 3 <= len(below) <= 18
+    assert max(coverage.values()) == 1.0
+    managers = [bool(r["Genomförd datum"]) for r in training if r["Roll"] == MANAGER]
+    assert 0.6 < sum(managers) / len(managers) < 0.95
+
+
+def test_large_scale_operations(config: Config) -> None:
+    """SPEC §7 without writing the large files: a waiting snapshot of about 100,000 rows,
+    production for all 1,500 enheter, about 30,000 training records."""
+    organisation = build_organisation(config, "large")
+    chosen = plant(organisation, TODAY)
+    queues = operations.plan_queues(random.Random(1), organisation, chosen, "large")
+    rows = operations.waiting_rows(random.Random(2), queues, TODAY)
+    first = next(rows)
+    snapshot = 1 + sum(1 for _ in takewhile(lambda r: r[0] == first[0], rows))
+    assert 80_000 < snapshot < 125_000
+    records = list(training_rows(random.Random(3), organisation, chosen, TODAY))
+    assert 27_000 < len(records) < 33_000
+    wards = operations.ward_months(random.Random(4), organisation, chosen, TODAY)
+    assert len({w.unit_id for w in wards}) > 200
+    made = operations.production_rows(random.Random(5), organisation, wards, chosen, TODAY)
+    assert len({r[1] for r in takewhile(lambda r: r[0] == "2023-01", made)}) == 1500
+
+
 def test_the_demo_region_imports_without_a_problem(conn, config, tmp_path):
     files = write_demo(tmp_path, config, today=NOW.date())
     results = [import_file(conn, config, k, p, now=NOW) for k, p in files.by_kind().items()]
-    assert [r.kind for r in results] == ["organisation", "deviations", "complaints"]
+    assert [r.kind for r in results] == KINDS
     assert all(r.inserted == r.rows > 0 for r in results)
     assert results[1].ignored_columns == ("Händelsebeskrivning",)
+    assert all(r.ignored_columns == () for r in results[2:])
+    # the values arrive as written: counts, decimal commas, empty costs and dates
+    waiting = read(files.waiting)
+    assert conn.scalar(select(func.sum(WaitingSnapshot.count))) == sum(
+        int(r["Antal"]) for r in waiting
+    )
+    points = sum(number(r["Utfall"]) for r in read(files.production) if r["Mått"] == DRG)
+    stored = select(func.sum(Production.actual)).where(Production.measure == DRG)
+    assert conn.scalar(stored) == pytest.approx(points)
+    assert conn.scalar(select(func.count()).where(Production.cost_sek.is_(None))) == sum(
+        r["Mått"] == DRG for r in read(files.production)
+    )
+    not_done = select(func.count()).where(Training.completed_date.is_(None))
+    assert conn.scalar(not_done) == sum(not r["Genomförd datum"] for r in read(files.training))

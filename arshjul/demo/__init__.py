@@ -1,8 +1,11 @@
 """A synthetic region's input files, as a Swedish region's systems would export them.
 
-``write_demo`` writes ``organisation.csv``, ``deviations.csv`` and ``complaints.csv``:
-semicolon-separated, UTF-8 with BOM (as Excel saves them), Swedish headers, ISO dates, ja/nej.
-Three calendar years up to ``today``; the same seed and day give byte-identical files.
+``write_demo`` writes ``organisation.csv``, ``deviations.csv``, ``complaints.csv``,
+``waiting.csv``, ``production.csv``, ``capacity.csv`` and ``training.csv``: semicolon-separated,
+UTF-8 with BOM (as Excel saves them), Swedish headers, ISO dates, ja/nej, decimal commas.
+From 1 January three years back up to ``today`` (monthly files up to the last full month), so
+the default data year has two years before it; the same seed and day give byte-identical files.
+The features tests and documents can rely on whatever the seed are in :func:`plant`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ from datetime import date
 from pathlib import Path
 
 from arshjul.config import LEVEL_SV, Config
+from arshjul.demo.operations import (
+    CAPACITY_HEADER,
+    PRODUCTION_HEADER,
+    WAITING_HEADER,
+    capacity_rows,
+    plan_queues,
+    production_rows,
+    waiting_rows,
+    ward_months,
+)
 from arshjul.demo.organisation import DemoUnit, Scale, build_organisation, silent_units
 from arshjul.demo.records import (
     COMPLAINT_HEADER,
@@ -26,8 +39,10 @@ from arshjul.demo.records import (
     deviation_rows,
     plan_units,
 )
+from arshjul.demo.services import Planted, plant
+from arshjul.demo.training import TRAINING_HEADER, training_rows
 
-__all__ = ["DemoFiles", "build_organisation", "silent_units", "write_demo"]
+__all__ = ["DemoFiles", "Planted", "build_organisation", "plant", "silent_units", "write_demo"]
 
 ORGANISATION_HEADER = ("HSA-id", "Namn", "Nivå", "Överordnad")
 
@@ -37,6 +52,10 @@ class DemoFiles:
     organisation: Path
     deviations: Path
     complaints: Path
+    waiting: Path
+    production: Path
+    capacity: Path
+    training: Path
 
     def by_kind(self) -> dict[str, Path]:
         """Import kind -> file, in the order they must be imported (organisation first)."""
@@ -44,6 +63,10 @@ class DemoFiles:
             "organisation": self.organisation,
             "deviations": self.deviations,
             "complaints": self.complaints,
+            "waiting": self.waiting,
+            "production": self.production,
+            "capacity": self.capacity,
+            "training": self.training,
         }
 
 
@@ -56,8 +79,11 @@ def write_demo(
     organisation = build_organisation(config, scale)
     # one stream per purpose, so changing how one is drawn does not reshuffle the others
     plans = plan_units(_stream(seed, "units"), organisation, scale)
+    planted = plant(organisation, today)
     calendar = Calendar(today)
     codes = config.codes
+    wards = ward_months(_stream(seed, "capacity"), organisation, planted, today)
+    queues = plan_queues(_stream(seed, "queues"), organisation, planted, scale)
     return DemoFiles(
         organisation=_write_csv(
             out_dir / "organisation.csv", ORGANISATION_HEADER, _organisation_rows(organisation)
@@ -71,6 +97,22 @@ def write_demo(
             out_dir / "complaints.csv",
             COMPLAINT_HEADER,
             complaint_rows(_stream(seed, "complaints"), plans, calendar, codes),
+        ),
+        waiting=_write_csv(
+            out_dir / "waiting.csv",
+            WAITING_HEADER,
+            waiting_rows(_stream(seed, "waiting"), queues, today),
+        ),
+        production=_write_csv(
+            out_dir / "production.csv",
+            PRODUCTION_HEADER,
+            production_rows(_stream(seed, "production"), organisation, wards, planted, today),
+        ),
+        capacity=_write_csv(out_dir / "capacity.csv", CAPACITY_HEADER, capacity_rows(wards)),
+        training=_write_csv(
+            out_dir / "training.csv",
+            TRAINING_HEADER,
+            training_rows(_stream(seed, "training"), organisation, planted, today),
         ),
     )
 

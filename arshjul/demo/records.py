@@ -47,6 +47,9 @@ COMPLAINT_HEADER = (
 
 Row = tuple[str | int, ...]
 
+#: the demo starts on 1 January this many years before today's year
+YEARS_BACK = 3
+
 YES_NO = ("nej", "ja")
 GRADES = (1, 2, 3, 4)  # consequence and probability
 #: a report younger than this that is still open is Ny; older open ones are Pågående
@@ -121,13 +124,15 @@ def plan_units(rng: random.Random, organisation: list[DemoUnit], scale: Scale) -
 
 
 class Calendar:
-    """The covered days, 1 January two years back up to ``today``, as ordinals."""
+    """The covered days, 1 January three years back up to ``today``, as ordinals: the default
+    data year (last year) has two full years before it for trends."""
 
     def __init__(self, today: date):
-        self.years = range(today.year - 2, today.year + 1)
+        self.years = range(today.year - YEARS_BACK, today.year + 1)
         self.first = date(self.years[0], 1, 1).toordinal()
         self.last = today.toordinal()
-        self.middle_year = today.year - 1
+        #: the default data year: units report at their planned rates in it
+        self.base_year = today.year - 1
         covered = range(self.first, self.last + 1)
         #: ordinal -> ISO date: one dict lookup per date instead of formatting
         self.iso = {d: date.fromordinal(d).isoformat() for d in covered}
@@ -168,7 +173,7 @@ def _spread(sigma: float, steps: int = 1000) -> tuple[float, ...]:
 HANDLING_SPREAD = _spread(0.6)
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
     if mean >= 30:  # the normal approximation is close enough and does not loop
         return max(0, round(rng.gauss(mean, sqrt(mean))))
     # Knuth: count uniforms until their product falls below e^-mean
@@ -187,12 +192,12 @@ def _dates(
     days, weights, share = calendar.days(year, weekend)
     if not days:
         return []
-    count = rng.randint(0, 3) if yearly is None else _poisson(rng, yearly * share)
+    count = rng.randint(0, 3) if yearly is None else poisson(rng, yearly * share)
     return rng.choices(days, cum_weights=weights, k=count)
 
 
 def _yearly(per_month: float, plan: UnitPlan, calendar: Calendar, year: int) -> float:
-    return 12 * per_month * (1 + plan.growth) ** (year - calendar.middle_year)
+    return 12 * per_month * (1 + plan.growth) ** (year - calendar.base_year)
 
 
 class _Mix:
