@@ -1,4 +1,9 @@
-"""Where documents go and what every document says about its origin."""
+"""Where documents go, what every document says about its origin, and its formats.
+
+A template renders each document once, to HTML (for reading); the HTML is then converted to
+DOCX (for editing, ``arshjul.word``) and its tables to CSV files and, when asked for, an XLSX
+workbook (``arshjul.tables``), so one Jinja template set gives every format.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from arshjul.files import inside, slug, write_text_atomic
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.render import render
+from arshjul.tables import parse_html, read_tables, write_csv_tables, write_workbook
+from arshjul.word import write_docx
 
 LEVEL_FOLDER = {
     OrgLevel.REGION: "region",
@@ -56,41 +63,114 @@ def provenance(
     return Provenance(tuple(Source(*r) for r in rows), now, run_id)
 
 
-#: document file names and their Swedish titles, in the order the cycle makes them
+#: document file names and their Swedish titles, in the order the cycle makes them; the year
+#: index (and a period's) links those that exist for a unit
 DOCUMENT_TITLES = {
     "sammanstallning.html": "Sammanställning",
     "analys.html": "Analys",
+    "handlingsplan.html": "Handlingsplan",
+    "handlingsplan-arbetsblad.xlsx": "Arbetsblad för handlingsplan (XLSX)",
+    "patientsakerhetsberattelse.html": "Patientsäkerhetsberättelse",
+    "uppskjuten-vard.html": "Uppskjuten vård",
 }
+
+
+def docx_path(html: Path) -> Path:
+    return html.with_suffix(".docx")
+
+
+def tables_dir(html: Path) -> Path:
+    """``x.html`` → ``x-tabeller/``: one CSV file per table of the document."""
+    return html.with_name(f"{html.stem}-tabeller")
+
+
+def xlsx_path(html: Path) -> Path:
+    return html.with_suffix(".xlsx")
+
+
+def write_document(
+    path: Path,
+    html: str,
+    origin: Provenance,
+    *,
+    docx: bool = True,
+    tables: bool = True,
+    xlsx: bool = False,
+) -> Path:
+    """Write ``html`` to ``path`` (``x.html``) and beside it ``x.docx``, the tables as
+    ``x-tabeller/NN-<caption>.csv`` and, with ``xlsx``, ``x.xlsx`` (one sheet per table; none
+    when the document has no table). The DOCX and XLSX take their time stamps from
+    ``origin.generated_at``: the same data and run give the same bytes. Returns ``path``."""
+    write_text_atomic(path, html)
+    if not (docx or tables or xlsx):
+        return path
+    root = parse_html(html)
+    found = read_tables(root) if tables or xlsx else []
+    if tables:
+        write_csv_tables(found, tables_dir(path))
+    if xlsx:
+        title = root.findtext("head/title") or path.stem
+        if found:
+            write_workbook(found, xlsx_path(path), title=title, created=origin.generated_at)
+        else:
+            xlsx_path(path).unlink(missing_ok=True)
+    if docx:
+        write_docx(docx_path(path), root, created=origin.generated_at)
+    return path
 
 
 def write_unit_documents(
     out: Path,
-    year: int,
+    year: int | str,
     tree: OrgTree,
     unit_ids: Iterable[str],
     file_name: str,
     template: str,
     context: Callable[[Unit], dict[str, Any]],
+    *,
+    docx: bool = True,
+    tables: bool = True,
+    xlsx: bool = False,
 ) -> list[Path]:
-    """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``)
-    into the unit's folder as ``file_name``; returns the files written."""
+    """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
+    which holds the ``origin`` Provenance) into the unit's folder under ``year`` (or a period
+    such as ``2026-T2``) as ``file_name``, with its other formats (see ``write_document``);
+    returns the HTML files written."""
     written = []
     for unit_id in unit_ids:
         unit = tree[unit_id]
-        html = render(template, unit=unit, path=tree.path(unit_id), **context(unit))
-        written.append(write_text_atomic(unit_dir(out, year, unit) / file_name, html))
+        extra = context(unit)
+        html = render(template, unit=unit, path=tree.path(unit_id), **extra)
+        path = unit_dir(out, year, unit) / file_name
+        written.append(
+            write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
+        )
     return written
 
 
-def write_year_index(out: Path, tree: OrgTree, year: int, region_name: str) -> Path:
-    """``out/<year>/index.html``: every unit, parents before children, with links to the
-    documents that exist for it."""
+def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:
+    """The other formats of document ``name`` in ``folder`` that exist, as (label, href)."""
+    if not name.endswith(".html"):
+        return []
+    html = folder / name
+    others = [("DOCX", docx_path(html)), ("XLSX", xlsx_path(html)), ("CSV", tables_dir(html))]
+    return [
+        (label, p.relative_to(root).as_posix() + ("/" if p.is_dir() else ""))
+        for label, p in others
+        if p.exists()
+    ]
+
+
+def write_year_index(out: Path, tree: OrgTree, year: int | str, region_name: str) -> Path:
+    """``out/<year>/index.html`` (or a period's, ``out/2026-T2/index.html``): every unit,
+    parents before children, with links to the documents that exist for it and their DOCX,
+    XLSX and CSV tables."""
     root = inside(out, str(year))
     rows = []
     for unit in tree.walk(tree.root.id):
         folder = unit_dir(out, year, unit)
         links = [
-            (title, (folder / name).relative_to(root).as_posix())
+            (title, (folder / name).relative_to(root).as_posix(), _formats(folder, name, root))
             for name, title in DOCUMENT_TITLES.items()
             if (folder / name).exists()
         ]

@@ -1,0 +1,565 @@
+"""HTML → DOCX: a rendered document as a Word file for editing, from the same HTML.
+
+The HTML is our own semantic subset (h1–h3, p, b/strong/em/code, a, ul/ol/li, tables with
+caption/thead/tbody/tfoot and ``class="n"`` numbers, ``div.key`` figures, a footer with the
+provenance, inline SVG charts). Word's built-in styles come from python-docx's default template,
+trimmed to the ones used and set to Swedish and A4 once per process: Heading 1–3, List Bullet,
+List Number, Caption and the table style "Light List Accent 1" (header row, bold total row).
+Each document's body is then written as WordprocessingML straight from the HTML — python-docx's
+object model takes about 100 ms a document, this a few ms, and the large region writes
+thousands — and zipped with fixed timestamps: the same HTML and the same provenance time give
+the same bytes. A chart becomes a table of its data under its title, unless a table in its
+section holds the figures already; a chart without data in its element titles is named in a
+line (Word cannot show our SVG without a rasteriser, and that would need system libraries).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+
+from arshjul.files import write_bytes_atomic
+from arshjul.tables import (
+    Deflated,
+    Element,
+    chart_data,
+    chart_title,
+    deflate,
+    hidden,
+    stable_zip,
+    text_of,
+)
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_W = f"{{{W}}}"
+
+TABLE_STYLE = "LightList-Accent1"
+PROVENANCE_STYLE = "Ursprung"
+LANGUAGE = "sv-SE"
+#: A4 in twips, 2.5 cm margins
+PAGE_W, PAGE_H, MARGIN = 11906, 16838, 1418
+TEXT_WIDTH = PAGE_W - 2 * MARGIN
+
+_USED_STYLES = (
+    "Normal",
+    "Heading1",
+    "Heading2",
+    "Heading3",
+    "ListBullet",
+    "ListBullet2",
+    "ListBullet3",
+    "ListNumber",
+    "ListNumber2",
+    "ListNumber3",
+    "Caption",
+    TABLE_STYLE,
+)
+_EXTRA_STYLES = f"""
+<w:style xmlns:w="{W}" w:type="character" w:styleId="Hyperlink"><w:name w:val="Hyperlink"/>
+<w:basedOn w:val="DefaultParagraphFont"/><w:uiPriority w:val="99"/><w:unhideWhenUsed/>
+<w:rPr><w:color w:val="0563C1" w:themeColor="hyperlink"/><w:u w:val="single"/></w:rPr></w:style>
+<w:style xmlns:w="{W}" w:type="paragraph" w:customStyle="1" w:styleId="{PROVENANCE_STYLE}">
+<w:name w:val="Ursprung"/><w:basedOn w:val="Normal"/><w:qFormat/>
+<w:pPr><w:spacing w:after="60"/></w:pPr><w:rPr><w:color w:val="555555"/><w:sz w:val="16"/>
+<w:szCs w:val="16"/></w:rPr></w:style>"""
+
+_STATIC_PARTS = {
+    "word/styles.xml": "wordprocessingml.styles+xml",
+    "word/settings.xml": "wordprocessingml.settings+xml",
+    "word/webSettings.xml": "wordprocessingml.webSettings+xml",
+    "word/fontTable.xml": "wordprocessingml.fontTable+xml",
+    "word/theme/theme1.xml": "theme+xml",
+    "word/numbering.xml": "wordprocessingml.numbering+xml",
+}
+_RELATION = {
+    "word/styles.xml": "styles",
+    "word/settings.xml": "settings",
+    "word/webSettings.xml": "webSettings",
+    "word/fontTable.xml": "fontTable",
+    "word/theme/theme1.xml": "theme",
+    "word/numbering.xml": "numbering",
+}
+_OFFICE = "application/vnd.openxmlformats-officedocument."
+_PACKAGE = "application/vnd.openxmlformats-package."
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    f'<Default Extension="rels" ContentType="{_PACKAGE}relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" '
+    f'ContentType="{_OFFICE}wordprocessingml.document.main+xml"/>'
+    + "".join(
+        f'<Override PartName="/{p}" ContentType="{_OFFICE}{t}"/>' for p, t in _STATIC_PARTS.items()
+    )
+    + f'<Override PartName="/docProps/core.xml" ContentType="{_PACKAGE}core-properties+xml"/>'
+    f'<Override PartName="/docProps/app.xml" ContentType="{_OFFICE}extended-properties+xml"/>'
+    "</Types>"
+).encode()
+_PACKAGE_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{R}/officeDocument" Target="word/document.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/'
+    'metadata/core-properties" Target="docProps/core.xml"/>'
+    f'<Relationship Id="rId3" Type="{R}/extended-properties" Target="docProps/app.xml"/>'
+    "</Relationships>"
+).encode()
+_APP = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    b"<Application>arshjul</Application></Properties>"
+)
+_SECTION = (
+    f'<w:sectPr><w:pgSz w:w="{PAGE_W}" w:h="{PAGE_H}"/><w:pgMar w:top="{MARGIN}" '
+    f'w:right="{MARGIN}" w:bottom="{MARGIN}" w:left="{MARGIN}" w:header="709" w:footer="709" '
+    'w:gutter="0"/><w:cols w:space="708"/><w:docGrid w:linePitch="360"/></w:sectPr>'
+)
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    parts: dict[str, Deflated]
+    #: the numbering part uncompressed: a document with ordered lists adds instances to it
+    numbering: bytes
+    #: list style id -> its abstract numbering, to restart an ordered list at 1
+    abstract_num: dict[str, str]
+
+
+def _set(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
+    """``parent``'s child ``w:tag`` (created when missing) with ``w:`` attributes set."""
+    child = parent.find(_W + tag)
+    if child is None:
+        child = etree.SubElement(parent, _W + tag)
+    for name, value in attrs.items():
+        child.set(_W + name, value)
+    return child
+
+
+@lru_cache(maxsize=1)
+def _skeleton() -> _Skeleton:
+    """Word's styles, numbering, theme and settings from python-docx's default template, made
+    Swedish, trimmed to the styles used (the full set is 350 kB to compress per document)."""
+    import docx  # python-docx: imported once, on the first document
+
+    document = docx.Document()
+    styles = document.styles.element
+    by_id = {s.get(_W + "styleId"): s for s in styles.iterfind(_W + "style")}
+    keep = {s.get(_W + "styleId") for s in by_id.values() if s.get(_W + "default") == "1"}
+    todo = list(_USED_STYLES)
+    while todo:
+        sid = todo.pop()
+        if sid in keep or sid not in by_id:
+            continue
+        keep.add(sid)
+        todo += [
+            ref.get(_W + "val")
+            for ref in by_id[sid]
+            if ref.tag in (_W + "basedOn", _W + "link", _W + "next")
+        ]
+    for sid, style in by_id.items():
+        if sid not in keep:
+            styles.remove(style)
+    latent = styles.find(_W + "latentStyles")
+    if latent is not None:
+        styles.remove(latent)
+    for extra in etree.fromstring(f"<x>{_EXTRA_STYLES}</x>"):
+        styles.append(extra)
+    defaults = styles.find(f"{_W}docDefaults/{_W}rPrDefault/{_W}rPr")
+    assert defaults is not None, "python-docx's template has default run properties"
+    _set(defaults, "lang", val=LANGUAGE)
+
+    settings = document.settings.element
+    _set(settings, "themeFontLang", val=LANGUAGE)
+    _set(settings, "decimalSymbol", val=",")
+    _set(settings, "listSeparator", val=";")
+    for preview in settings.iterfind(_W + "savePreviewPicture"):
+        settings.remove(preview)  # no thumbnail: it would show the template, not the document
+
+    parts = {
+        str(p.partname).lstrip("/"): p.blob
+        for p in document.part.package.iter_parts()
+        if str(p.partname).lstrip("/") in _STATIC_PARTS
+    }
+    numbering = document.part.numbering_part.element
+    abstract_of = {
+        n.get(_W + "numId"): n.find(_W + "abstractNumId").get(_W + "val")  # type: ignore[union-attr]
+        for n in numbering.iterfind(_W + "num")
+    }
+    abstract_num = {}
+    for sid in ("ListNumber", "ListNumber2", "ListNumber3"):
+        num_id = by_id[sid].find(f"{_W}pPr/{_W}numPr/{_W}numId")
+        assert num_id is not None, f"python-docx's {sid} style is numbered"
+        abstract_num[sid] = abstract_of[num_id.get(_W + "val")]
+    return _Skeleton(
+        {name: deflate(data) for name, data in parts.items()},
+        parts["word/numbering.xml"],
+        abstract_num,
+    )
+
+
+BOLD, ITALIC, CODE = 1, 2, 4
+_INLINE_FORMAT = {"b": BOLD, "strong": BOLD, "em": ITALIC, "i": ITALIC, "code": CODE}
+_BLOCKS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "table", "div", "svg", "footer"}
+_CONTAINERS = ("div", "section", "article", "main", "header", "nav", "aside", "body")
+_SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is no whitespace
+_RIGHT = '<w:p><w:pPr><w:jc w:val="right"/></w:pPr>'  # a number's paragraph in a cell
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+#: a piece of a paragraph: text (``\n`` is a line break), format bits, link target
+Segment = tuple[str, int, str | None]
+
+
+@dataclass
+class _Body:
+    """The document's body as WordprocessingML strings, with its links and numbered lists."""
+
+    skeleton: _Skeleton
+    xml: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # href -> relationship id
+    lists: list[tuple[int, str]] = field(default_factory=list)  # (numId, abstractNumId)
+    after_table: bool = False
+
+    # --- blocks -------------------------------------------------------------------------
+
+    def blocks(self, parent: Element, style: str = "Normal", depth: int = 0) -> None:
+        for el in parent:
+            if not isinstance(el.tag, str) or hidden(el):
+                continue
+            tag = el.tag
+            if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+                self.paragraph(self.segments(el), f"Heading{min(int(tag[1]), 3)}")
+            elif tag in ("ul", "ol"):
+                self.items(el, depth + 1)
+            elif tag == "table":
+                self.table(el)
+            elif tag == "svg":
+                self.chart(el)
+            elif tag == "footer":
+                self.blocks(el, PROVENANCE_STYLE)
+            elif tag == "div" and "key" in (el.get("class") or "").split():
+                self.key_figures(el)
+            elif tag in _CONTAINERS and any(c.tag in _BLOCKS for c in el):
+                self.blocks(el, style, depth)
+            elif segments := self.segments(el):
+                self.paragraph(segments, style)
+
+    def paragraph(self, segments: list[Segment], style: str, props: str = "") -> None:
+        pstyle = "" if style == "Normal" else f'<w:pStyle w:val="{style}"/>'
+        ppr = f"<w:pPr>{pstyle}{props}</w:pPr>" if pstyle or props else ""
+        self.xml.append(f"<w:p>{ppr}{self.runs(segments)}</w:p>")
+        self.after_table = False
+
+    def items(self, el: Element, depth: int) -> None:
+        level = min(depth, 3)
+        style = ("ListNumber" if el.tag == "ol" else "ListBullet") + (
+            str(level) if level > 1 else ""
+        )
+        props = ""
+        if el.tag == "ol":  # every ordered list starts at 1: a numbering instance of its own
+            num_id = 100 + len(self.lists)
+            self.lists.append((num_id, self.skeleton.abstract_num[style]))
+            props = f'<w:numPr><w:ilvl w:val="0"/><w:numId w:val="{num_id}"/></w:numPr>'
+        for li in el:
+            if li.tag != "li" or hidden(li):
+                continue
+            self.paragraph(self.segments(li, skip=("ul", "ol")), style, props)
+            for sub in li:
+                if sub.tag in ("ul", "ol"):
+                    self.items(sub, depth + 1)
+
+    def key_figures(self, el: Element) -> None:
+        """``<div><b>12</b>avvikelser</div>``: the figure is a block of its own by CSS; in
+        Word it leads the line, in bold."""
+        for item in el:
+            figure = item.find("b")
+            if figure is not None:
+                figure.tail = " " + (figure.tail or "")
+            self.paragraph(self.segments(item), "Normal")
+
+    def chart(self, svg: Element) -> None:
+        table = chart_data(svg)
+        if table is not None:
+            self.table(table)
+        else:
+            text = f"Diagram: {chart_title(svg)} (visas i HTML-versionen)."
+            self.paragraph([(text, ITALIC, None)], "Normal")
+
+    def table(self, el: Element) -> None:
+        sections: dict[str, list[Element]] = {"thead": [], "tbody": [], "tfoot": []}
+        for tr in el.iter("tr"):
+            parent = tr.getparent()
+            section = parent.tag if parent is not None and parent.tag in sections else "tbody"
+            sections[section].append(tr)
+        rows = [
+            (section, [self.cell(c, section) for c in tr if c.tag in ("td", "th")])
+            for section, trs in sections.items()
+            for tr in trs
+        ]
+        if not any(cells for _, cells in rows):
+            return  # Word cannot open a table without a cell
+        caption = el.find("caption")
+        if caption is not None and not hidden(caption):
+            self.paragraph(self.segments(caption), "Caption", "<w:keepNext/>")
+        elif self.after_table:  # two tables in a row would merge into one in Word
+            self.paragraph([], "Normal")
+        rows = [(section, cells) for section, cells in rows if cells]
+        columns = max(sum(c.span for c in cells) for _, cells in rows)
+        widths = _column_widths(rows, columns)
+        look = 0x0020 * bool(sections["thead"]) + 0x0040 * bool(sections["tfoot"]) + 0x0400
+        opening = [f'<w:tc><w:tcPr><w:tcW w:w="{w}" w:type="dxa"/></w:tcPr>' for w in widths]
+        out = self.xml
+        out.append(
+            f'<w:tbl><w:tblPr><w:tblStyle w:val="{TABLE_STYLE}"/><w:tblW w:w="5000" w:type="pct"/>'
+            f'<w:tblLook w:val="{look:04X}" w:firstRow="{int(bool(look & 0x20))}" '
+            f'w:lastRow="{int(bool(look & 0x40))}" w:firstColumn="0" w:lastColumn="0" '
+            'w:noHBand="0" w:noVBand="1"/></w:tblPr><w:tblGrid>'
+            + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
+            + "</w:tblGrid>"
+        )
+        for section, cells in rows:
+            out.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if section == "thead" else "<w:tr>")
+            col = 0
+            for cell in cells:
+                span = min(cell.span, columns - col)
+                if span < 1:
+                    break
+                if span == 1:
+                    out.append(opening[col])
+                else:
+                    width = sum(widths[col : col + span])
+                    out.append(
+                        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>'
+                        f'<w:gridSpan w:val="{span}"/></w:tcPr>'
+                    )
+                out.append(_RIGHT if cell.numeric else "<w:p>")
+                out.append(self.runs(cell.segments))
+                out.append("</w:p></w:tc>")
+                col += span
+            out.extend(f"{opening[c]}<w:p/></w:tc>" for c in range(col, columns))
+            out.append("</w:tr>")
+        out.append("</w:tbl>")
+        self.after_table = True
+
+    def cell(self, el: Element, section: str) -> _Cell:
+        colspan = el.get("colspan") or "1"
+        # a row heading is bold; the header row is the table style's
+        fmt = BOLD if el.tag == "th" and section != "thead" else 0
+        return _Cell(
+            int(colspan) if colspan.isdigit() and int(colspan) > 0 else 1,
+            "n" in (el.get("class") or "").split(),
+            self.segments(el, fmt=fmt),
+        )
+
+    # --- inline -------------------------------------------------------------------------
+
+    def segments(
+        self, el: Element, skip: tuple[str, ...] = (), fmt: int = 0, href: str | None = None
+    ) -> list[Segment]:
+        """The element's text as segments, whitespace collapsed as a browser does."""
+        if len(el) == 0:  # most table cells: text only
+            text = _SPACE.sub(" ", el.text or "").strip(" ")
+            return [(text, fmt, href)] if text else []
+        out: list[Segment] = []
+        self._collect(el, skip, fmt, href, out)
+        # collapse spaces across elements, then trim the paragraph's ends
+        cleaned: list[Segment] = []
+        space_before = True
+        for text, f, h in out:
+            if text == "\n":
+                cleaned.append((text, f, h))
+                space_before = True
+                continue
+            if space_before:
+                text = text.lstrip(" ")
+            if text:
+                cleaned.append((text, f, h))
+                space_before = text.endswith(" ")
+        while cleaned and cleaned[-1][0] != "\n" and cleaned[-1][0].endswith(" "):
+            text, f, h = cleaned.pop()
+            if text.rstrip(" "):
+                cleaned.append((text.rstrip(" "), f, h))
+                break
+        return cleaned
+
+    def _collect(
+        self, el: Element, skip: tuple[str, ...], fmt: int, href: str | None, out: list[Segment]
+    ) -> None:
+        if el.text:
+            out.append((_SPACE.sub(" ", el.text), fmt, href))
+        for child in el:
+            if isinstance(child.tag, str) and child.tag not in skip and not hidden(child):
+                if child.tag == "br":
+                    out.append(("\n", fmt, href))
+                elif child.tag == "svg":
+                    out.append((chart_title(child), fmt, href))
+                else:
+                    link = child.get("href") if child.tag == "a" else None
+                    inner = fmt | _INLINE_FORMAT.get(child.tag, 0)
+                    self._collect(child, skip, inner, link or href, out)
+            if child.tail:
+                out.append((_SPACE.sub(" ", child.tail), fmt, href))
+
+    def runs(self, segments: list[Segment]) -> str:
+        if len(segments) == 1 and segments[0][2] is None:  # most cells: one plain run
+            return _run(segments[0][0], segments[0][1], link=False)
+        parts: list[str] = []
+        current: str | None = None
+        for text, fmt, href in segments:
+            if href != current:
+                if current is not None:
+                    parts.append("</w:hyperlink>")
+                if href is not None:
+                    rid = self.links.setdefault(href, f"rIdL{len(self.links) + 1}")
+                    parts.append(f'<w:hyperlink r:id="{rid}">')
+                current = href
+            parts.append(_run(text, fmt, link=href is not None))
+        if current is not None:
+            parts.append("</w:hyperlink>")
+        return "".join(parts)
+
+
+class _Cell(NamedTuple):
+    span: int
+    numeric: bool
+    segments: list[Segment]
+
+
+def _column_widths(rows: list[tuple[str, list[_Cell]]], columns: int) -> list[int]:
+    """Twips per column in proportion to the longest text in it (within bounds), filling the
+    text width; Word refits them when the document is edited."""
+    longest = [4] * columns
+    for _, cells in rows:
+        col = 0
+        for cell in cells:
+            if col >= columns:
+                break
+            if cell.span == 1:
+                length = sum(len(text) for text, _, _ in cell.segments)
+                longest[col] = max(longest[col], min(length, 40))
+            col += cell.span
+    total = sum(longest)
+    widths = [TEXT_WIDTH * n // total for n in longest]
+    widths[-1] += TEXT_WIDTH - sum(widths)
+    return widths
+
+
+@lru_cache(maxsize=32)
+def _run_properties(fmt: int, link: bool) -> str:
+    props = (
+        ('<w:rStyle w:val="Hyperlink"/>' if link else "")
+        + ('<w:rFonts w:ascii="Consolas" w:hAnsi="Consolas"/>' if fmt & CODE else "")
+        + ("<w:b/>" if fmt & BOLD else "")
+        + ("<w:i/>" if fmt & ITALIC else "")
+    )
+    return f"<w:rPr>{props}</w:rPr>" if props else ""
+
+
+def _run(text: str, fmt: int, *, link: bool) -> str:
+    if "\n" in text:
+        body = "<w:br/>".join(
+            f'<w:t xml:space="preserve">{escape(line)}</w:t>' if line else ""
+            for line in text.split("\n")
+        )
+    else:
+        body = f'<w:t xml:space="preserve">{escape(text)}</w:t>'
+    return f"<w:r>{_run_properties(fmt, link)}{body}</w:r>"
+
+
+def _core(title: str, description: str, created: datetime) -> bytes:
+    stamp = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(title)}</dc:title><dc:creator>arshjul</dc:creator>"
+        f"<dc:description>{escape(description)}</dc:description>"
+        f"<dc:language>{LANGUAGE}</dc:language><cp:lastModifiedBy>arshjul</cp:lastModifiedBy>"
+        "<cp:revision>1</cp:revision>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified>'
+        "</cp:coreProperties>"
+    ).encode()
+
+
+def _provenance_text(footer: Element | None) -> str:
+    """The footer's paragraphs on one line: the document's description in its properties."""
+    if footer is None:
+        return ""
+    return " ".join(text_of(p) for p in footer.iter("p")) or text_of(footer)
+
+
+def docx_bytes(root: Element, *, created: datetime) -> bytes:
+    """The DOCX of a parsed HTML document. ``created`` (the provenance's time) is the
+    document's creation and modification time and the zip entries' timestamp."""
+    skeleton = _skeleton()
+    body = _Body(skeleton)
+    html_body = root.find("body")
+    body.blocks(html_body if html_body is not None else root)
+    document = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
+        # characters XML cannot hold (control characters in imported text) are dropped
+        + _NOT_XML.sub("", "".join(body.xml))
+        + _SECTION
+        + "</w:body></w:document>"
+    ).encode()
+    rels = [
+        f'<Relationship Id="rId{i}" Type="{R}/{_RELATION[p]}" Target="{p.removeprefix("word/")}"/>'
+        for i, p in enumerate(_STATIC_PARTS, start=1)
+    ] + [
+        f'<Relationship Id="{rid}" Type="{R}/hyperlink" Target={quoteattr(href)} '
+        'TargetMode="External"/>'
+        for href, rid in body.links.items()
+    ]
+    parts: dict[str, bytes | Deflated] = dict(skeleton.parts)
+    if body.lists:
+        extra = "".join(
+            f'<w:num w:numId="{n}"><w:abstractNumId w:val="{a}"/><w:lvlOverride w:ilvl="0">'
+            '<w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+            for n, a in body.lists
+        )
+        parts["word/numbering.xml"] = skeleton.numbering.replace(
+            b"</w:numbering>", extra.encode() + b"</w:numbering>"
+        )
+    head_title = root.find("head/title")
+    footer = root.find(".//footer")
+    return stable_zip(
+        [
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _PACKAGE_RELS),
+            (
+                "docProps/core.xml",
+                _core(
+                    text_of(head_title) if head_title is not None else "",
+                    _provenance_text(footer),
+                    created,
+                ),
+            ),
+            ("docProps/app.xml", _APP),
+            ("word/document.xml", document),
+            (
+                "word/_rels/document.xml.rels",
+                (
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                    'relationships">' + "".join(rels) + "</Relationships>"
+                ).encode(),
+            ),
+            *parts.items(),
+        ],
+        created,
+    )
+
+
+def write_docx(path: Path, root: Element, *, created: datetime) -> Path:
+    return write_bytes_atomic(path, docx_bytes(root, created=created))
