@@ -1,10 +1,11 @@
 """Analys: patterns, trends and risks in each unit's deviations and complaints.
 
 The figures come from the compilation's counts (``compilation.count_own``) for the year and the
-two before it, plus two small grouped queries for what those counts lack (risk score, answer
-times). Everything after the queries is pure Python over the tree, so the cost grows with the
-number of units, not of records. Every check yields :class:`Finding` s with ids that stay the
-same across reruns, so actions in a unit's plan keep pointing at them.
+two before it, plus two small grouped queries for what those counts lack (the risk matrix, and
+the follow-up of last year's action plan). Everything after the queries is pure Python over the
+tree, so the cost grows with the number of units, not of records. Every check yields
+:class:`Finding` s with ids that stay the same across reruns, so actions in a unit's plan keep
+pointing at them.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ from math import sqrt
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Integer, cast, delete, func, insert, or_, select
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from arshjul.compilation import Figures, count_own, roll_up
-from arshjul.config import Codes, Config
+from arshjul.compilation import (
+    SAFETY_COURSE,
+    TRAINING_ROLES_SV,
+    Durations,
+    Figures,
+    count_own,
+    durations,
+    roll_up,
+)
+from arshjul.config import Codes, Config, KnowledgeAreas
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.models import Complaint, ComplaintStatus, Deviation
+from arshjul.models import Action, ActionStatus, Deviation, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
 from arshjul.render import MONTHS_SV, number, percent
@@ -60,6 +69,16 @@ ANSWER_SHARE_TARGET = 0.8
 ANSWER_SHARE_SEVERITY = (0.15, 0.30)
 #: fewer complaints than this give a share too noisy to judge
 MIN_COMPLAINTS_FOR_SHARE = 5
+#: training: the role whose patient-safety training coverage is judged against the target
+TRAINING_ROLE = "chef"
+#: how far below the training target raises the severity to 2 and 3
+TRAINING_SEVERITY = (0.2, 0.5)
+#: actions: the share of last year's actions overdue at which the severity is 2 and 3
+OVERDUE_SEVERITY = (0.25, 0.5)
+#: the judged effect of a carried-out action that made no difference (codes.action_effects)
+NO_EFFECT = "Ingen effekt"
+#: knowledge areas are followed up on these levels (the audit: region-wide and per område)
+KNOWLEDGE_AREA_LEVELS = (OrgLevel.REGION, OrgLevel.AREA)
 
 SEVERITY_SV = {1: "Låg", 2: "Medel", 3: "Hög"}
 
@@ -249,29 +268,6 @@ def risk_matrix(counts: Counter[tuple[Any, Any]], codes: Codes) -> list[list[Ris
     ]
 
 
-@dataclass(frozen=True)
-class AnswerTimes:
-    received: int
-    answered: int
-    median_days: float | None
-    within_target: int
-
-    @property
-    def share_within(self) -> float | None:
-        return self.within_target / self.received if self.received else None
-
-
-def answer_times(days: Counter[int | None], target_days: int) -> AnswerTimes:
-    """From a histogram of days to an answer (None: not answered)."""
-    answered = [d for d in days.elements() if d is not None]
-    return AnswerTimes(
-        received=sum(days.values()),
-        answered=len(answered),
-        median_days=statistics.median(answered) if answered else None,
-        within_target=sum(d <= target_days for d in answered),
-    )
-
-
 def peer_medians(tree: OrgTree, counts: dict[str, int]) -> dict[str, tuple[float, int] | None]:
     """Each unit's peers' median count and how many peers: its siblings on the same level, or
     every other unit on its level when it has fewer than ``MIN_PEERS`` siblings."""
@@ -298,12 +294,23 @@ def peer_medians(tree: OrgTree, counts: dict[str, int]) -> dict[str, tuple[float
 
 
 @dataclass(frozen=True)
+class ActionFollowUp:
+    """A unit's own actions in last year's action plan, as of the day of the analysis."""
+
+    total: int = 0
+    #: Planerad or Pågår with the due date passed
+    overdue: int = 0
+    #: Klar with the effect judged "Ingen effekt"
+    without_effect: int = 0
+
+
+@dataclass(frozen=True)
 class UnitData:
     """A unit's subtree figures for the analysed year and the two before it."""
 
     years: tuple[Figures, ...]  # oldest first
     risk: Counter[tuple[Any, Any]]  # (consequence, probability) -> deviations, analysed year
-    answer_days: Counter[int | None]  # days to an answer -> complaints, analysed year
+    actions: ActionFollowUp  # the unit's own plan (not its subtree's)
 
 
 @dataclass(frozen=True)
@@ -313,21 +320,26 @@ class Data:
     #: the years the database holds any record of (a year never imported is no baseline)
     with_data: frozenset[int]
     units: dict[str, UnitData]
+    today: date | None  # None: last year's actions were not read
 
 
-def gather(conn: Connection, tree: OrgTree, year: int) -> Data:
+def gather(conn: Connection, tree: OrgTree, year: int, *, today: date | None = None) -> Data:
+    """The figures the analysis of ``year`` needs. ``today`` decides which of last year's
+    actions are late; None: the actions are not read (for callers that only re-measure
+    findings)."""
     years = (year - 2, year - 1, year)
     figures = [roll_up(tree, count_own(conn, y)) for y in years]
     risk = roll_up_counters(tree, count_risk(conn, year))
-    answers = roll_up_counters(tree, count_answer_days(conn, year))
+    actions = count_actions(conn, year - 1, today) if today else {}
     root = tree.root.id
     with_data = frozenset(
         y for y, f in zip(years, figures, strict=True) if f[root].deviations + f[root].complaints
     )
     units = {
-        uid: UnitData(tuple(f[uid] for f in figures), risk[uid], answers[uid]) for uid in tree.units
+        uid: UnitData(tuple(f[uid] for f in figures), risk[uid], actions.get(uid, ActionFollowUp()))
+        for uid in tree.units
     }
-    return Data(year, years, with_data, units)
+    return Data(year, years, with_data, units, today)
 
 
 def _in_year(column: Any, year: int) -> ColumnElement[bool]:
@@ -347,31 +359,32 @@ def count_risk(conn: Connection, year: int) -> dict[str, Counter[tuple[Any, Any]
     return own
 
 
-def _days_between(conn: Connection, start: Any, end: Any) -> ColumnElement[int]:
-    if conn.dialect.name == "sqlite":
-        return cast(func.julianday(end) - func.julianday(start), Integer)
-    return cast(end - start, Integer)  # PostgreSQL: date minus date is a number of days
-
-
-def count_answer_days(conn: Connection, year: int) -> dict[str, Counter[int | None]]:
-    """Each unit's own complaints of ``year`` by days to the answer (None: not answered).
-    Complaints closed without an answer (withdrawn) have nothing to answer and are left out."""
-    days = _days_between(conn, Complaint.received_date, Complaint.answered_date)
-    own: dict[str, Counter[int | None]] = {}
-    rows = conn.execute(
-        select(Complaint.unit_id, days, func.count())
-        .where(
-            _in_year(Complaint.received_date, year),
-            or_(
-                Complaint.answered_date.is_not(None),
-                Complaint.status != ComplaintStatus.CLOSED,
-            ),
-        )
-        .group_by(Complaint.unit_id, days)
+def count_actions(conn: Connection, plan_year: int, today: date) -> dict[str, ActionFollowUp]:
+    """Each unit's own actions of the plan on data year ``plan_year``: those answering a
+    finding of that year, or numbered ``{unit}-{plan_year}-nnn`` as the worksheet numbers
+    them."""
+    in_plan = or_(
+        Action.finding_id.like(f"{plan_year}:%"), Action.action_id.like(f"%-{plan_year}-%")
     )
-    for unit_id, d, n in rows:
-        own.setdefault(unit_id, Counter())[d] += n
-    return own
+    late = and_(
+        Action.status.in_((ActionStatus.PLANNED, ActionStatus.IN_PROGRESS)),
+        Action.due_date < today,
+    )
+    no_effect = and_(Action.status == ActionStatus.DONE, Action.effect == NO_EFFECT)
+    rows = conn.execute(
+        select(
+            Action.unit_id,
+            func.count(),
+            func.sum(case((late, 1), else_=0)),
+            func.sum(case((no_effect, 1), else_=0)),
+        )
+        .where(in_plan)
+        .group_by(Action.unit_id)
+    )
+    return {
+        uid: ActionFollowUp(n, overdue or 0, ineffective or 0)
+        for uid, n, overdue, ineffective in rows
+    }
 
 
 def roll_up_counters(tree: OrgTree, own: dict[str, Counter[K]]) -> dict[str, Counter[K]]:
@@ -399,13 +412,22 @@ class Analysis:
     surges: tuple[Trend, ...]  # categories far above their baseline
     chart: ControlChart | None
     months: tuple[tuple[int, int], ...]  # (year, month) of each point of the chart
+    #: thousands of patient days at each point of a u-chart; None: a c-chart of counts
+    exposure: tuple[float, ...] | None
     pareto: tuple[ParetoRow, ...]
     risk: tuple[tuple[RiskCell, ...], ...]
     unassessed: int  # deviations without consequence or probability
     care_chain: int
-    answers: AnswerTimes
+    answers: Durations
     answer_days: int
     peers: tuple[float, int] | None  # median deviations of the peers, number of peers
+    #: (role, completed, rostered) of the patient-safety course, subtree, by the year's end
+    training: tuple[tuple[str, int, int], ...]
+    training_target: float | None  # None: the training is shown, not judged
+    actions: ActionFollowUp  # the unit's own plan of last year
+    today: date | None  # None: last year's actions were not read
+    #: deviations per knowledge area (region and områden only; empty below)
+    knowledge_trends: tuple[Trend, ...]
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -416,7 +438,19 @@ class Analysis:
             *_risk_findings(self),
             *_care_chain_findings(self),
             *_answer_findings(self),
+            *_training_findings(self),
+            *_action_findings(self),
+            *_knowledge_findings(self),
         )
+
+    @property
+    def chart_measure(self) -> str:
+        if self.exposure is None:
+            return "avvikelser per månad"
+        return f"avvikelser per {number(1000)} vårddagar"
+
+    def training_coverage(self, role: str) -> float | None:
+        return next((done / n for r, done, n in self.training if r == role and n), None)
 
 
 #: (finding key prefix, Swedish label, Figures counter) of the categories checked for surges
@@ -426,16 +460,38 @@ CATEGORY_SOURCES = (
 )
 
 
-def analyse(data: Data, tree: OrgTree, codes: Codes, answer_days: int) -> dict[str, Analysis]:
+def analyse(data: Data, tree: OrgTree, config: Config) -> dict[str, Analysis]:
     """Every unit's analysis; the peers of a unit need everyone's figures, so all are made."""
     this_year = {uid: d.years[-1].deviations for uid, d in data.units.items()}
     peers = peer_medians(tree, this_year)
-    return {uid: analyse_unit(data, uid, codes, answer_days, peers[uid]) for uid in tree.units}
+    mapping = config.knowledge_areas
+    targets = config.settings.targets
+    return {
+        u.id: analyse_unit(
+            data,
+            u.id,
+            config.codes,
+            targets.complaint_answer_days,
+            peers[u.id],
+            training_target=targets.training_coverage,
+            knowledge_areas=mapping if u.level in KNOWLEDGE_AREA_LEVELS else None,
+        )
+        for u in tree.units.values()
+    }
 
 
 def analyse_unit(
-    data: Data, unit_id: str, codes: Codes, answer_days: int, peers: tuple[float, int] | None
+    data: Data,
+    unit_id: str,
+    codes: Codes,
+    answer_days: int,
+    peers: tuple[float, int] | None,
+    *,
+    training_target: float | None = None,
+    knowledge_areas: KnowledgeAreas | None = None,
 ) -> Analysis:
+    """One unit's analysis. ``training_target`` None: the training coverage is shown but not
+    judged; ``knowledge_areas`` None: the unit's knowledge areas are not followed up."""
     d = data.units[unit_id]
     known = [y in data.with_data for y in data.years]
 
@@ -443,8 +499,7 @@ def analyse_unit(
         return [n if k else None for n, k in zip(counts, known, strict=True)]
 
     this = d.years[-1]
-    months = tuple((y, m) for y in data.years if y in data.with_data for m in range(1, 13))
-    per_month = [d.years[data.years.index(y)].by_month.get(m, 0) for y, m in months]
+    chart, months, exposure = monthly_chart(data, d)
     matrix = risk_matrix(d.risk, codes)
     return Analysis(
         unit_id=unit_id,
@@ -455,15 +510,70 @@ def analyse_unit(
             trend("klagomal", "klagomål och synpunkter", yearly(f.complaints for f in d.years)),
         ),
         surges=_surges(d.years, yearly),
-        chart=control_chart(per_month) if months else None,
+        chart=chart,
         months=months,
+        exposure=exposure,
         pareto=tuple(pareto(this.by_category)),
         risk=tuple(tuple(row) for row in matrix),
         unassessed=this.deviations - sum(cell.count for row in matrix for cell in row),
         care_chain=this.care_chain,
-        answers=answer_times(d.answer_days, answer_days),
+        answers=durations(this.answer_days, answer_days),
         answer_days=answer_days,
         peers=peers,
+        training=tuple(
+            (
+                role,
+                this.training_completed.get((SAFETY_COURSE, role), 0),
+                this.training_rostered.get((SAFETY_COURSE, role), 0),
+            )
+            for role in TRAINING_ROLES_SV
+        ),
+        training_target=training_target,
+        actions=d.actions,
+        today=data.today,
+        knowledge_trends=_knowledge_trends(d.years, yearly, knowledge_areas),
+    )
+
+
+def monthly_chart(
+    data: Data, d: UnitData
+) -> tuple[ControlChart | None, tuple[tuple[int, int], ...], tuple[float, ...] | None]:
+    """The control chart of deviations per month over the years with data, with its months
+    and exposure.
+
+    A u-chart of deviations per 1,000 patient days when capacity data cover the months up to
+    the last one without a gap, at least a whole year: the last such stretch is charted, from
+    the units and months with patient days only. Otherwise a c-chart of all deviations.
+    """
+    months = tuple((y, m) for y in data.years if y in data.with_data for m in range(1, 13))
+    if not months:
+        return None, (), None
+    figures = [d.years[data.years.index(y)] for y, _ in months]
+    days = [f.patient_days_by_month.get(m, 0) for f, (_, m) in zip(figures, months, strict=True)]
+    start = len(days)
+    while start and days[start - 1] > 0:
+        start -= 1
+    if len(days) - start >= 12:
+        exposed = [f.exposed_by_month.get(m, 0) for f, (_, m) in zip(figures, months, strict=True)]
+        exposure = tuple(n / 1000 for n in days[start:])
+        return control_chart(exposed[start:], exposure), months[start:], exposure
+    counts = [f.by_month.get(m, 0) for f, (_, m) in zip(figures, months, strict=True)]
+    return control_chart(counts), months, None
+
+
+def _knowledge_trends(
+    years: Sequence[Figures],
+    yearly: Callable[[Iterable[int]], list[int | None]],
+    mapping: KnowledgeAreas | None,
+) -> tuple[Trend, ...]:
+    """Deviations per knowledge area against the previous years (the categories nobody
+    mapped are no knowledge area, so they have no trend here)."""
+    if mapping is None:
+        return ()
+    per_year = [f.by_knowledge_area(mapping) for f in years]
+    return tuple(
+        trend(area, area, yearly(counts.get(area, 0) for counts in per_year))
+        for area in mapping.areas
     )
 
 
@@ -529,10 +639,10 @@ def _chart_findings(a: Analysis) -> Iterable[Finding]:
     """Signals in the analysed year only: earlier ones belong to earlier analyses."""
     chart = a.chart
     this_year = [i for i, (y, _) in enumerate(a.months) if y == a.year]
-    if chart is None or chart.centre < MIN_CHART_CENTRE or not this_year:
+    if chart is None or _mean_count(chart, a.exposure) < MIN_CHART_CENTRE or not this_year:
         return
     first = this_year[0]
-    measure = "avvikelser per månad"
+    measure = a.chart_measure
     beyond = [i for i in chart.beyond if i >= first]
     if beyond:
         months = ", ".join(
@@ -544,7 +654,7 @@ def _chart_findings(a: Analysis) -> Iterable[Finding]:
             a,
             "spc",
             "beyond",
-            f"Avvikelser per månad utanför styrgränserna: {months}",
+            f"{measure[:1].upper()}{measure[1:]} utanför styrgränserna: {months}",
             measure=measure,
             value=chart.values[worst],
             baseline=chart.centre,
@@ -562,6 +672,12 @@ def _chart_findings(a: Analysis) -> Iterable[Finding]:
         yield _finding(
             a, "spc", "run", title, measure=measure, value=mean, baseline=chart.centre, severity=2
         )
+
+
+def _mean_count(chart: ControlChart, exposure: Sequence[float] | None) -> float:
+    """Deviations per point: below ``MIN_CHART_CENTRE`` the chart shows chance, not signals."""
+    sizes = exposure or [1.0] * len(chart.values)
+    return sum(v * n for v, n in zip(chart.values, sizes, strict=True)) / len(chart.values)
 
 
 def _reporting_findings(a: Analysis) -> Iterable[Finding]:
@@ -616,7 +732,7 @@ def _care_chain_findings(a: Analysis) -> Iterable[Finding]:
 
 def _answer_findings(a: Analysis) -> Iterable[Finding]:
     share = a.answers.share_within
-    if share is None or a.answers.received < MIN_COMPLAINTS_FOR_SHARE:
+    if share is None or a.answers.total < MIN_COMPLAINTS_FOR_SHARE:
         return
     if share < ANSWER_SHARE_TARGET:
         title = (
@@ -632,6 +748,85 @@ def _answer_findings(a: Analysis) -> Iterable[Finding]:
             value=share,
             baseline=ANSWER_SHARE_TARGET,
             severity=_severity(ANSWER_SHARE_TARGET - share, ANSWER_SHARE_SEVERITY),
+        )
+
+
+def _training_findings(a: Analysis) -> Iterable[Finding]:
+    """Managers' patient-safety training below the target (the unit's whole subtree)."""
+    coverage = a.training_coverage(TRAINING_ROLE)
+    target = a.training_target
+    if coverage is None or target is None or coverage >= target:
+        return
+    done, rostered = next((c, n) for r, c, n in a.training if r == TRAINING_ROLE)
+    title = (
+        f"{percent(coverage)} av cheferna ({done} av {rostered}) har genomfört utbildningen i"
+        f" patientsäkerhet (mål {percent(target, 0)})"
+    )
+    yield _finding(
+        a,
+        "training",
+        f"{SAFETY_COURSE}:{TRAINING_ROLE}",
+        title,
+        measure="andel chefer utbildade i patientsäkerhet",
+        value=coverage,
+        baseline=target,
+        severity=_severity(target - coverage, TRAINING_SEVERITY),
+    )
+
+
+def _action_findings(a: Analysis) -> Iterable[Finding]:
+    """Last year's actions of the unit's own plan that are late or did not help."""
+    f = a.actions
+    if f.overdue:
+        title = (
+            f"{f.overdue} av {f.total} åtgärder i förra årets handlingsplan är inte klara fast"
+            f" klart-datum har passerat"
+        )
+        yield _finding(
+            a,
+            "actions",
+            "overdue",
+            title,
+            measure="försenade åtgärder",
+            value=f.overdue,
+            baseline=f.total,
+            severity=_severity(f.overdue / f.total, OVERDUE_SEVERITY),
+        )
+    if f.without_effect:
+        title = (
+            f"{f.without_effect} av {f.total} åtgärder i förra årets handlingsplan är klara"
+            f" men utan effekt"
+        )
+        yield _finding(
+            a,
+            "actions",
+            "without_effect",
+            title,
+            measure="åtgärder utan effekt",
+            value=f.without_effect,
+            baseline=f.total,
+            severity=2,
+        )
+
+
+def _knowledge_findings(a: Analysis) -> Iterable[Finding]:
+    for t in a.knowledge_trends:
+        if not t.rising:
+            continue
+        assert t.baseline is not None and t.z is not None  # a rising trend has both
+        title = (
+            f"Markant ökning av avvikelser inom kunskapsområdet {t.label}: {number(t.current)}"
+            f" mot {number(t.baseline, 1)} i snitt tidigare år"
+        )
+        yield _finding(
+            a,
+            "knowledge_area",
+            t.key,
+            title,
+            measure="avvikelser",
+            value=t.current,
+            baseline=t.baseline,
+            severity=_severity(t.z, Z_SEVERITY),
         )
 
 
@@ -713,6 +908,7 @@ def write_documents(
             children=[(c, analyses[c.id]) for c in tree.children(unit.id)],
             answer_target=ANSWER_SHARE_TARGET,
             pareto_cutoff=PARETO_CUTOFF,
+            training_roles=TRAINING_ROLES_SV,
             origin=origin,
         )
 

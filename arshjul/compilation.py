@@ -7,37 +7,115 @@ cost grows with the number of units, not of records.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, cast, extract, func, select
+from sqlalchemy import Connection, Integer, case, cast, extract, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.charts import bar_chart
-from arshjul.config import Config
+from arshjul.clock import local
+from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Codes, Config, KnowledgeAreas
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.models import Complaint, Deviation, DeviationStatus
+from arshjul.models import (
+    Capacity,
+    Complaint,
+    ComplaintStatus,
+    Deviation,
+    DeviationStatus,
+    OrgLevel,
+    Training,
+)
 from arshjul.org import OrgTree, Unit
 from arshjul.render import MONTHS_SV
+
+#: the patient-safety course whose coverage the compilation and the analysis follow up
+SAFETY_COURSE = "patientsäkerhet"
+#: roles of the training roster, as the documents name them
+TRAINING_ROLES_SV = {"chef": "Chefer", "medarbetare": "Medarbetare"}
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long things took, from a histogram of days (None: not done yet)."""
+
+    total: int
+    done: int
+    median_days: float | None  # of the done ones
+    within_target: int
+
+    @property
+    def share_within(self) -> float | None:
+        """Share of all (not only of the done ones) done within the target."""
+        return self.within_target / self.total if self.total else None
+
+
+def median_of(days: Counter[int]) -> float | None:
+    """The median of a histogram without expanding it (a region has 100,000s of records)."""
+    n = sum(days.values())
+    if not n:
+        return None
+    ranks = ((n - 1) // 2, n // 2)
+    found: list[int] = []
+    seen = 0
+    for d in sorted(days):
+        seen += days[d]
+        found += [d for r in ranks[len(found) :] if r < seen]
+        if len(found) == 2:
+            break
+    return (found[0] + found[1]) / 2
+
+
+def durations(days: Counter[int] | Counter[int | None], target_days: int) -> Durations:
+    """Median and share within ``target_days`` of a histogram of days (None: not done)."""
+    done: Counter[int] = Counter({d: n for d, n in days.items() if d is not None})
+    return Durations(
+        total=sum(days.values()),
+        done=sum(done.values()),
+        median_days=median_of(done),
+        within_target=sum(n for d, n in done.items() if d <= target_days),
+    )
 
 
 @dataclass
 class Figures:
-    """The counts of one unit (own records) or of a subtree (rolled up)."""
+    """The counts of one unit (own records) or of a subtree (rolled up).
+
+    Everything is a count or a histogram, so a roll-up is exact: medians of a subtree come
+    from its histogram of days, never from the medians of its parts.
+    """
 
     deviations: int = 0
     by_category: Counter[str] = field(default_factory=Counter)
     by_consequence: Counter[int] = field(default_factory=Counter)
     by_status: Counter[DeviationStatus] = field(default_factory=Counter)
     by_month: Counter[int] = field(default_factory=Counter)
+    #: consequence × probability -> deviations; 0: not assessed
+    by_risk_score: Counter[int] = field(default_factory=Counter)
     lex_maria: int = 0
     care_chain: int = 0
+    #: closed deviations by days from report to closure
+    closure_days: Counter[int] = field(default_factory=Counter)
+    #: deviations not closed, by report date (their age depends on the day one asks)
+    open_reported: Counter[date] = field(default_factory=Counter)
+    #: patient days (capacity data) per month, of the units that have them
+    patient_days_by_month: Counter[int] = field(default_factory=Counter)
+    #: deviations per month of the units in the months they have patient days
+    exposed_by_month: Counter[int] = field(default_factory=Counter)
+    #: units with patient days in the year
+    capacity_units: int = 0
     complaints: int = 0
     complaints_by_channel: Counter[str] = field(default_factory=Counter)
     complaints_by_category: Counter[str] = field(default_factory=Counter)
     complaints_by_month: Counter[int] = field(default_factory=Counter)
+    #: complaints by days to the answer (None: not answered); withdrawn ones are left out
+    answer_days: Counter[int | None] = field(default_factory=Counter)
+    #: (course, role) -> persons on the training roster, and those who completed by year end
+    training_rostered: Counter[tuple[str, str]] = field(default_factory=Counter)
+    training_completed: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, other: Figures) -> None:
         for name, value in vars(other).items():
@@ -46,34 +124,101 @@ class Figures:
             else:
                 setattr(self, name, getattr(self, name) + value)
 
+    @property
+    def patient_days(self) -> int:
+        return sum(self.patient_days_by_month.values())
+
+    @property
+    def exposed_deviations(self) -> int:
+        """Deviations of the units and months that have patient days."""
+        return sum(self.exposed_by_month.values())
+
+    @property
+    def reporting_rate(self) -> float | None:
+        """Deviations per 1,000 patient days, from the units and months with capacity data
+        only; None without any."""
+        days = self.patient_days
+        return 1000 * self.exposed_deviations / days if days else None
+
+    def closure(self, target_days: int) -> Durations:
+        return durations(self.closure_days, target_days)
+
+    def open_older_than(self, today: date, days: int) -> int:
+        """Deviations still open more than ``days`` after their report, as of ``today``."""
+        return sum(n for d, n in self.open_reported.items() if (today - d).days > days)
+
+    def answers(self, target_days: int) -> Durations:
+        return durations(self.answer_days, target_days)
+
+    def training_coverage(self, role: str, course: str = SAFETY_COURSE) -> float | None:
+        rostered = self.training_rostered.get((course, role), 0)
+        return self.training_completed.get((course, role), 0) / rostered if rostered else None
+
+    def by_knowledge_area(self, mapping: KnowledgeAreas) -> Counter[str]:
+        """Deviations per knowledge area; one in several areas counts in each."""
+        areas: Counter[str] = Counter()
+        for category, n in self.by_category.items():
+            for area in mapping.areas_of(category):
+                areas[area] += n
+        return areas
+
 
 def _year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
+def days_between(conn: Connection, start: Any, end: Any) -> ColumnElement[int]:
+    """Whole days from ``start`` to ``end``, computed by the database."""
+    if conn.dialect.name == "sqlite":
+        return cast(func.julianday(end) - func.julianday(start), Integer)
+    return cast(end - start, Integer)  # PostgreSQL: date minus date is a number of days
+
+
+def month_number(day: Any) -> ColumnElement[int]:
+    """The month (1-12) of a date column, an int on every database (PostgreSQL's EXTRACT
+    gives a Decimal)."""
+    return cast(extract("month", day), Integer)
+
+
 def count_own(conn: Connection, year: int) -> dict[str, Figures]:
-    """Each unit's own records of ``year`` (deviations by report date, complaints by receipt)."""
+    """Each unit's own records of ``year``: deviations by report date, complaints by receipt,
+    patient days by month, and the training roster with courses completed by the year's end."""
     first, last = _year_bounds(year)
     own: dict[str, Figures] = {}
 
     def fig(unit_id: str) -> Figures:
         return own.setdefault(unit_id, Figures())
 
-    in_year = Deviation.reported_date.between(first, last)
-    month = extract("month", Deviation.reported_date)
-    for counter, column in (
+    def tally(counter: str, unit_id: Any, key: Any, *where: ColumnElement[bool]) -> None:
+        """Add each unit's records by ``key`` to its ``counter``, grouped in the database."""
+        rows = conn.execute(select(unit_id, key, func.count()).where(*where).group_by(unit_id, key))
+        for uid, k, n in rows:
+            getattr(fig(uid), counter)[k] += n
+
+    reported = Deviation.reported_date.between(first, last)
+    for counter, key in (
         ("by_category", Deviation.category),
-        ("by_consequence", Deviation.consequence),
+        ("by_consequence", func.coalesce(Deviation.consequence, 0)),
         ("by_status", Deviation.status),
-        ("by_month", month),
+        ("by_month", month_number(Deviation.reported_date)),
+        ("by_risk_score", func.coalesce(Deviation.consequence * Deviation.probability, 0)),
     ):
-        rows = conn.execute(
-            select(Deviation.unit_id, column, func.count())
-            .where(in_year)
-            .group_by(Deviation.unit_id, column)
-        )
-        for unit_id, key, n in rows:
-            getattr(fig(unit_id), counter)[0 if key is None else key] += n
+        tally(counter, Deviation.unit_id, key, reported)
+    tally(
+        "closure_days",
+        Deviation.unit_id,
+        days_between(conn, Deviation.reported_date, Deviation.closed_date),
+        reported,
+        Deviation.status == DeviationStatus.CLOSED,
+        Deviation.closed_date.is_not(None),
+    )
+    tally(
+        "open_reported",
+        Deviation.unit_id,
+        Deviation.reported_date,
+        reported,
+        Deviation.status != DeviationStatus.CLOSED,
+    )
     totals = conn.execute(
         select(
             Deviation.unit_id,
@@ -81,7 +226,7 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
             func.sum(cast(Deviation.lex_maria, Integer)),
             func.sum(cast(Deviation.care_chain, Integer)),
         )
-        .where(in_year)
+        .where(reported)
         .group_by(Deviation.unit_id)
     )
     for unit_id, n, lex_maria, care_chain in totals:
@@ -89,38 +234,68 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
         f.deviations, f.lex_maria, f.care_chain = n, lex_maria or 0, care_chain or 0
 
     received = Complaint.received_date.between(first, last)
-    c_month = extract("month", Complaint.received_date)
-    for counter, column in (
+    for counter, key in (
         ("complaints_by_channel", Complaint.channel),
         ("complaints_by_category", Complaint.category),
-        ("complaints_by_month", c_month),
+        ("complaints_by_month", month_number(Complaint.received_date)),
     ):
-        rows = conn.execute(
-            select(Complaint.unit_id, column, func.count())
-            .where(received)
-            .group_by(Complaint.unit_id, column)
-        )
-        for unit_id, key, n in rows:
-            getattr(fig(unit_id), counter)[key] += n
+        tally(counter, Complaint.unit_id, key, received)
+    # complaints closed without an answer (withdrawn) have nothing to answer
+    tally(
+        "answer_days",
+        Complaint.unit_id,
+        days_between(conn, Complaint.received_date, Complaint.answered_date),
+        received,
+        or_(Complaint.answered_date.is_not(None), Complaint.status != ComplaintStatus.CLOSED),
+    )
     for unit_id, n in conn.execute(
         select(Complaint.unit_id, func.count()).where(received).group_by(Complaint.unit_id)
     ):
         fig(unit_id).complaints = n
+
+    _count_patient_days(conn, first, last, fig)
+    _count_training(conn, last, fig)
     return own
+
+
+def _count_patient_days(
+    conn: Connection, first: date, last: date, fig: Callable[[str], Figures]
+) -> None:
+    """Patient days per unit and month, and the deviations of the months that have them."""
+    month = month_number(Capacity.month)
+    rows = conn.execute(
+        select(Capacity.unit_id, month, func.sum(Capacity.patient_days))
+        .where(Capacity.month.between(first, last), Capacity.patient_days > 0)
+        .group_by(Capacity.unit_id, month)
+    )
+    units: set[str] = set()
+    for unit_id, m, days in rows:
+        fig(unit_id).patient_days_by_month[m] += days or 0
+        units.add(unit_id)
+    for unit_id in units:
+        f = fig(unit_id)
+        f.capacity_units = 1
+        f.exposed_by_month.update({m: f.by_month[m] for m in f.patient_days_by_month})
+
+
+def _count_training(conn: Connection, last: date, fig: Callable[[str], Figures]) -> None:
+    """The roster per unit, course and role, and how many on it completed by ``last``."""
+    completed = case((Training.completed_date <= last, 1), else_=0)
+    rows = conn.execute(
+        select(
+            Training.unit_id, Training.course, Training.role, func.count(), func.sum(completed)
+        ).group_by(Training.unit_id, Training.course, Training.role)
+    )
+    for unit_id, course, role, n, done in rows:
+        f = fig(unit_id)
+        f.training_rostered[course, role] += n
+        f.training_completed[course, role] += done or 0
 
 
 def roll_up(tree: OrgTree, own: dict[str, Figures]) -> dict[str, Figures]:
     """Figures of every unit's subtree: its own records plus everything below it."""
-    total: dict[str, Figures] = {}
-    # children before parents: reverse of a parents-first walk
-    for unit in reversed(list(tree.walk(tree.root.id))):
-        f = Figures()
-        if unit.id in own:
-            f.add(own[unit.id])
-        for child in tree.children(unit.id):
-            f.add(total[child.id])
-        total[unit.id] = f
-    return total
+
+    return tree.sum_up(own, Figures)
 
 
 def affected(tree: OrgTree, unit_id: str | None) -> list[str]:
@@ -142,6 +317,21 @@ def ordered(counter: Counter[Any], order: Iterable[Any]) -> list[tuple[Any, int]
 # --- documents -----------------------------------------------------------------------------
 
 
+def risk_band_rows(by_score: Counter[int], codes: Codes) -> list[tuple[str, int]]:
+    """Deviations per risk band, each named with the scores it can hold, then the deviations
+    without a risk assessment (score 0)."""
+    possible = sorted({c * p for c in codes.consequence for p in codes.probability})
+    rows = []
+    low = 1
+    for bound in sorted(codes.risk_bands):
+        scores = [s for s in possible if low <= s <= bound]
+        n = sum(by_score.get(s, 0) for s in scores)
+        span = f"{scores[0]}–{scores[-1]}" if len(scores) > 1 else "".join(map(str, scores))
+        rows.append((f"{codes.risk_bands[bound]} ({span})", n))
+        low = bound + 1
+    return [*rows, ("Ej riskbedömd", by_score.get(0, 0))]
+
+
 def write_documents(
     out: Path,
     config: Config,
@@ -151,25 +341,65 @@ def write_documents(
     unit_ids: Iterable[str],
     origin: Provenance,
 ) -> list[Path]:
-    """The compilation of each unit in ``unit_ids`` as HTML; returns the files written."""
+    """The compilation of each unit in ``unit_ids`` as HTML; returns the files written. Open
+    deviations are aged as of the day of the run (``origin.generated_at``)."""
     codes = config.codes
+    targets = config.settings.targets
+    mapping = config.knowledge_areas
+    areas = [*mapping.areas, UNMAPPED_KNOWLEDGE_AREA]
+    today = local(origin.generated_at).date()
 
     def context(unit: Unit) -> dict[str, Any]:
         f = totals[unit.id]
+        children = [(c, totals[c.id]) for c in tree.children(unit.id)]
+        by_area = f.by_knowledge_area(mapping)
+        # the region shows each område's knowledge areas side by side
+        per_child = (
+            [cf.by_knowledge_area(mapping) for _, cf in children]
+            if unit.level == OrgLevel.REGION
+            else []
+        )
         return dict(
             region=config.settings.region,
             year=year,
             f=f,
-            children=[(c, totals[c.id]) for c in tree.children(unit.id)],
+            children=children,
             categories=ordered(f.by_category, codes.deviation_categories),
             consequences=[
                 (codes.consequence.get(k, "Ej angiven"), n)
                 for k, n in ordered(f.by_consequence, sorted(codes.consequence))
             ],
+            risk_bands=risk_band_rows(f.by_risk_score, codes),
             statuses=[(STATUS_SV[s], f.by_status.get(s, 0)) for s in DeviationStatus],
             channels=ordered(f.complaints_by_channel, codes.complaint_channels),
             complaint_categories=ordered(f.complaints_by_category, codes.complaint_categories),
+            months=[
+                (MONTHS_SV[m - 1], f.by_month.get(m, 0), f.complaints_by_month.get(m, 0))
+                for m in range(1, 13)
+            ],
             monthly=bar_chart([(MONTHS_SV[m - 1], f.by_month.get(m, 0)) for m in range(1, 13)]),
+            complaints_monthly=bar_chart(
+                [(MONTHS_SV[m - 1], f.complaints_by_month.get(m, 0)) for m in range(1, 13)]
+            ),
+            units_below=sum(1 for _ in tree.walk(unit.id)),
+            closure=f.closure(targets.deviation_closure_days),
+            open_overdue=f.open_older_than(today, targets.deviation_closure_days),
+            closure_target=targets.deviation_closure_days,
+            today=today,
+            answers=f.answers(targets.complaint_answer_days),
+            answer_target=targets.complaint_answer_days,
+            training=[
+                (
+                    label,
+                    f.training_completed.get((SAFETY_COURSE, role), 0),
+                    f.training_rostered.get((SAFETY_COURSE, role), 0),
+                    f.training_coverage(role),
+                )
+                for role, label in TRAINING_ROLES_SV.items()
+            ],
+            training_target=targets.training_coverage,
+            knowledge_areas=[(a, by_area.get(a, 0)) for a in areas],
+            area_matrix=[(a, [c.get(a, 0) for c in per_child]) for a in areas] if per_child else [],
             origin=origin,
         )
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, select
 
 from arshjul.errors import UsageError
 from arshjul.models import OrgLevel, OrgUnit
+
+
+class Additive(Protocol):
+    def add(self, other: Any) -> None: ...
+
+
+A = TypeVar("A", bound=Additive)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,29 @@ class OrgTree:
             if u.level == OrgLevel.AREA:
                 return u
         return None
+
+    def roll_up(self, start: Callable[[str], A]) -> dict[str, A]:
+        """Every unit's figures for its subtree: ``start(unit_id)`` (a new object holding the
+        unit's own figures) with the totals of its children added, children first."""
+        total: dict[str, A] = {}
+        for unit in reversed(list(self.walk(self.root.id))):
+            figures = start(unit.id)
+            for child in self.children(unit.id):
+                figures.add(total[child.id])
+            total[unit.id] = figures
+        return total
+
+    def sum_up(self, own: dict[str, A], empty: Callable[[], A]) -> dict[str, A]:
+        """:meth:`roll_up` of each unit's ``own`` figures (copied into ``empty()``, so
+        ``own`` stays as it was; a unit without any starts empty)."""
+
+        def start(unit_id: str) -> A:
+            figures = empty()
+            if unit_id in own:
+                figures.add(own[unit_id])
+            return figures
+
+        return self.roll_up(start)
 
     def path(self, unit_id: str) -> str:
         """``Region › Område › Verksamhet › Enhet`` for headings."""

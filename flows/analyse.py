@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from arshjul import analysis, compilation
+from arshjul.clock import local
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import write_year_index
@@ -17,21 +17,22 @@ from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
-from flows.steps import cycle_provenance, record_step
+from flows.steps import cycle_provenance, exclusive, record_step, step_task
 
 log = logging.getLogger("arshjul")
 
 
-@task(cache_policy=NO_CACHE)
-def analyse_units(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, analysis.Analysis]]:
+@step_task
+def analyse_units(
+    ws: Workspace, year: int, today: date
+) -> tuple[OrgTree, dict[str, analysis.Analysis]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        data = analysis.gather(conn, tree, year)
-    days = ws.config.settings.targets.complaint_answer_days
-    return tree, analysis.analyse(data, tree, ws.config.codes, days)
+        data = analysis.gather(conn, tree, year, today=today)
+    return tree, analysis.analyse(data, tree, ws.config)
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def store_findings(
     ws: Workspace, analyses: dict[str, analysis.Analysis], year: int, unit_ids: list[str]
 ) -> int:
@@ -40,7 +41,7 @@ def store_findings(
         return analysis.store_findings(conn, year, unit_ids, findings, run_id())
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def write_analyses(
     ws: Workspace,
     tree: OrgTree,
@@ -68,11 +69,12 @@ def analyse_flow(
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
-    tree, analyses = analyse_units(ws, year)
+    tree, analyses = analyse_units(ws, year, local(started).date())
     unit_ids = compilation.affected(tree, unit)
-    stored = store_findings(ws, analyses, year, unit_ids)
-    written = write_analyses(ws, tree, analyses, year, unit_ids, started)
-    record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
+    with exclusive(ws, "analyse", str(year), [unit] if unit else unit_ids):
+        stored = store_findings(ws, analyses, year, unit_ids)
+        written = write_analyses(ws, tree, analyses, year, unit_ids, started)
+        record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
     if publish:
         publish_calendars(now=now)
     log.info(

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Select, create_engine, insert, select
 
-from arshjul import analysis
+from arshjul import analysis, compilation
 from arshjul.cli import main
 from arshjul.config import Config
 from arshjul.demo import build_organisation, silent_units, write_demo
 from arshjul.documents import provenance
 from arshjul.models import (
+    Action,
+    ActionStatus,
+    Capacity,
     Complaint,
     ComplaintStatus,
     Deviation,
@@ -26,9 +29,12 @@ from arshjul.models import (
     OrgLevel,
     OrgUnit,
     StepRun,
+    Training,
 )
 from arshjul.org import OrgTree
 from tests.conftest import NOW
+
+pytestmark = pytest.mark.both_databases
 
 YEAR = 2025
 
@@ -96,8 +102,8 @@ def test_trend_against_the_mean_of_previous_years(counts, baseline, significant)
 
 
 def test_answer_times_from_a_histogram_of_days():
-    answers = analysis.answer_times(Counter({5: 2, 30: 1, None: 1}), 28)
-    assert (answers.received, answers.answered, answers.median_days) == (4, 3, 5)
+    answers = compilation.durations(Counter({5: 2, 30: 1, None: 1}), 28)
+    assert (answers.total, answers.done, answers.median_days) == (4, 3, 5)
     assert answers.within_target == 2
     assert answers.share_within == 0.5
 
@@ -156,6 +162,57 @@ UNITS: dict[str, tuple[Plan, int]] = {
     "E4": (category_surge, 10),
     "E5": (care_chain_and_high_risk, 40),
 }
+
+#: patient days per month: E2 steady; E5 half as many in YEAR, while it reports as many
+PATIENT_DAYS: dict[str, Callable[[int], int]] = {
+    "E2": lambda year: 1000,
+    "E5": lambda year: 500 if year == YEAR else 1000,
+}
+
+#: the patient-safety roster: (unit, role, completed, not completed); E4's managers lag
+TRAINING = [
+    ("E2", "chef", 2, 0),
+    ("E2", "medarbetare", 3, 0),
+    ("E4", "chef", 1, 3),
+    ("E4", "medarbetare", 10, 0),
+]
+
+PLAN = YEAR - 1  # the action plan followed up in the analysis of YEAR
+#: (action id, unit, finding id, status, due date, effect)
+ACTIONS = [
+    # E1: one late, one not yet due, one without effect, one dropped; one of an older plan
+    (
+        f"E1-{PLAN}-001",
+        "E1",
+        f"{PLAN}:E1:trend:avvikelser",
+        ActionStatus.IN_PROGRESS,
+        date(YEAR, 6, 30),
+        None,
+    ),
+    (f"E1-{PLAN}-002", "E1", None, ActionStatus.PLANNED, date(NOW.year + 1, 1, 31), None),
+    (f"E1-{PLAN}-003", "E1", None, ActionStatus.DONE, date(YEAR, 3, 31), "Ingen effekt"),
+    (f"E1-{PLAN}-004", "E1", None, ActionStatus.DROPPED, date(YEAR, 1, 1), None),
+    (
+        f"E1-{PLAN - 1}-001",
+        "E1",
+        f"{PLAN - 1}:E1:risk:hög",
+        ActionStatus.PLANNED,
+        date(PLAN, 5, 1),
+        None,
+    ),
+    # E3: an action the unit numbered itself, answering a finding of the plan's year
+    (
+        "egen-1",
+        "E3",
+        f"{PLAN}:E3:under_reporting:avvikelser",
+        ActionStatus.PLANNED,
+        date(YEAR, 3, 1),
+        None,
+    ),
+    # E2, the control: done with effect, and one still in time
+    (f"E2-{PLAN}-001", "E2", None, ActionStatus.DONE, date(YEAR, 4, 30), "God effekt"),
+    (f"E2-{PLAN}-002", "E2", None, ActionStatus.IN_PROGRESS, date(NOW.year + 1, 3, 1), None),
+]
 
 
 def load_region(conn: Connection) -> OrgTree:
@@ -216,6 +273,47 @@ def load_region(conn: Connection) -> OrgTree:
                     )
     conn.execute(insert(Deviation), deviations)
     conn.execute(insert(Complaint), complaints)
+    conn.execute(
+        insert(Capacity),
+        [
+            dict(unit_id=uid, month=date(year, month, 1), patient_days=days(year), batch_id=batch)
+            for uid, days in PATIENT_DAYS.items()
+            for year in (YEAR - 2, YEAR - 1, YEAR)
+            for month in range(1, 13)
+        ],
+    )
+    conn.execute(
+        insert(Training),
+        [
+            dict(
+                person_key=f"{uid}-{role}-{k}",
+                unit_id=uid,
+                role=role,
+                course="patientsäkerhet",
+                completed_date=date(PLAN, 9, 1) if k < done else None,
+                batch_id=batch,
+            )
+            for uid, role, done, not_done in TRAINING
+            for k in range(done + not_done)
+        ],
+    )
+    conn.execute(
+        insert(Action),
+        [
+            dict(
+                action_id=action_id,
+                unit_id=uid,
+                finding_id=finding_id,
+                title="Åtgärd",
+                owner_role="Enhetschef",
+                due_date=due,
+                status=status,
+                effect=effect,
+                batch_id=batch,
+            )
+            for action_id, uid, finding_id, status, due, effect in ACTIONS
+        ],
+    )
     return OrgTree.load(conn)
 
 
@@ -226,8 +324,8 @@ def tree(conn: Connection) -> OrgTree:
 
 @pytest.fixture
 def analyses(conn: Connection, config: Config, tree: OrgTree) -> dict[str, analysis.Analysis]:
-    data = analysis.gather(conn, tree, YEAR)
-    return analysis.analyse(data, tree, config.codes, 28)
+    data = analysis.gather(conn, tree, YEAR, today=NOW.date())
+    return analysis.analyse(data, tree, config)
 
 
 def found(analyses: dict[str, analysis.Analysis], unit_id: str) -> dict[str, analysis.Finding]:
@@ -282,6 +380,70 @@ def test_stable_control_unit_has_no_finding(analyses):
     ]
 
 
+def test_u_chart_per_patient_days_finds_a_rise_the_counts_hide(analyses):
+    e5 = analyses["E5"]
+    # E5 reports 9 and 11 a month throughout, on half the patient days in YEAR
+    assert e5.exposure == (1.0,) * 24 + (0.5,) * 12
+    assert e5.chart is not None and e5.chart.centre == 12.0  # 360 / 30 thousand days
+    assert e5.chart.upper[0] == pytest.approx(12 + 3 * 12**0.5)
+    assert e5.chart.upper[-1] == pytest.approx(12 + 3 * 24**0.5)  # wider on fewer days
+    run = found(analyses, "E5")["spc:run"]
+    assert run.title == "12 månader i följd över medellinjen (jan 2025–dec 2025)"
+    assert (run.value, run.baseline, run.measure) == (
+        20.0,
+        12.0,
+        "avvikelser per 1\u00a0000 vårddagar",
+    )
+    assert analyses["E1"].exposure is None  # no capacity data: a c-chart of counts
+    assert analyses["E2"].exposure == (1.0,) * 36  # steady: the u-chart stays silent
+
+
+def test_managers_training_below_target_per_unit_and_subtree(analyses):
+    lagging = found(analyses, "E4")["training:patientsäkerhet:chef"]
+    assert (lagging.value, lagging.baseline, lagging.severity) == (0.25, 0.9, 3)
+    assert lagging.title.startswith("25,0\u00a0% av cheferna (1 av 4) har genomfört")
+    # the verksamhet: E2's 2 of 2 and E4's 1 of 4
+    subtree = found(analyses, "V1")["training:patientsäkerhet:chef"]
+    assert (subtree.value, subtree.severity) == (0.5, 2)
+    assert "training:patientsäkerhet:chef" in found(analyses, "R1")
+    assert analyses["E2"].training_coverage("chef") == 1.0
+    assert analyses["E1"].training_coverage("chef") is None  # no roster: nothing to judge
+    assert not any(k.startswith("training:") for k in found(analyses, "E1"))
+
+
+def test_last_years_actions_overdue_or_without_effect(analyses):
+    assert analyses["E1"].actions == analysis.ActionFollowUp(4, 1, 1)
+    e1 = found(analyses, "E1")
+    overdue = e1["actions:overdue"]
+    assert (overdue.value, overdue.baseline, overdue.severity) == (1, 4, 2)
+    assert e1["actions:without_effect"].value == 1
+    # an action numbered by the unit itself belongs to the plan through its finding
+    e3 = found(analyses, "E3")["actions:overdue"]
+    assert (e3.value, e3.baseline, e3.severity) == (1, 1, 3)
+    assert analyses["E2"].actions == analysis.ActionFollowUp(2, 0, 0)
+    assert analyses["V1"].actions == analysis.ActionFollowUp()  # its own plan has none
+
+
+def test_actions_are_read_only_with_a_day_to_judge_them(conn, config, tree):
+    data = analysis.gather(conn, tree, YEAR)
+    assert {d.actions for d in data.units.values()} == {analysis.ActionFollowUp()}
+
+
+def test_knowledge_area_rise_is_found_region_wide_and_per_omrade(config, analyses):
+    # Fall rises at E4 from 12 to 48 a year; its knowledge area holds nothing else here
+    area = config.knowledge_areas.areas_of("Fall")[0]
+    for uid in ("R1", "A1"):
+        rise = found(analyses, uid)[f"knowledge_area:{area}"]
+        assert (rise.value, rise.baseline) == (48, 12)
+        assert rise.title.startswith(f"Markant ökning av avvikelser inom kunskapsområdet {area}")
+    # Läkemedel falls at E4 while it doubles at E1: no knowledge-area finding for it
+    drug_area = config.knowledge_areas.areas_of("Läkemedel")[0]
+    assert f"knowledge_area:{drug_area}" not in found(analyses, "R1")
+    # below område level the knowledge areas are not followed up
+    assert analyses["V1"].knowledge_trends == () and analyses["E4"].knowledge_trends == ()
+    assert [t.label for t in analyses["R1"].knowledge_trends] == list(config.knowledge_areas.areas)
+
+
 def test_roll_ups_are_analysed_and_the_region_has_no_peers(analyses):
     region = analyses["R1"]
     assert region.deviations == 240 + 120 + 0 + 240 + 120
@@ -292,7 +454,7 @@ def test_roll_ups_are_analysed_and_the_region_has_no_peers(analyses):
 def test_a_year_never_imported_is_no_baseline(conn, config, tree):
     data = analysis.gather(conn, tree, YEAR + 1)  # 2026 has no data; 2024 and 2025 have
     assert data.with_data == {YEAR - 1, YEAR}
-    e2 = analysis.analyse(data, tree, config.codes, 28)["E2"]
+    e2 = analysis.analyse(data, tree, config)["E2"]
     assert e2.trends[0].counts == (120, 120, None)
     assert len(e2.months) == 24
 
@@ -331,8 +493,25 @@ def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, 
     assert "Serie på samma sida: jan 2025–dec 2025." in unit
     assert "De få viktiga" in unit and "mycket hög" in unit
     assert "synthetic.csv" in unit and "test-run" in unit
+    assert "<code>2025:E1:actions:overdue</code>" in unit
+    assert "Handlingsplanen för 2024 har 4 åtgärder: 1 är inte klara" in unit
+    assert "c-diagram: avvikelser per månad" in unit
     department = written[1].read_text("utf-8")
     assert "Per enhet" in department and "Enhet E3" in department
+    assert "u-diagram: avvikelser per 1\u00a0000 vårddagar" in department
+    assert "50,0\u00a0% (3 av 6) – under målet" in department
+    assert "Kunskapsområden" not in department  # followed up for region and områden
+
+
+def test_region_document_follows_knowledge_areas(conn, config, tree, analyses, tmp_path: Path):
+    origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
+    [path] = analysis.write_documents(tmp_path, config, tree, YEAR, analyses, ["R1"], origin)
+    region = path.read_text("utf-8")
+    area = config.knowledge_areas.areas_of("Fall")[0]
+    assert "<h2>Kunskapsområden</h2>" in region
+    assert (
+        f'<td>{area}</td><td class="n">12</td><td class="n">12</td><td class="n">48</td>' in region
+    )
 
 
 # --- the flow ------------------------------------------------------------------------------
