@@ -1,0 +1,477 @@
+"""Handlingsplan: each unit's actions against its findings, carried over and followed up.
+
+The plan of data year Y for a unit holds the unit's own findings of Y with the actions that
+answer them (a finding without one is shown as a gap: the audit found that analyses did not
+lead to improvement), its other actions of Y, and its open actions of earlier years carried
+over with their status. The effect check puts each finished action's finding measure before
+(the finding's year) beside the same measure a year later, and the unit's own judgement.
+Område, verksamhet and region add a roll-up of their units: actions per status, the share of
+findings with an action, overdue actions, and the units with findings but no plan, by name.
+
+Everything is loaded in a few bulk queries (all findings of two years, all actions) and then
+built in Python over the tree, so a rerun for one unit costs the same as for all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from arshjul import analysis
+from arshjul.charts import bar_chart
+from arshjul.config import Config
+from arshjul.documents import Provenance, write_unit_documents
+from arshjul.models import Action, ActionStatus, StepRun
+from arshjul.models import Finding as FindingRow
+from arshjul.org import OrgTree, Unit
+from arshjul.render import number, percent
+from arshjul.signoff import Stamp
+
+FILE_NAME = "handlingsplan.html"
+
+#: the Swedish labels of the statuses, in the worksheet, the importer and the documents
+STATUS_SV = {
+    ActionStatus.PLANNED: "Planerad",
+    ActionStatus.IN_PROGRESS: "Pågår",
+    ActionStatus.DONE: "Klar",
+    ActionStatus.DROPPED: "Struken",
+}
+#: an action with one of these is still to be carried out, and is carried over to next year
+OPEN = frozenset({ActionStatus.PLANNED, ActionStatus.IN_PROGRESS})
+#: finding kinds whose measure is a share (shown as a percentage)
+SHARE_KINDS = frozenset({"care_chain", "answer_time"})
+#: finding kinds whose measure is a mean per month (shown with one decimal)
+MEAN_KINDS = frozenset({"spc"})
+
+_ACTION_YEAR = re.compile(r"-(\d{4})-\d+$")
+_FINDING_YEAR = re.compile(r"^(\d{4}):")
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding as the analysis stored it (``analysis.store_findings``)."""
+
+    id: str
+    year: int
+    unit_id: str
+    kind: str
+    title: str
+    measure: str
+    value: float | None
+    baseline: float | None
+    severity: int
+
+    @property
+    def key(self) -> str:
+        return self.id.removeprefix(f"{self.year}:{self.unit_id}:{self.kind}:")
+
+    def id_in(self, year: int) -> str:
+        """The id the same finding has in the analysis of ``year``."""
+        return f"{year}:{self.unit_id}:{self.kind}:{self.key}"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """An åtgärd as imported from a unit's worksheet."""
+
+    action_id: str
+    unit_id: str
+    finding_id: str | None
+    title: str
+    owner_role: str
+    due_date: date | None
+    status: ActionStatus
+    effect: str | None
+
+    @property
+    def year(self) -> int | None:
+        """The data year whose plan the action belongs to: its finding's year, else the year
+        in its id (``{unit}-{year}-{nnn}``), else unknown (None: counted as this year's)."""
+        for text, pattern in ((self.finding_id, _FINDING_YEAR), (self.action_id, _ACTION_YEAR)):
+            match = pattern.search(text or "")
+            if match:
+                return int(match.group(1))
+        return None
+
+    @property
+    def status_sv(self) -> str:
+        return STATUS_SV[self.status]
+
+    def overdue(self, today: date) -> bool:
+        return self.status in OPEN and self.due_date is not None and self.due_date < today
+
+
+def load_findings(conn: Connection, up_to: int) -> list[StoredFinding]:
+    """Every finding of the years up to ``up_to``: a few per unit and year, and actions
+    carried over from any earlier year point at them."""
+    rows = conn.execute(
+        select(
+            FindingRow.id,
+            FindingRow.year,
+            FindingRow.unit_id,
+            FindingRow.kind,
+            FindingRow.title,
+            FindingRow.measure,
+            FindingRow.value,
+            FindingRow.baseline,
+            FindingRow.severity,
+        ).where(FindingRow.year <= up_to)
+    )
+    return [StoredFinding(*r) for r in rows]
+
+
+def load_actions(conn: Connection) -> list[PlannedAction]:
+    rows = conn.execute(
+        select(
+            Action.action_id,
+            Action.unit_id,
+            Action.finding_id,
+            Action.title,
+            Action.owner_role,
+            Action.due_date,
+            Action.status,
+            Action.effect,
+        ).order_by(Action.action_id)
+    )
+    return [PlannedAction(*r) for r in rows]
+
+
+def analysed_years(conn: Connection) -> set[int]:
+    """The data years an analysis was stored or run for: only for those is a finding that
+    is not there "no longer flagged" rather than "not yet analysed"."""
+    years = set(conn.execute(select(FindingRow.year).distinct()).scalars())
+    periods = conn.execute(select(StepRun.period).where(StepRun.step == "analyse").distinct())
+    return years | {int(p) for p in periods.scalars() if p.isdigit()}
+
+
+# --- one unit's plan -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectCheck:
+    """A finished action's finding: its measure then and a year later."""
+
+    action: PlannedAction
+    finding: StoredFinding
+    follow_year: int
+    #: the measure in ``follow_year``; None when not measurable (yet)
+    after: float | None
+    #: flagged again in ``follow_year``; None when that year is not analysed
+    flagged_again: bool | None
+
+    @property
+    def before_text(self) -> str:
+        return format_measure(self.finding.kind, self.finding.value)
+
+    @property
+    def baseline_text(self) -> str:
+        return format_measure(self.finding.kind, self.finding.baseline)
+
+    @property
+    def after_text(self) -> str:
+        return format_measure(self.finding.kind, self.after)
+
+    @property
+    def change(self) -> str:
+        """Which way the measure moved: towards or away from the finding's yardstick (its
+        baseline), or lower/higher when the finding has none."""
+        before, after, yardstick = self.finding.value, self.after, self.finding.baseline
+        if self.flagged_again is None:
+            return f"mäts när {self.follow_year} har analyserats"
+        if before is None or after is None:
+            return "–"
+        if yardstick is None:
+            return "oförändrat" if after == before else ("lägre" if after < before else "högre")
+        then, now = abs(before - yardstick), abs(after - yardstick)
+        if now == then:
+            return "oförändrat"
+        return "närmare jämförelsevärdet" if now < then else "längre från jämförelsevärdet"
+
+    @property
+    def flagged_text(self) -> str:
+        if self.flagged_again is None:
+            return "ej analyserat än"
+        return "flaggas igen" if self.flagged_again else "ej längre flaggat"
+
+
+def format_measure(kind: str, value: float | None) -> str:
+    if kind in SHARE_KINDS:
+        return percent(value)
+    return number(value, 1 if kind in MEAN_KINDS else 0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One unit's own action plan for a data year."""
+
+    unit_id: str
+    year: int
+    #: the unit's findings of the year, most severe first, each with its actions
+    findings: tuple[tuple[StoredFinding, tuple[PlannedAction, ...]], ...]
+    #: actions of the year that answer no finding of the year
+    other: tuple[PlannedAction, ...]
+    #: open actions of earlier years
+    carried: tuple[PlannedAction, ...]
+    effects: tuple[EffectCheck, ...]
+    #: the findings of other years that carried-over and other actions answer, by id
+    earlier_findings: dict[str, StoredFinding] = field(default_factory=dict)
+
+    def finding_title(self, action: PlannedAction) -> str:
+        """The title of the finding ``action`` answers, or an empty string."""
+        f = self.earlier_findings.get(action.finding_id or "")
+        return f.title if f else ""
+
+    @property
+    def actions(self) -> tuple[PlannedAction, ...]:
+        """Every action of the plan: the year's and the carried-over ones."""
+        linked = tuple(a for _, actions in self.findings for a in actions)
+        return linked + self.other + self.carried
+
+    @property
+    def has_plan(self) -> bool:
+        """At least one action of the year that is not struck out."""
+        return any(
+            a.status is not ActionStatus.DROPPED
+            for a in (*(a for _, acts in self.findings for a in acts), *self.other)
+        )
+
+
+@dataclass
+class Tally:
+    """Counts of one plan, or of a subtree's plans added together."""
+
+    findings: int = 0
+    #: findings with at least one action that is not struck out
+    with_action: int = 0
+    by_status: Counter[ActionStatus] = field(default_factory=Counter)
+    overdue: int = 0
+    carried: int = 0
+    #: units with findings of the year and no action: the gaps, named in the documents
+    without_plan: list[str] = field(default_factory=list)
+
+    @property
+    def actions(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def share_with_action(self) -> float | None:
+        return self.with_action / self.findings if self.findings else None
+
+    def add(self, other: Tally) -> None:
+        self.findings += other.findings
+        self.with_action += other.with_action
+        self.by_status.update(other.by_status)
+        self.overdue += other.overdue
+        self.carried += other.carried
+        self.without_plan.extend(other.without_plan)
+
+
+def tally(plan: Plan, today: date) -> Tally:
+    answered = sum(
+        any(a.status is not ActionStatus.DROPPED for a in actions) for _, actions in plan.findings
+    )
+    actions = plan.actions
+    return Tally(
+        findings=len(plan.findings),
+        with_action=answered,
+        by_status=Counter(a.status for a in actions),
+        overdue=sum(a.overdue(today) for a in actions),
+        carried=len(plan.carried),
+        without_plan=[plan.unit_id] if plan.findings and not plan.has_plan else [],
+    )
+
+
+def roll_up(tree: OrgTree, plans: dict[str, Plan], today: date) -> dict[str, Tally]:
+    """Each unit's tally of its own plan and every plan below it."""
+    return tree.roll_up(lambda unit_id: tally(plans[unit_id], today))
+
+
+def _severity_order(f: StoredFinding) -> tuple[int, str]:
+    return -f.severity, f.id
+
+
+def build_plans(conn: Connection, config: Config, tree: OrgTree, year: int) -> dict[str, Plan]:
+    """Every unit's plan for ``year`` (roll-ups need them all; the queries are the same)."""
+    findings = load_findings(conn, year + 1)
+    actions = load_actions(conn)
+    analysed = analysed_years(conn)
+    by_id = {f.id: f for f in findings}
+    own: dict[str, list[StoredFinding]] = {uid: [] for uid in tree.units}
+    for f in findings:
+        if f.year == year and f.unit_id in own:
+            own[f.unit_id].append(f)
+    unit_actions: dict[str, list[PlannedAction]] = {uid: [] for uid in tree.units}
+    for a in actions:
+        if a.unit_id in unit_actions:
+            unit_actions[a.unit_id].append(a)
+    done_on = [by_id.get(a.finding_id or "") for a in actions if a.status is ActionStatus.DONE]
+    finished = {g.id: g for g in done_on if g is not None and g.year in (year - 1, year)}
+    measured: dict[str, float | None] = {}
+    for follow in sorted({f.year + 1 for f in finished.values()} & analysed):
+        unflagged = [
+            f for f in finished.values() if f.year + 1 == follow and f.id_in(follow) not in by_id
+        ]
+        measured.update(measure_after(conn, config, tree, follow, unflagged))
+    return {
+        uid: _plan(uid, year, own[uid], unit_actions[uid], by_id, measured, analysed)
+        for uid in tree.units
+    }
+
+
+def _plan(
+    unit_id: str,
+    year: int,
+    findings: list[StoredFinding],
+    actions: list[PlannedAction],
+    by_id: dict[str, StoredFinding],
+    measured: dict[str, float | None],
+    analysed: set[int],
+) -> Plan:
+    mine = {f.id for f in findings}
+    linked: dict[str, list[PlannedAction]] = {f.id: [] for f in findings}
+    other, carried = [], []
+    for a in actions:
+        a_year = a.year
+        if a_year is None or a_year == year:
+            if a.finding_id in mine:
+                linked[a.finding_id].append(a)
+            else:
+                other.append(a)
+        elif a_year < year and a.status in OPEN:
+            carried.append(a)
+    effects = []
+    for a in actions:
+        f = by_id.get(a.finding_id or "")
+        if a.status is not ActionStatus.DONE or f is None or f.year not in (year - 1, year):
+            continue
+        follow = f.year + 1
+        if follow in analysed:
+            next_id = f.id_in(follow)
+            again = next_id in by_id
+            after = by_id[next_id].value if again else measured.get(f.id)
+            effects.append(EffectCheck(a, f, follow, after, again))
+        else:
+            effects.append(EffectCheck(a, f, follow, None, None))
+    ordered = sorted(findings, key=_severity_order)
+    pointed = {a.finding_id for a in (*other, *carried) if a.finding_id in by_id}
+    return Plan(
+        unit_id=unit_id,
+        year=year,
+        findings=tuple((f, tuple(linked[f.id])) for f in ordered),
+        other=tuple(other),
+        carried=tuple(carried),
+        effects=tuple(effects),
+        earlier_findings={i: by_id[i] for i in sorted(i for i in pointed if i)},
+    )
+
+
+# --- the effect check's "after" ------------------------------------------------------------
+
+
+def measure_after(
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    year: int,
+    findings: Sequence[StoredFinding],
+) -> dict[str, float | None]:
+    """The measure of each finding of ``year - 1`` as the analysis of ``year`` computes it,
+    whether or not that analysis flags it again (None: ``year`` has no data)."""
+    wanted = [f for f in findings if f.unit_id in tree]
+    if not wanted:
+        return {}
+    data = analysis.gather(conn, tree, year)
+    if year not in data.with_data:
+        return {f.id: None for f in wanted}
+    this_year = {uid: d.years[-1].deviations for uid, d in data.units.items()}
+    peers = analysis.peer_medians(tree, this_year)
+    days = config.settings.targets.complaint_answer_days
+    done: dict[str, analysis.Analysis] = {}
+    out: dict[str, float | None] = {}
+    for f in wanted:
+        if f.unit_id not in done:
+            done[f.unit_id] = analysis.analyse_unit(
+                data, f.unit_id, config.codes, days, peers[f.unit_id]
+            )
+        out[f.id] = measure(done[f.unit_id], data.units[f.unit_id], f.kind, f.key)
+    return out
+
+
+def measure(a: analysis.Analysis, data: analysis.UnitData, kind: str, key: str) -> float | None:
+    """What a finding of ``kind``/``key`` measures (see ``analysis``), in analysis ``a``;
+    None for a kind this check does not know."""
+    if kind == "trend":
+        return next((float(t.current) for t in a.trends if t.key == key), None)
+    if kind == "surge":
+        prefix, _, category = key.partition(":")
+        counter = next(c for p, _, c in analysis.CATEGORY_SOURCES if p == prefix)
+        return float(getattr(data.years[-1], counter).get(category, 0))
+    if kind == "spc":
+        if a.chart is None:
+            return None
+        centre = a.chart.centre
+        values = [v for v, (y, _) in zip(a.chart.values, a.months, strict=True) if y == a.year]
+        if not values:
+            return None
+        if key == "beyond":  # the month farthest from the centre line, as the finding shows
+            return max(values, key=lambda v: abs(v - centre))
+        return sum(values) / len(values)  # a run: the mean of the months
+    if kind == "under_reporting":
+        return float(a.deviations)
+    if kind == "risk":
+        return float(sum(c.count for row in a.risk for c in row if c.band == key))
+    if kind == "care_chain":
+        return a.care_chain / a.deviations if a.deviations else None
+    if kind == "answer_time":
+        return a.answers.share_within
+    return None
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+def write_documents(
+    out: Path,
+    config: Config,
+    tree: OrgTree,
+    year: int,
+    plans: dict[str, Plan],
+    unit_ids: Iterable[str],
+    origin: Provenance,
+    today: date,
+    sign_off: Stamp | None = None,
+) -> list[Path]:
+    """The action plan of each unit in ``unit_ids`` as ``handlingsplan.html``; the region's
+    carries ``sign_off`` (its version and state), as the plan the board fastställer."""
+    totals = roll_up(tree, plans, today)
+
+    def context(unit: Unit) -> dict[str, Any]:
+        t = totals[unit.id]
+        return dict(
+            region=config.settings.region,
+            year=year,
+            today=today,
+            plan=plans[unit.id],
+            total=t,
+            children=[(c, totals[c.id]) for c in tree.children(unit.id)],
+            without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
+            statuses=[(s, STATUS_SV[s]) for s in ActionStatus],
+            chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ActionStatus]),
+            severity_sv=analysis.SEVERITY_SV,
+            origin=origin,
+            sign_off=sign_off if unit.parent_id is None else None,
+        )
+
+    return write_unit_documents(
+        out, year, tree, unit_ids, FILE_NAME, "action_plan.html.j2", context
+    )

@@ -1,0 +1,300 @@
+"""Sign-off (fastställande): numbered versions of a document, each decided at most once.
+
+Design
+------
+* A document that needs a sign-off (the region's patientsäkerhetsberättelse, the region's
+  action plan) is written under its plain name, e.g. ``patientsakerhetsberattelse.html`` — always
+  the latest version — and copied to ``patientsakerhetsberattelse-v<N>.html``.
+* A version is *decided* when ``sign_off`` holds a row for it: approved (fastställd) or
+  returned (återremitterad, with a comment). The table has at most one row per version (its
+  unique index), so the decision is the record and is never updated.
+* The current draft is version ``N = 1 + the highest decided version``. A rerun while N is
+  undecided rewrites N's files; once N is decided, the next run writes N+1. A decided
+  version's file is never written again: :func:`write_draft` and :func:`record` refuse with
+  :class:`ConflictError`.
+* A rerun whose document says what the last approved version says (the same data; only the
+  footer's run and time differ) makes no new version: the approved one stands
+  (:func:`still_approved`), so rerunning an unchanged cycle never asks for sign-off again.
+* A version without a row is awaiting sign-off. Nothing is recorded for that: the document
+  itself says "Utkast – väntar på fastställande", and the next decision or rerun takes it
+  from there (one row per version keeps the record append-only).
+* Every document carries a sign-off block between :data:`BLOCK_START` and :data:`BLOCK_END`
+  (``{% include "sign_off.html.j2" %}`` with ``sign_off`` a :class:`Stamp` in the context).
+  When a version is decided, the block is rendered again with the decision and replaced in
+  the version's HTML; the sha256 recorded is that of the decided file, so anyone can check
+  that ``-v<N>.html`` is the document as it was fastställd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from arshjul.documents import docx_path
+from arshjul.errors import ConflictError
+from arshjul.files import write_bytes_atomic
+from arshjul.models import SignOff, SignOffState
+from arshjul.render import render
+from arshjul.tables import parse_html
+from arshjul.word import write_docx
+
+SIGN_OFF = SignOff.__table__
+
+BLOCK_START = "<!-- arshjul:sign-off -->"
+BLOCK_END = "<!-- /arshjul:sign-off -->"
+BLOCK_TEMPLATE = "sign_off.html.j2"
+
+#: ``signed_by`` of an approval given with ``--approve`` (the demo; no person decided)
+AUTOMATIC = "automatiskt godkänd (arshjul run --approve)"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a document says about its sign-off."""
+
+    version: int
+    state: Literal["draft", "approved", "returned"]
+    role: str
+    signed_by: str | None = None
+    at: datetime | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One version of one document: ``latest`` is the plain name, ``path`` the versioned."""
+
+    document: str
+    period: str
+    unit_id: str
+    version: int
+    latest: Path
+
+    @property
+    def path(self) -> Path:
+        return versioned_path(self.latest, self.version)
+
+
+@dataclass(frozen=True)
+class Decision:
+    approved: bool
+    signed_by: str
+    role: str
+    at: datetime
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SignOffResult:
+    """Where a version stands after a sign-off was asked for."""
+
+    document: str
+    period: str
+    unit_id: str
+    version: int
+    state: Literal["approved", "returned", "awaiting"]
+    path: Path  # the version's own file
+    latest: Path
+    role: str
+    signed_by: str | None = None
+    at: datetime | None = None
+    comment: str | None = None
+    sha256: str | None = None
+
+
+def versioned_path(latest: Path, version: int) -> Path:
+    """``x.html`` → ``x-v3.html``."""
+    return latest.with_name(f"{latest.stem}-v{version}{latest.suffix}")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _key(document: str, period: str, unit_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (SignOff.document == document, SignOff.period == period, SignOff.unit_id == unit_id)
+
+
+def current_version(conn: Connection, document: str, period: str, unit_id: str) -> int:
+    """The version a run writes now: one above the highest decided version."""
+    highest = conn.execute(
+        select(func.max(SignOff.version)).where(*_key(document, period, unit_id))
+    ).scalar_one()
+    return (highest or 0) + 1
+
+
+def draft_stamp(conn: Connection, document: str, period: str, unit_id: str, role: str) -> Stamp:
+    """The stamp of the version a run writes now (for the template's context)."""
+    return Stamp(current_version(conn, document, period, unit_id), "draft", role)
+
+
+def decided(conn: Connection, draft: Draft) -> Row[Any] | None:
+    """The decision recorded for ``draft``'s version (a ``sign_off`` row), if any."""
+    return conn.execute(
+        select(SIGN_OFF).where(
+            *_key(draft.document, draft.period, draft.unit_id), SignOff.version == draft.version
+        )
+    ).first()
+
+
+def _refuse_decided(conn: Connection, draft: Draft) -> None:
+    row = decided(conn, draft)
+    if row is not None:
+        raise ConflictError(
+            f"{draft.path}: version {draft.version} of {draft.document} {draft.period} was"
+            f" {'fastställd' if row.state is SignOffState.APPROVED else 'återremitterad'}"
+            f" {row.at:%Y-%m-%d} (sha256 {row.sha256}); a decided version is never overwritten"
+        )
+
+
+def write_draft(
+    conn: Connection, document: str, period: str, unit_id: str, latest: Path, version: int
+) -> Draft:
+    """Copy the just written ``latest`` to version ``version``'s file; refuses a decided one."""
+    draft = Draft(document, period, unit_id, version, latest)
+    _refuse_decided(conn, draft)
+    write_bytes_atomic(draft.path, latest.read_bytes())
+    return draft
+
+
+def open_draft(conn: Connection, document: str, period: str, unit_id: str, latest: Path) -> Draft:
+    """The current version of the document just written at ``latest``, kept as its own file."""
+    version = current_version(conn, document, period, unit_id)
+    return write_draft(conn, document, period, unit_id, latest, version)
+
+
+def stamp_html(html: str, stamp: Stamp) -> str:
+    """``html`` with its sign-off block showing ``stamp``."""
+    start, end = html.find(BLOCK_START), html.find(BLOCK_END)
+    if start < 0 or end < start or html.count(BLOCK_START) != 1:
+        raise ValueError(f"the document has no single sign-off block ({BLOCK_TEMPLATE})")
+    block = render(BLOCK_TEMPLATE, sign_off=stamp)
+    return html[:start] + block.strip() + html[end + len(BLOCK_END) :]
+
+
+def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> SignOffResult:
+    """Record the decision on ``draft``: stamp its version's file (and the latest, which is
+    the same version) and store the sha256 of the stamped file. Refuses a decided version.
+    Call it inside a transaction: if writing the files fails, the row is rolled back."""
+    _refuse_decided(conn, draft)
+    state: Literal["approved", "returned"] = "approved" if decision.approved else "returned"
+    stamp = Stamp(
+        draft.version, state, decision.role, decision.signed_by, decision.at, decision.comment
+    )
+    data = stamp_html(draft.path.read_text("utf-8"), stamp).encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    # the row first: a version decided by another run meanwhile fails here, files untouched
+    try:
+        conn.execute(
+            insert(SignOff).values(
+                document=draft.document,
+                period=draft.period,
+                unit_id=draft.unit_id,
+                version=draft.version,
+                state=SignOffState.APPROVED if decision.approved else SignOffState.RETURNED,
+                role=decision.role,
+                signed_by=decision.signed_by,
+                comment=decision.comment,
+                sha256=digest,
+                run_id=run_id,
+                at=decision.at,
+            )
+        )
+    except IntegrityError:
+        raise ConflictError(
+            f"{draft.path}: version {draft.version} was decided by another run meanwhile"
+        ) from None
+    write_bytes_atomic(draft.path, data)
+    write_bytes_atomic(draft.latest, data)
+    # the DOCX beside the latest version, for editing, shows the decision as the HTML does
+    write_docx(docx_path(draft.latest), parse_html(data.decode("utf-8")), created=decision.at)
+    return SignOffResult(
+        draft.document,
+        draft.period,
+        draft.unit_id,
+        draft.version,
+        state,
+        draft.path,
+        draft.latest,
+        decision.role,
+        decision.signed_by,
+        decision.at,
+        decision.comment,
+        digest,
+    )
+
+
+def awaiting(draft: Draft, role: str) -> SignOffResult:
+    """The result for a version left undecided (its document says it awaits sign-off)."""
+    return SignOffResult(
+        draft.document,
+        draft.period,
+        draft.unit_id,
+        draft.version,
+        "awaiting",
+        draft.path,
+        draft.latest,
+        role,
+    )
+
+
+def history(conn: Connection, document: str, period: str, unit_id: str) -> list[Row[Any]]:
+    """Every decision on the document (``sign_off`` rows), oldest version first."""
+    rows = conn.execute(
+        select(SIGN_OFF).where(*_key(document, period, unit_id)).order_by(SignOff.version)
+    )
+    return list(rows)
+
+
+def _content(html: str) -> str:
+    """What a version says, without what every run changes: its sign-off block (version
+    number, state) and its footer (which run wrote it, when)."""
+    start, end = html.find(BLOCK_START), html.find(BLOCK_END)
+    if 0 <= start < end:
+        html = html[:start] + html[end + len(BLOCK_END) :]
+    return _FOOTER.sub("", html)
+
+
+_FOOTER = re.compile(r"<footer>.*?</footer>", re.DOTALL)
+
+
+def still_approved(
+    conn: Connection, document: str, period: str, unit_id: str, latest: Path
+) -> SignOffResult | None:
+    """When the document just written at ``latest`` says what its last approved version says
+    (a rerun on the same data), that version stands: ``latest`` becomes its file again and no
+    new version is made. None when the content changed or the last decision was a return."""
+    version = current_version(conn, document, period, unit_id) - 1
+    if version < 1:
+        return None
+    draft = Draft(document, period, unit_id, version, latest)
+    row = decided(conn, draft)
+    if row is None or row.state is not SignOffState.APPROVED or not draft.path.exists():
+        return None
+    approved = draft.path.read_bytes()
+    if _content(approved.decode("utf-8")) != _content(latest.read_text("utf-8")):
+        return None
+    write_bytes_atomic(latest, approved)
+    write_docx(docx_path(latest), parse_html(approved.decode("utf-8")), created=row.at)
+    return SignOffResult(
+        document,
+        period,
+        unit_id,
+        version,
+        "approved",
+        draft.path,
+        latest,
+        row.role,
+        row.signed_by,
+        row.at,
+        row.comment,
+        row.sha256,
+    )

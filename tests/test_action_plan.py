@@ -1,0 +1,457 @@
+"""Action plans: the worksheet round trip, carry-over, the effect check, roll-ups, the flow."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import Connection, create_engine, insert, select
+
+from arshjul import action_plan, analysis, worksheet
+from arshjul.config import Config
+from arshjul.db import make_engine, migrate
+from arshjul.documents import provenance, unit_dir
+from arshjul.importers import import_file
+from arshjul.models import (
+    Action,
+    ActionStatus,
+    Deviation,
+    DeviationStatus,
+    ImportBatch,
+    OrgLevel,
+    OrgUnit,
+    SignOff,
+    StepRun,
+)
+from arshjul.org import OrgTree
+from tests.conftest import NOW, TODAY
+
+pytestmark = pytest.mark.both_databases
+
+YEAR = 2025
+#: region R1 with two områden; E1 and E2 in V1 (område A1), E3 in V2 (område A2)
+ORG = [
+    ("R1", "Region Syntet", OrgLevel.REGION, None),
+    ("A1", "Område Norr", OrgLevel.AREA, "R1"),
+    ("A2", "Område Söder", OrgLevel.AREA, "R1"),
+    ("V1", "Medicin", OrgLevel.DEPARTMENT, "A1"),
+    ("V2", "Kirurgi", OrgLevel.DEPARTMENT, "A2"),
+    ("E1", "Avdelning 1", OrgLevel.UNIT, "V1"),
+    ("E2", "Avdelning 2", OrgLevel.UNIT, "V1"),
+    ("E3", "Avdelning 3", OrgLevel.UNIT, "V2"),
+]
+
+
+def finding(
+    unit: str, kind: str, key: str, value: float, baseline: float | None, year: int = YEAR
+) -> analysis.Finding:
+    title = f"{unit}: {kind} {key} {year}"
+    return analysis.Finding(year, unit, kind, key, title, "avvikelser", value, baseline, 2)
+
+
+#: the findings planted for YEAR
+FINDINGS = [
+    finding("E1", "trend", "avvikelser", 240, 120),
+    finding("E1", "risk", "mycket hög", 3, None),
+    finding("E1", "care_chain", "avvikelser", 0.25, None),
+    finding("E2", "under_reporting", "avvikelser", 0, 180),
+    finding("V1", "trend", "avvikelser", 400, 300),
+]
+
+
+def batch(conn: Connection, kind: str = "synthetic") -> int:
+    return conn.execute(
+        insert(ImportBatch)
+        .values(
+            kind=kind,
+            file_name=f"{kind}.csv",
+            sha256=kind.ljust(64, "0"),
+            rows=0,
+            inserted=0,
+            updated=0,
+            imported_at=NOW,
+        )
+        .returning(ImportBatch.id)
+    ).scalar_one()
+
+
+def load_region(conn: Connection, findings: list[analysis.Finding] = FINDINGS) -> OrgTree:
+    batch(conn, "organisation")
+    conn.execute(
+        insert(OrgUnit),
+        [dict(zip(("id", "name", "level", "parent_id"), u, strict=True)) for u in ORG],
+    )
+    for year in sorted({f.year for f in findings}):
+        in_year = [f for f in findings if f.year == year]
+        analysis.store_findings(conn, year, [u[0] for u in ORG], in_year, "run-analyse")
+    return OrgTree.load(conn)
+
+
+def add_actions(conn: Connection, *actions: dict[str, Any]) -> None:
+    b = batch(conn, "actions-by-hand")
+    defaults = {"owner_role": "Enhetschef", "due_date": None, "effect": None, "batch_id": b}
+    conn.execute(insert(Action), [defaults | a for a in actions])
+
+
+def build(conn: Connection, config: Config, tree: OrgTree) -> dict[str, action_plan.Plan]:
+    return action_plan.build_plans(conn, config, tree, YEAR)
+
+
+def write_html(
+    conn: Connection, config: Config, tree: OrgTree, out: Path, unit_ids: list[str]
+) -> dict[str, str]:
+    origin = provenance(conn, ("actions",), now=NOW, run_id="test-run")
+    plans = build(conn, config, tree)
+    written = action_plan.write_documents(out, config, tree, YEAR, plans, unit_ids, origin, TODAY)
+    return {p.parent.name: p.read_text("utf-8") for p in written}
+
+
+# --- the round trip ------------------------------------------------------------------------
+
+
+def fill_in(path: Path, filled: Path) -> None:
+    """What a unit does in Excel: write two actions, one on a prepared finding row, one on a
+    spare row answering another finding, choosing values from the drop-down lists."""
+    book = load_workbook(path)
+    sheet, lists = book.worksheets[0], book[worksheet.LISTS_SHEET]
+    column = {cell.value: cell.column for cell in sheet[1]}
+    statuses = [c.value for c in lists["A"][1:]]
+    roles = [c.value for c in lists["B"][1:]]
+    effects = [c.value for c in lists["C"][1:]]
+    finding_ids = [(r, sheet.cell(r, column["Fynd-ID"]).value) for r in range(2, sheet.max_row + 1)]
+    first = next(r for r, f in finding_ids if f == "2025:E1:trend:avvikelser")
+    for header, value in {
+        "Åtgärd": "Dubbelkontroll vid läkemedelsgivning",
+        "Ansvarig": roles[0],
+        "Klart senast": date(2026, 3, 31),  # passed: overdue unless done
+        "Status": statuses[1],  # Pågår
+    }.items():
+        sheet.cell(first, column[header], value)
+    spare = next(r for r, f in finding_ids if f is None)  # the first empty row, its id ready
+    for header, value in {
+        "Fynd-ID": "2025:E1:care_chain:avvikelser",
+        "Åtgärd": "Gemensam rutin med kommunen för utskrivning",
+        "Ansvarig": "Vårdutvecklare",
+        "Klart senast": date(2026, 12, 31),
+        "Status": "Klar",
+        "Effekt": effects[2],
+    }.items():
+        sheet.cell(spare, column[header], value)
+    book.save(filled)
+
+
+def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
+    conn, config, tmp_path: Path
+):
+    tree = load_region(conn)
+    plans = build(conn, config, tree)
+    [path] = worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
+    assert path == unit_dir(tmp_path, YEAR, tree["E1"]) / "handlingsplan-arbetsblad.xlsx"
+    filled = tmp_path / "ifylld.xlsx"
+    fill_in(path, filled)
+
+    result = import_file(conn, config, "actions", filled, now=NOW)
+
+    assert (result.inserted, result.updated) == (2, 0)
+    stored = conn.execute(
+        select(Action.action_id, Action.finding_id, Action.status, Action.effect).order_by(
+            Action.action_id
+        )
+    ).all()
+    assert stored == [
+        ("E1-2025-003", "2025:E1:trend:avvikelser", ActionStatus.IN_PROGRESS, None),
+        ("E1-2025-004", "2025:E1:care_chain:avvikelser", ActionStatus.DONE, "Viss effekt"),
+    ]
+
+    html = write_html(conn, config, tree, tmp_path, ["E1", "V1", "A1", "R1"])
+    unit = html["E1"]
+    assert "Dubbelkontroll vid läkemedelsgivning" in unit
+    assert "Pågår <strong>(försenad)</strong>" in unit
+    assert "Gemensam rutin med kommunen för utskrivning" in unit and "Viss effekt" in unit
+    assert unit.count("Ingen åtgärd planerad") == 1  # the risk finding: a visible gap
+    # the area's roll-up: V1 with E1's two actions, E2 named as a unit without a plan
+    area = html["A1"]
+    assert '<td>Medicin</td><td class="n">5</td><td class="n">40\u00a0%</td>' in area
+    assert "Avdelning 2 (E2)" in area and "Avdelning 1 (E1)" not in area
+    region = html["R1"]
+    assert "Område Norr" in region and "Område Söder" in region
+    assert "Avdelning 2 (E2)" in region and "Medicin (V1)" in region
+
+    # the rerun's worksheet shows what was entered, under the same ids, and new ids after
+    plans = build(conn, config, tree)
+    worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
+    rows = list(load_workbook(path).worksheets[0].iter_rows(min_row=2, values_only=True))
+    by_id = {r[0]: r for r in rows}
+    assert by_id["E1-2025-003"][4:8] == (
+        "Dubbelkontroll vid läkemedelsgivning",
+        "Enhetschef",
+        NOW.replace(2026, 3, 31, 0, 0, tzinfo=None),
+        "Pågår",
+    )
+    assert by_id["E1-2025-004"][2] == "2025:E1:care_chain:avvikelser"
+    assert by_id["E1-2025-004"][7:] == ("Klar", "Viss effekt")
+    assert len(by_id) == len(rows)  # no id twice
+    assert by_id["E1-2025-005"][2] == "2025:E1:risk:mycket hög"  # new ids after the highest
+    # importing the rewritten worksheet as it is changes nothing
+    again = import_file(conn, config, "actions", path, now=NOW)
+    assert (again.inserted, again.updated) == (0, 0)
+
+
+def test_actions_from_csv_under_the_same_rules(conn, config, tmp_path: Path):
+    tree = load_region(conn)
+    path = tmp_path / "atgarder.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        writer.writerow(["Åtgärds-ID", "Enhet HSA-id", "Fynd-ID", "Åtgärd", "Ansvarig", "Status"])
+        writer.writerow(
+            [
+                "E2-2025-001",
+                "E2",
+                "2025:E2:under_reporting:avvikelser",
+                "Utbilda",
+                "Enhetschef",
+                "Planerad",
+            ]
+        )
+    import_file(conn, config, "actions", path, now=NOW)
+    html = write_html(conn, config, tree, tmp_path, ["E2", "A1"])
+    assert "Utbilda" in html["E2"] and "Ingen åtgärd planerad" not in html["E2"]
+    assert "Avdelning 2 (E2)" not in html["A1"]  # E2 has a plan now; E1 has none
+    assert "Avdelning 1 (E1)" in html["A1"]
+
+
+# --- carry-over ----------------------------------------------------------------------------
+
+
+def test_open_actions_of_last_year_are_carried_over_with_their_status(conn, config, tmp_path: Path):
+    old = finding("E1", "trend", "avvikelser", 200, 120, year=YEAR - 1)
+    tree = load_region(conn, [*FINDINGS, old])
+    add_actions(
+        conn,
+        dict(
+            action_id="E1-2024-001",
+            unit_id="E1",
+            finding_id=old.id,
+            title="Ny rutin",
+            status=ActionStatus.PLANNED,
+            due_date=date(2025, 6, 30),
+        ),
+        dict(
+            action_id="E1-2024-002",
+            unit_id="E1",
+            finding_id=old.id,
+            title="Införd checklista",
+            status=ActionStatus.IN_PROGRESS,
+            due_date=date(2027, 1, 31),
+        ),
+        dict(
+            action_id="E1-2024-003",
+            unit_id="E1",
+            finding_id=old.id,
+            title="Klar sedan länge",
+            status=ActionStatus.DONE,
+        ),
+        dict(
+            action_id="E1-2024-004",
+            unit_id="E1",
+            finding_id=None,
+            title="Struken idé",
+            status=ActionStatus.DROPPED,
+        ),
+    )
+    plan = build(conn, config, tree)["E1"]
+
+    assert [(a.action_id, a.status_sv, a.overdue(TODAY)) for a in plan.carried] == [
+        ("E1-2024-001", "Planerad", True),
+        ("E1-2024-002", "Pågår", False),
+    ]
+    assert plan.other == ()
+    unit = write_html(conn, config, tree, tmp_path, ["E1"])["E1"]
+    carried = unit.split("Överförda åtgärder från tidigare år")[1].split("Effektuppföljning")[0]
+    assert carried.count("överförd från 2024") == 2
+    assert "Ny rutin" in carried and "Planerad <strong>(försenad)</strong>" in carried
+    assert "Införd checklista" in carried and "Pågår</td>" in carried
+    assert "Klar sedan länge" not in carried and "Struken idé" not in unit
+    # the worksheet carries them too, under their own ids, with the old finding named
+    plans = build(conn, config, tree)
+    [path] = worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
+    rows = {r[0]: r for r in load_workbook(path).worksheets[0].iter_rows(values_only=True)}
+    assert rows["E1-2024-001"][3] == f"Överförd från 2024: {old.title}"
+    assert rows["E1-2024-002"][7] == "Pågår"
+    assert "E1-2024-003" not in rows
+
+
+# --- the effect check ----------------------------------------------------------------------
+
+
+def test_effect_of_finished_actions_before_and_after(conn, config, tmp_path: Path):
+    rise = finding("E1", "trend", "avvikelser", 240, 120, year=YEAR - 1)
+    risk = finding("E1", "risk", "mycket hög", 3, None, year=YEAR - 1)
+    tree = load_region(conn, [rise, risk, finding("E1", "trend", "avvikelser", 200, 120)])
+    # one deviation of the highest risk in YEAR: the risk finding is no longer flagged
+    conn.execute(
+        insert(Deviation).values(
+            source_id="D1",
+            unit_id="E1",
+            reported_date=date(YEAR, 5, 1),
+            category="Fall",
+            consequence=4,
+            probability=4,
+            lex_maria=False,
+            care_chain=False,
+            status=DeviationStatus.CLOSED,
+            batch_id=batch(conn),
+        )
+    )
+    add_actions(
+        conn,
+        dict(
+            action_id="E1-2024-001",
+            unit_id="E1",
+            finding_id=rise.id,
+            title="Bemanning",
+            status=ActionStatus.DONE,
+            effect="Viss effekt",
+        ),
+        dict(
+            action_id="E1-2024-002",
+            unit_id="E1",
+            finding_id=risk.id,
+            title="Riskronder",
+            status=ActionStatus.DONE,
+            effect="God effekt",
+        ),
+        dict(
+            action_id="E1-2025-001",
+            unit_id="E1",
+            finding_id="2025:E1:trend:avvikelser",
+            title="Uppföljning",
+            status=ActionStatus.DONE,
+        ),
+    )
+    effects = {e.action.action_id: e for e in build(conn, config, tree)["E1"].effects}
+
+    trend = effects["E1-2024-001"]
+    assert (trend.finding.value, trend.after, trend.flagged_again) == (240, 200, True)
+    assert trend.change == "närmare jämförelsevärdet"  # 80 from 120 instead of 120
+    risk_check = effects["E1-2024-002"]
+    assert (risk_check.after, risk_check.flagged_again) == (1, False)  # measured, not flagged
+    assert (risk_check.change, risk_check.flagged_text) == ("lägre", "ej längre flaggat")
+    pending = effects["E1-2025-001"]
+    assert (pending.after, pending.flagged_again) == (None, None)
+    assert pending.change == "mäts när 2026 har analyserats"
+
+    unit = write_html(conn, config, tree, tmp_path, ["E1"])["E1"]
+    section = unit.split("<h2>Effektuppföljning</h2>")[1]
+    assert "240 (2024)" in section and "200 (2025)" in section and "flaggas igen" in section
+    assert "3 (2024)" in section and "1 (2025)" in section and "God effekt" in section
+    assert "Ej bedömd" in section  # the 2025 action has no judged effect yet
+
+
+def test_measure_after_knows_each_finding_kind(conn, config):
+    """The same measure as the analysis of the year after, for every finding kind."""
+    tree = load_region(conn, [])
+    b = batch(conn)
+    rows = [
+        dict(
+            source_id=f"D{k}",
+            unit_id="E1",
+            reported_date=date(YEAR, 1 + k % 12, 1),
+            category="Fall" if k < 4 else "Läkemedel",
+            consequence=4 if k == 0 else 1,
+            probability=4 if k == 0 else 1,
+            lex_maria=False,
+            care_chain=k < 3,
+            status=DeviationStatus.CLOSED,
+            batch_id=b,
+        )
+        for k in range(12)
+    ]
+    conn.execute(insert(Deviation), rows)
+    wanted = [
+        finding("E1", "trend", "avvikelser", 1, 1, year=YEAR - 1),
+        finding("E1", "surge", "avvikelse:Fall", 1, 1, year=YEAR - 1),
+        finding("E1", "spc", "run", 1, 1, year=YEAR - 1),
+        finding("E1", "under_reporting", "avvikelser", 1, 1, year=YEAR - 1),
+        finding("E1", "risk", "mycket hög", 1, None, year=YEAR - 1),
+        finding("E1", "care_chain", "avvikelser", 1, None, year=YEAR - 1),
+        finding("E1", "answer_time", "klagomal", 1, 1, year=YEAR - 1),
+    ]
+    stored = [
+        action_plan.StoredFinding(
+            f.id, f.year, f.unit_id, f.kind, f.title, f.measure, f.value, f.baseline, f.severity
+        )
+        for f in wanted
+    ]
+    after = action_plan.measure_after(conn, config, tree, YEAR, stored)
+    assert {f.kind: after[f.id] for f in stored} == {
+        "trend": 12,
+        "surge": 4,
+        "spc": 1.0,  # one a month
+        "under_reporting": 12,
+        "risk": 1,
+        "care_chain": 0.25,
+        "answer_time": None,  # no complaints
+    }
+
+
+# --- the flow ------------------------------------------------------------------------------
+
+
+def seed_workdir(workdir: Path) -> None:
+    engine = make_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        migrate(engine)
+        with engine.begin() as conn:
+            load_region(conn)
+    finally:
+        engine.dispose()
+
+
+def query(workdir: Path, statement: Any) -> list[Any]:
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(statement).all())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_writes_every_unit_then_reruns_one_unit_and_its_roll_ups(workdir: Path, config):
+    from flows.action_plan import action_plan_flow
+
+    seed_workdir(workdir)
+    out = workdir / "out"
+
+    # approve: under the test server a sign-off would otherwise wait for a person
+    written = action_plan_flow(year=YEAR, now=NOW, publish=False, approve=True)
+
+    documents = [p for p in written if p.name == "handlingsplan.html"]
+    sheets = [p for p in written if p.name == worksheet.FILE_NAME]
+    assert len(documents) == len(sheets) == len(ORG)
+    region_doc = out / str(YEAR) / "region" / "R1" / "handlingsplan.html"
+    assert "Fastställd av" in region_doc.read_text("utf-8")
+    e3 = out / str(YEAR) / "enheter" / "E3" / "handlingsplan.html"
+    e3_before = e3.stat().st_mtime_ns
+
+    later = NOW + timedelta(hours=1)
+    again = action_plan_flow(year=YEAR, unit="E1", now=later, publish=False, approve=True)
+
+    assert sorted(p.parent.name for p in again if p.name == "handlingsplan.html") == [
+        "A1",
+        "E1",
+        "R1",
+        "V1",
+    ]
+    assert e3.stat().st_mtime_ns == e3_before
+    steps = query(workdir, select(StepRun.unit_id).where(StepRun.step == "action_plan"))
+    assert len(steps) == len(ORG) + 4
+    decisions = query(workdir, select(SignOff.document, SignOff.unit_id, SignOff.version))
+    # the rerun changed nothing in the region's plan: its approved version 1 stands
+    assert decisions == [("action_plan", "R1", 1)]
+    assert "Version 1.</strong>\nFastställd av" in region_doc.read_text("utf-8")

@@ -1,0 +1,451 @@
+"""Patientsäkerhetsberättelse: headings, figures from hand-counted data, suppression, text."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Connection, insert
+
+from arshjul import safety_report
+from arshjul.config import Config, load_config
+from arshjul.documents import Provenance
+from arshjul.models import (
+    Action,
+    ActionStatus,
+    Complaint,
+    ComplaintStatus,
+    Deviation,
+    DeviationStatus,
+    Finding,
+    ImportBatch,
+    OrgLevel,
+    OrgUnit,
+    Training,
+)
+from arshjul.org import OrgTree
+from arshjul.signoff import Stamp
+from tests.conftest import NOW
+
+pytestmark = pytest.mark.both_databases
+
+YEAR = 2025
+
+HEADINGS = [
+    "Sammanfattning",
+    "Struktur",
+    "Samverkan för att förebygga vårdskador",
+    "Patienters och närståendes delaktighet",
+    "Rapporteringsskyldighet",
+    "Klagomål och synpunkter",
+    "Egenkontroll",
+    "Process och åtgärder",
+    "Resultat och analys",
+    "Mål och strategier för kommande år",
+]
+
+
+def squeeze(text: str) -> str:
+    """Runs of ASCII white space as one space (NBSP, part of Swedish numbers, is kept)."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
+class Document(HTMLParser):
+    """The parts of a rendered document the tests read: h2 headings in order, tables by
+    caption (rows of cell texts), and the text of the body."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.headings: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.text = ""
+        self._tag: str | None = None
+        self._caption = ""
+        self._row: list[str] | None = None
+        self._cell: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("h2", "caption"):
+            self._tag, self._caption = tag, ""
+            if tag == "h2":
+                self.headings.append("")
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h2", "caption"):
+            if tag == "caption":
+                self.tables[squeeze(self._caption)] = []
+            self._tag = None
+        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(squeeze(self._cell))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[list(self.tables)[-1]].append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+        if self._tag == "h2":
+            self.headings[-1] += data.strip()
+        elif self._tag == "caption":
+            self._caption += data
+        if self._cell is not None:
+            self._cell += data
+
+    def table(self, caption: str) -> dict[str, list[str]]:
+        """Rows by their first cell (the header row included)."""
+        return {row[0]: row[1:] for row in self.tables[caption]}
+
+
+# --- data: a small region whose figures are counted by hand ---------------------------------
+
+UNITS = [
+    ("R1", "Region Test", OrgLevel.REGION, None),
+    ("A1", "Område Ett", OrgLevel.AREA, "R1"),
+    ("A2", "Område Två", OrgLevel.AREA, "R1"),
+    ("V1", "Verksamhet Ett", OrgLevel.DEPARTMENT, "A1"),
+    ("V2", "Verksamhet Två", OrgLevel.DEPARTMENT, "A2"),
+    ("E1", "Enhet Ett A", OrgLevel.UNIT, "V1"),
+    ("E2", "Enhet Ett B", OrgLevel.UNIT, "V1"),
+    ("E3", "Enhet Två A", OrgLevel.UNIT, "V2"),
+]
+
+
+def build(conn: Connection) -> OrgTree:
+    """2025: 18 deviations (A1 12, A2 6), 9 complaints, 10 managers on the patient-safety
+    roster (9 trained in time), actions of three plans, and findings of the year."""
+    batch = conn.execute(
+        insert(ImportBatch).values(
+            kind="test",
+            file_name="test",
+            sha256="0" * 64,
+            rows=0,
+            inserted=0,
+            updated=0,
+            imported_at=NOW,
+        )
+    ).inserted_primary_key[0]
+    conn.execute(
+        insert(OrgUnit),
+        [
+            {"id": i, "name": n, "level": lv, "parent_id": p, "batch_id": batch}
+            for i, n, lv, p in UNITS
+        ],
+    )
+    deviations = []
+
+    def deviation(
+        unit: str,
+        category: str,
+        c: int | None,
+        p: int | None,
+        n: int,
+        reported: date = date(YEAR, 3, 1),
+        lex_maria: int = 0,
+        care_chain: int = 0,
+    ):
+        for i in range(n):
+            deviations.append(
+                {
+                    "source_id": f"D{len(deviations)}",
+                    "unit_id": unit,
+                    "reported_date": reported,
+                    "category": category,
+                    "consequence": c,
+                    "probability": p,
+                    "lex_maria": i < lex_maria,
+                    "care_chain": i < care_chain,
+                    "status": DeviationStatus.CLOSED,
+                    "batch_id": batch,
+                }
+            )
+
+    deviation("E1", "Fall", 2, 2, 7)  # risk 4: måttlig
+    deviation("E1", "Läkemedel", 3, 3, 3, lex_maria=1)  # 9: hög
+    deviation("E2", "Vård och behandling", 4, 4, 2)  # 16: mycket hög
+    deviation("E3", "Dokumentation", 1, 1, 6, care_chain=6)  # 1: låg
+    deviation("E3", "Fall", 2, 2, 5, reported=date(YEAR - 1, 6, 1))  # another year
+    conn.execute(insert(Deviation), deviations)
+
+    complaints = []
+
+    def complaint(unit: str, channel: str, category: str, n: int, days: int | None):
+        received = date(YEAR, 4, 1)
+        for _ in range(n):
+            complaints.append(
+                {
+                    "source_id": f"K{len(complaints)}",
+                    "unit_id": unit,
+                    "received_date": received,
+                    "channel": channel,
+                    "category": category,
+                    "answered_date": received + timedelta(days) if days is not None else None,
+                    "status": ComplaintStatus.ANSWERED if days is not None else ComplaintStatus.NEW,
+                    "batch_id": batch,
+                }
+            )
+
+    complaint("E1", "1177", "Kommunikation", 5, 10)
+    complaint("E3", "Patientnämnden", "Vård och behandling", 3, 40)
+    complaint("E2", "Direkt", "Tillgänglighet", 1, None)
+    conn.execute(insert(Complaint), complaints)
+
+    training = []
+
+    def trained(unit: str, person: str, role: str, course: str, done: date | None):
+        training.append(
+            {
+                "person_key": person,
+                "unit_id": unit,
+                "role": role,
+                "course": course,
+                "completed_date": done,
+                "batch_id": batch,
+            }
+        )
+
+    for i in range(6):  # E1: six managers, the sixth completed only in 2026
+        trained("E1", f"c{i}", "chef", "patientsäkerhet", date(YEAR if i < 5 else YEAR + 1, 5, 1))
+    trained("E1", "c0", "chef", "produktionsplanering", date(YEAR, 5, 1))
+    for i in range(10):
+        trained("E1", f"m{i}", "medarbetare", "patientsäkerhet", date(YEAR, 5, 1))
+    for i in range(4):
+        trained("E3", f"d{i}", "chef", "patientsäkerhet", date(YEAR, 9, 1))
+    conn.execute(insert(Training), training)
+
+    actions = []
+
+    def action(action_id: str, unit: str, finding: str | None, status: ActionStatus):
+        actions.append(
+            {
+                "action_id": action_id,
+                "unit_id": unit,
+                "finding_id": finding,
+                "title": "Åtgärd",
+                "owner_role": "Enhetschef",
+                "due_date": date(YEAR, 6, 30),
+                "status": status,
+                "effect": None,
+                "batch_id": batch,
+            }
+        )
+
+    # the plan from the analysis of 2024, carried out in 2025: A1 4 klara + 2 pågår, A2 1
+    for i, status in enumerate([ActionStatus.DONE] * 3 + [ActionStatus.IN_PROGRESS] * 2):
+        action(f"E1-2024-00{i + 1}", "E1", f"{YEAR - 1}:E1:risk:hög", status)
+    action("egen-atgard", "E2", None, ActionStatus.DONE)  # no year: counts with this plan
+    action("E3-2024-001", "E3", None, ActionStatus.PLANNED)
+    # an older plan: one still open (carried over), one done
+    action("E1-2023-001", "E1", None, ActionStatus.IN_PROGRESS)
+    action("E1-2023-002", "E1", None, ActionStatus.DONE)
+    # the plan from this year's analysis, already begun
+    action("E3-2025-001", "E3", f"{YEAR}:E3:care_chain:avvikelser", ActionStatus.PLANNED)
+    conn.execute(insert(Action), actions)
+
+    def finding(unit: str, kind: str, severity: int, title: str, year: int = YEAR):
+        return {
+            "id": f"{year}:{unit}:{kind}:x",
+            "year": year,
+            "unit_id": unit,
+            "kind": kind,
+            "title": title,
+            "measure": "avvikelser",
+            "value": None,
+            "baseline": None,
+            "severity": severity,
+            "run_id": "test",
+        }
+
+    conn.execute(
+        insert(Finding),
+        [
+            finding(
+                "R1", "risk", 2, "2 avvikelser med risknivån mycket hög (konsekvens × sannolikhet)"
+            ),
+            finding("A2", "care_chain", 3, "6 avvikelser i vårdkedjan (100,0\u00a0% av alla)"),
+            finding(
+                "A1", "trend", 1, "Markant ökning av avvikelser: 12 mot 7,0 i snitt tidigare år"
+            ),
+            finding("E1", "risk", 3, "Enhetens eget fynd"),
+            finding("R1", "trend", 3, "Fjolårets fynd", year=YEAR - 1),
+        ],
+    )
+    return OrgTree.load(conn)
+
+
+ORIGIN = Provenance((), NOW, "test-run")
+
+
+def write(conn: Connection, config: Config, out: Path, stamp: Stamp | None = None) -> Document:
+    tree = build(conn)
+    data = safety_report.gather(conn, config, tree, YEAR)
+    stamp = stamp or Stamp(1, "draft", "Chefläkare")
+    written = safety_report.write_document(out, config, tree, data, stamp, ORIGIN)
+    html = next(p for p in written if p.name == safety_report.FILE_NAME)
+    assert html == out / str(YEAR) / "region" / "R1" / "patientsakerhetsberattelse.html"
+    return Document(html.read_text("utf-8"))
+
+
+@pytest.fixture
+def doc(conn: Connection, config: Config, tmp_path: Path) -> Document:
+    return write(conn, config, tmp_path)
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+def test_the_headings_are_skrs_in_order(doc):
+    assert doc.headings == HEADINGS
+
+
+def test_deviation_figures_are_counted_and_small_ones_suppressed(doc):
+    areas = doc.table(f"Avvikelser, lex Maria och klagomål per område {YEAR}")
+    assert areas["Område Ett"] == ["12", "<5", "0", "6"]  # complaints: E1 5, E2 1
+    assert areas["Område Två"] == ["6", "0", "6", "<5"]
+    assert areas["Region Test"] == ["18", "<5", "6", "9"]
+    categories = doc.table(f"Avvikelser per händelsetyp {YEAR}")
+    assert categories["Fall"] == ["7", "38,9\u00a0%"]
+    assert categories["Dokumentation"] == ["6", "33,3\u00a0%"]
+    # 3 and 2: the counts and their shares (which would reveal them) are hidden
+    assert categories["Läkemedel"] == ["<5", "–"]
+    assert categories["Vård och behandling"] == ["<5", "–"]
+    assert categories["Trycksår"] == ["0", "0,0\u00a0%"]
+    assert categories["Totalt"][0] == "18"
+    bands = doc.table(f"Avvikelser per risknivå (konsekvens × sannolikhet) {YEAR}")
+    assert [row[0] for name, row in bands.items() if name.startswith(("låg", "måttlig"))] == [
+        "6",
+        "7",
+    ]
+    assert [row[0] for name, row in bands.items() if name.startswith(("hög", "mycket hög"))] == [
+        "<5",
+        "<5",
+    ]
+    consequences = doc.table(f"Avvikelser per konsekvens {YEAR}")
+    assert consequences["Mindre"][0] == "6" and consequences["Katastrofal"][0] == "<5"
+
+
+def test_reporting_duty_and_care_chain(doc):
+    assert f"Under {YEAR} anmäldes <5 händelser till IVO enligt lex Maria." in doc.text
+    care = doc.table(f"Avvikelser i vårdkedjan per område {YEAR}")
+    assert care["Område Två"] == ["6", "100,0\u00a0%"]
+    assert care["Område Ett"] == ["0", "0,0\u00a0%"]
+    assert care["Region Test"] == ["6", "33,3\u00a0%"]
+
+
+def test_complaints_by_channel_and_answer_times(doc):
+    channels = doc.table(f"Klagomål och synpunkter per kanal {YEAR}")
+    assert channels["1177"] == ["5", "55,6\u00a0%"]
+    assert channels["Patientnämnden"] == ["<5", "–"]
+    assert channels["Direkt"] == ["<5", "–"]
+    assert channels["IVO"] == ["0", "0,0\u00a0%"]
+    assert channels["Totalt"][0] == "9"
+    categories = doc.table(f"Klagomål och synpunkter per kategori {YEAR}")
+    assert categories["Kommunikation"][0] == "5"
+    # 9 to answer, 8 answered, 5 within 28 days (5/9), median of 5×10 and 3×40 days
+    text = squeeze(doc.text)
+    assert "Av 9 klagomål att besvara har 8 besvarats, 5 (55,6\u00a0%) inom 28 dagar." in text
+    assert "Mediantiden till svar var 10,0 dagar." in text
+
+
+def test_training_coverage_of_managers_against_the_target(doc):
+    table = doc.table(f"Chefer med utbildning i patientsäkerhet {YEAR} (mål 90\u00a0%)")
+    # E1: 6 managers, 5 in time (one in 2026); E3: 4 of 4; co-workers do not count
+    assert table["Region Test"] == ["10", "9", "90,0\u00a0%", "Ja"]
+    assert table["Område Ett"] == ["6", "5", "83,3\u00a0%", "Nej"]
+    assert table["Område Två"] == ["<5", "<5", "–", "–"]
+
+
+def test_actions_by_status_per_area_and_the_open_ones_carried_over(doc):
+    plan = doc.table(f"Handlingsplan utifrån analysen av {YEAR - 1} (genomförs {YEAR})")
+    assert plan["Område"] == ["Planerad", "Pågår", "Klar", "Struken", "Totalt"]
+    assert plan["Område Ett"] == ["0", "<5", "<5", "0", "6"]
+    assert plan["Område Två"] == ["<5", "0", "0", "0", "<5"]
+    assert plan["Region Test"] == ["<5", "<5", "<5", "0", "7"]
+    this_year = doc.table(f"Handlingsplan utifrån analysen av {YEAR}")
+    assert this_year["Region Test"][-1] == "<5"
+    carried = doc.table(
+        f"Öppna åtgärder från äldre handlingsplaner (före {YEAR - 1}) som förs över"
+    )
+    assert carried["Område"] == ["Planerad", "Pågår", "Totalt"]
+    assert carried["Område Ett"] == ["0", "<5", "<5"]
+
+
+def test_findings_of_the_region_and_areas_most_severe_first_with_counts_suppressed(doc):
+    table = doc.tables["Fynd med medel eller hög allvarlighet, regionen och områdena"]
+    assert table[1:] == [
+        ["Hög", "Område Två", "6 avvikelser i vårdkedjan (100,0\u00a0% av alla)"],
+        [
+            "Medel",
+            "Region Test",
+            "<5 avvikelser med risknivån mycket hög (konsekvens × sannolikhet)",
+        ],
+    ]
+    assert "Enhetens eget fynd" not in doc.text and "Fjolårets fynd" not in doc.text
+    goals = doc.text[doc.text.index("Prioriterade risker") :]
+    assert "Område Två: 6 avvikelser i vårdkedjan" in goals and "risknivån" not in goals
+
+
+def test_no_count_from_one_to_four_is_shown(doc):
+    for caption, rows in doc.tables.items():
+        for row in rows:
+            for cell in row[1:]:
+                assert cell not in {"1", "2", "3", "4"}, (caption, row)
+
+
+def test_narrative_comes_from_config(doc, config):
+    text = " ".join(doc.text.split())
+    assert config.safety_report.summary.split("\n")[0] in text
+    assert "Chefläkaren samordnar regionens patientsäkerhetsarbete" in text
+    for goal in config.safety_report.goal_list:
+        assert goal in text
+
+
+def test_a_region_overrides_the_narrative(conn, tmp_path, monkeypatch):
+    own = tmp_path / "region-config"
+    own.mkdir()
+    fields = Config().safety_report.model_dump()
+    fields["summary"] = "Vårt eget stycke ett.\nVårt eget stycke två."
+    fields["goal_list"] = ["Noll fallskador."]
+    (own / "safety_report.yaml").write_text(yaml.safe_dump(fields, allow_unicode=True), "utf-8")
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(own))
+    doc = write(conn, load_config(), tmp_path / "out")
+    assert "Vårt eget stycke ett." in doc.text and "Noll fallskador." in doc.text
+    assert "Alla chefer ska ha genomgått" not in doc.text
+    html = (tmp_path / "out" / str(YEAR) / "region" / "R1" / safety_report.FILE_NAME).read_text()
+    assert "<p>Vårt eget stycke ett.</p>\n<p>Vårt eget stycke två.</p>" in html
+
+
+def test_the_document_shows_its_version_and_state(conn, config, tmp_path):
+    doc = write(conn, config, tmp_path)
+    assert "Version 1. Utkast – väntar på fastställande av chefläkare." in " ".join(
+        doc.text.split()
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("3 avvikelser med risknivån hög", "<5 avvikelser med risknivån hög"),
+        (
+            "Få avvikelser: 2 mot median 4,5 hos 3 enheter",
+            "Få avvikelser: <5 mot median 4,5 hos <5 enheter",
+        ),
+        ("12 mot 3,0 i snitt tidigare år", "12 mot 3,0 i snitt tidigare år"),
+        (
+            "1\u00a0234 avvikelser, 4,0\u00a0% av alla, jan 2025",
+            "1\u00a0234 avvikelser, 4,0\u00a0% av alla, jan 2025",
+        ),
+        ("4\u00a0% och 0 fall", "4\u00a0% och 0 fall"),
+    ],
+)
+def test_suppress_text_hides_small_whole_numbers_only(text, shown):
+    assert safety_report.suppress_text(text, 5) == shown

@@ -1,0 +1,172 @@
+"""The action-plan worksheet, read back with openpyxl as a unit's Excel would see it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from arshjul import worksheet
+from arshjul.action_plan import Plan, PlannedAction, StoredFinding
+from arshjul.config import Config
+from arshjul.models import ActionStatus, OrgLevel
+from arshjul.org import Unit
+from tests.conftest import NOW
+
+UNIT = Unit("SE-E1", "Enhet Ett", OrgLevel.UNIT, "SE-V1")
+
+
+def finding(key: str, severity: int, year: int = 2025) -> StoredFinding:
+    return StoredFinding(
+        f"{year}:SE-E1:trend:{key}", year, "SE-E1", "trend", f"Ökning av {key}", key, 9, 4, severity
+    )
+
+
+RISE = finding("avvikelser", 3)
+COMPLAINTS = finding("klagomal", 1)
+OLD = finding("avvikelser", 2, year=2024)
+#: imported earlier for the complaints finding: the worksheet keeps showing it
+IMPORTED = PlannedAction(
+    "SE-E1-2025-001",
+    "SE-E1",
+    COMPLAINTS.id,
+    "Svarsmall för klagomål",
+    "Enhetschef",
+    date(2026, 5, 31),
+    ActionStatus.IN_PROGRESS,
+    None,
+)
+CARRIED = PlannedAction(
+    "SE-E1-2024-004",
+    "SE-E1",
+    OLD.id,
+    "Fallriskbedömning vid inskrivning",
+    "Vårdutvecklare",
+    date(2025, 6, 30),
+    ActionStatus.PLANNED,
+    None,
+)
+PLAN = Plan(
+    unit_id="SE-E1",
+    year=2025,
+    findings=((RISE, ()), (COMPLAINTS, (IMPORTED,))),
+    other=(),
+    carried=(CARRIED,),
+    effects=(),
+    earlier_findings={OLD.id: OLD},
+)
+
+
+@pytest.fixture
+def sheet(tmp_path: Path, config: Config) -> Worksheet:
+    path = tmp_path / worksheet.FILE_NAME
+    path.write_bytes(
+        worksheet.workbook_bytes(worksheet.build_workbook(UNIT, PLAN, config.codes, NOW))
+    )
+    book = load_workbook(path)
+    assert book.sheetnames == [worksheet.SHEET, worksheet.LISTS_SHEET]
+    return book.worksheets[0]
+
+
+def values(sheet: Worksheet) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in sheet.iter_rows(values_only=True)]
+
+
+def test_header_and_prefilled_rows(sheet: Worksheet):
+    rows = values(sheet)
+    assert rows[0] == (
+        "Åtgärds-ID",
+        "Enhet HSA-id",
+        "Fynd-ID",
+        "Fynd",
+        "Åtgärd",
+        "Ansvarig",
+        "Klart senast",
+        "Status",
+        "Effekt",
+    )
+    # the finding without an action gets a new id; 001 is taken by the imported action
+    assert rows[1] == (
+        "SE-E1-2025-002",
+        "SE-E1",
+        RISE.id,
+        RISE.title,
+        None,
+        None,
+        None,
+        "Planerad",
+        None,
+    )
+    assert rows[2][:8] == (
+        "SE-E1-2025-001",
+        "SE-E1",
+        COMPLAINTS.id,
+        COMPLAINTS.title,
+        "Svarsmall för klagomål",
+        "Enhetschef",
+        NOW.replace(2026, 5, 31, 0, 0, tzinfo=None),  # openpyxl reads dates as datetimes
+        "Pågår",
+    )
+    assert rows[3][:4] == (
+        "SE-E1-2024-004",
+        "SE-E1",
+        OLD.id,
+        "Överförd från 2024: Ökning av avvikelser",
+    )
+    assert rows[3][7] == "Planerad"
+    empty = rows[4:]
+    assert len(empty) == worksheet.EMPTY_ROWS
+    assert [r[0] for r in empty] == [f"SE-E1-2025-{n:03d}" for n in range(3, 13)]
+    assert all(r[2:5] == (None, None, None) for r in empty)
+
+
+def test_drop_downs_point_at_the_hidden_list_sheet(sheet: Worksheet, config: Config):
+    book = sheet.parent
+    lists = book[worksheet.LISTS_SHEET]
+    assert lists.sheet_state == "hidden"
+    by_column = {str(dv.sqref)[0]: dv for dv in sheet.data_validations.dataValidation}
+    expected = {
+        "H": ["Planerad", "Pågår", "Klar", "Struken"],
+        "F": list(config.codes.action_owner_roles),
+        "I": list(config.codes.action_effects),
+        "C": [RISE.id, COMPLAINTS.id],
+    }
+    for column, wanted in expected.items():
+        dv = by_column[column]
+        assert dv.type == "list"
+        # a range on the list sheet, never an inline "a,b,c" list
+        sheet_name, cells = dv.formula1.split("!")
+        assert sheet_name.strip("'") == worksheet.LISTS_SHEET
+        listed = [c.value for row in lists[cells.replace("$", "")] for c in row]
+        assert listed == wanted
+        assert str(dv.sqref).endswith(str(worksheet.LAST_VALIDATED_ROW))
+    # a new action may answer any finding: only the empty rows choose one
+    assert str(by_column["C"].sqref) == f"C5:C{worksheet.LAST_VALIDATED_ROW}"
+    due = by_column["G"]
+    assert (due.type, due.operator, due.formula1, due.formula2) == (
+        "date",
+        "between",
+        "36526",
+        "73050",
+    )  # 2000-01-01 .. 2099-12-31 as Excel serials
+
+
+def test_ids_are_locked_the_rest_editable_and_the_header_frozen(sheet: Worksheet):
+    assert sheet.protection.sheet and sheet.freeze_panes == "A2"
+    assert sheet["A2"].protection.locked and sheet["B2"].protection.locked
+    assert sheet["C2"].protection.locked and sheet["D2"].protection.locked  # a given finding
+    for cell in ("E2", "F2", "G2", "H2", "I2", "C5", "D5", "E5"):
+        assert not sheet[cell].protection.locked, cell
+    assert sheet["A5"].protection.locked  # the prepared ids too
+    assert sheet["G2"].number_format == "yyyy-mm-dd"
+    assert sheet.column_dimensions["D"].width == 60
+
+
+def test_same_content_gives_the_same_bytes(config: Config):
+    def build() -> bytes:
+        return worksheet.workbook_bytes(worksheet.build_workbook(UNIT, PLAN, config.codes, NOW))
+
+    assert build() == build()
