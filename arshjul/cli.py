@@ -71,15 +71,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     _set_out(args.out)
     where = f"data in {args.data}" if args.data else "the demo region"
     print(f"arshjul run: {where}", file=sys.stderr)
-    summary = run_flow(year=args.year, data=args.data)
+    summary = run_flow(year=args.year, data=args.data, approve=args.approve)
     out = Path(os.environ.get("ARSHJUL_OUT", "out"))
     print(f"Data year {summary.year}, data from {summary.data}")
     for result in summary.imports:
-        print(f"  imported   {result.file}: {result.rows} rows")
-    index = out / str(summary.year) / "index.html"
-    print(f"  documents  {len(summary.documents)} compilations and analyses, index {index}")
+        print(f"  imported      {result.file}: {result.rows} rows")
+    for step, written in summary.cycle.documents.items():
+        sheets = sum(p.suffix == ".xlsx" for p in written)
+        extra = f" and {sheets} worksheets" if sheets else ""
+        print(f"  {step:<13} {len(written) - sheets} documents{extra}")
+    for period, written in summary.interim.items():
+        print(f"  interim       {period}: {len(written)} documents (uppskjuten vård)")
+    for sign_off in summary.cycle.sign_offs:
+        print(f"  sign-off      {describe_sign_off(sign_off)}")
+    print(f"  index         {out / str(summary.year) / 'index.html'}")
     feeds = sum(p.suffix == ".ics" for p in summary.calendars)
-    print(f"  calendars  {feeds} feeds, index {out / 'calendar' / 'index.html'}")
+    print(f"  calendars     {feeds} feeds, {out / 'calendar' / 'index.html'}")
     return 0
 
 
@@ -94,13 +101,97 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_step(args: argparse.Namespace) -> int:
-    """compile, analyse: one step of the cycle for a year, all units or one and its roll-ups."""
+    """compile, analyse, action-plan: one step of the cycle for a year, all units or one and
+    its roll-ups."""
+    from flows.action_plan import action_plan_flow
     from flows.analyse import analyse_flow
     from flows.compile import compile_flow
 
-    step = {"compile": compile_flow, "analyse": analyse_flow}[args.command]
-    written = step(year=args.year, unit=args.unit)
-    print(f"{len(written)} documents written, e.g. {written[0]}" if written else "nothing written")
+    steps: dict[str, Callable[..., list[Path]]] = {
+        "compile": compile_flow,
+        "analyse": analyse_flow,
+        "action-plan": action_plan_flow,
+    }
+    written = steps[args.command](year=args.year, unit=args.unit)
+    _written(written)
+    return 0
+
+
+def _written(written: list[Path]) -> None:
+    print(f"{len(written)} files written, e.g. {written[0]}" if written else "nothing written")
+
+
+def cmd_report_safety(args: argparse.Namespace) -> int:
+    from flows.safety_report import safety_report_flow
+
+    result = safety_report_flow(year=args.year, approve=args.approve)
+    print(result.latest)
+    print(describe_sign_off(result))
+    return 0
+
+
+def describe_sign_off(result: Any) -> str:
+    """One line: the document's version and where its sign-off stands."""
+    what = f"{result.document} {result.period} version {result.version}"
+    if result.state == "awaiting":
+        return f"{what}: awaiting sign-off by {result.role} ({result.path})"
+    decided = "approved" if result.state == "approved" else "returned"
+    return f"{what}: {decided} by {result.signed_by}, {result.role} ({result.path})"
+
+
+def cmd_report_interim(args: argparse.Namespace) -> int:
+    from arshjul.clock import today
+    from arshjul.periods import parse_period
+    from flows.interim import interim_report_flow
+
+    parse_period(args.period, today())  # refused here, before a flow run starts
+    _written(interim_report_flow(period=args.period, unit=args.unit))
+    return 0
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    """E-mail reminders for overdue steps (at most one a week per unit and milestone)."""
+    from arshjul import reminders
+    from arshjul.clock import now
+    from arshjul.workspace import open_workspace
+    from flows.reminders import send_reminders_flow
+
+    if args.dry_run:
+        ws = open_workspace()
+        for reminder in reminders.plan(ws.engine, ws.config, now=now()):
+            print(reminder)
+        return 0
+    # by hand, a failure is reported at once; the scheduled run retries later
+    print(f"{send_reminders_flow.with_options(retries=0)()} reminders sent")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Every deployment on the Prefect server with its next run in the wheel's timezone;
+    with --apply, the wheel's step schedules are laid onto the server's deployments first."""
+    from arshjul.clock import now
+    from arshjul.config import load_config
+    from flows.deployments import apply_step_schedules, next_runs
+
+    config = load_config()
+    if args.apply:
+        for step, count in apply_step_schedules(config, now=now()).items():
+            print(f"{step}: {count} runs scheduled from the wheel", file=sys.stderr)
+    timezone = config.wheel.timezone
+    for run in next_runs(now=now(), timezone=timezone):
+        when = run.at.strftime("%Y-%m-%d %H:%M %Z") if run.at else "by hand only"
+        parameters = " ".join(f"{k}={v}" for k, v in sorted(run.parameters.items()))
+        paused = "  (paused)" if run.paused else ""
+        print(f"{run.deployment:<28} {when:<22} {parameters}{paused}".rstrip())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from arshjul.clock import now
+    from arshjul.config import load_config
+    from flows.deployments import serve
+
+    serve(load_config(), now=now())
     return 0
 
 
@@ -212,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=_year, help="data year (default: the last full year)")
     p.add_argument("--data", type=Path, help="folder of input files (default: the demo region)")
     p.add_argument("--out", type=Path, help="output folder (default: $ARSHJUL_OUT or out/)")
+    p.add_argument(
+        "--approve",
+        action="store_true",
+        help="sign off the region's action plan and patientsäkerhetsberättelse automatically",
+    )
 
     p = command("import", cmd_import, "import input files of one kind")
     p.add_argument("kind", choices=KINDS, metavar="KIND", help=f"one of {', '.join(KINDS)}")
@@ -220,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help in (
         ("compile", "compile a year's deviations and complaints"),
         ("analyse", "analyse a year's deviations and complaints: trends, patterns, risks"),
+        ("action-plan", "write the action plans and the worksheets units fill in"),
     ):
         p = command(name, cmd_step, help)
         p.add_argument("--year", type=_year, help="data year (default: the last full year)")
@@ -228,6 +325,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("status", cmd_status, "which unit has done which step of a year's cycle")
     p.add_argument("--year", type=_year, help="data year (default: the last full year)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    report = command("report", lambda a: 2, "the patientsäkerhetsberättelse, the interim reports")
+    report_sub = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
+    p = report_sub.add_parser("safety", help="write the region's patientsäkerhetsberättelse")
+    p.set_defaults(handler=cmd_report_safety)
+    p.add_argument("--year", type=_year, help="data year (default: the last full year)")
+    p.add_argument("--approve", action="store_true", help="sign it off automatically")
+    p = report_sub.add_parser("interim", help="write the deferred-care section of a period")
+    p.set_defaults(handler=cmd_report_interim)
+    p.add_argument("--period", required=True, help="2026-T1 (jan-apr), 2026-T2 (jan-aug), 2026")
+    p.add_argument("--unit", metavar="ID", help="only this unit and the units above it")
+
+    p = command("remind", cmd_remind, "e-mail reminders for overdue steps (settings: smtp)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be sent, send nothing")
+
+    p = command("schedule", cmd_schedule, "each deployment's next run on the Prefect server")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="first replace the step deployments' schedules by the wheel's (work pools)",
+    )
+
+    command("serve", cmd_serve, "serve the deployments on their schedules (a Prefect server)")
 
     cal = command("calendar", lambda a: 2, "milestone calendars")
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True, parser_class=_Parser)

@@ -359,3 +359,21 @@ class ReminderSent(Base):
     recipient: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_reminder_sent_unit_id_milestone_id", "unit_id", "milestone_id"),)
+
+
+class StepLock(Base):
+    """A step running for a unit and period: a second run of it waits or is refused.
+
+    Held for the length of one flow run; a lock whose process is gone, or older than any run
+    could be (the run crashed and never released it), is taken over, see :mod:`arshjul.locks`.
+    """
+
+    __tablename__ = "step_lock"
+
+    step: Mapped[str] = mapped_column(String(30), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    #: ``host:pid`` of the process holding it
+    holder: Mapped[str] = mapped_column(String(300))
+    acquired_at: Mapped[datetime] = mapped_column(AwareDateTime())

@@ -9,8 +9,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from arshjul import calendar_site, status
 from arshjul.clock import STOCKHOLM
@@ -19,11 +18,12 @@ from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.runtime import resolve_now, run_id
+from flows.steps import step_task
 
 log = logging.getLogger("arshjul")
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def build_calendar_site(ws: Workspace, now: datetime) -> calendar_site.Site:
     # the secret is read here, not passed in: Prefect may record a task's parameters
     secret = load_secret() if ws.config.settings.calendar.unit_tokens else None
@@ -34,12 +34,12 @@ def build_calendar_site(ws: Workspace, now: datetime) -> calendar_site.Site:
         )
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def write_calendar_site(ws: Workspace, site: calendar_site.Site) -> list[Path]:
     return calendar_site.write_site(ws.out, site)
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
     """The status of the cycles the calendars show: data years C-1 and C of calendar year C."""
     year = now.astimezone(STOCKHOLM).year

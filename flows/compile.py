@@ -6,8 +6,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from arshjul import compilation
 from arshjul.clock import now as wall_clock
@@ -16,12 +15,12 @@ from arshjul.documents import write_year_index
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
-from flows.steps import cycle_provenance, record_step
+from flows.steps import cycle_provenance, exclusive, record_step, step_task
 
 log = logging.getLogger("arshjul")
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def count_figures(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, compilation.Figures]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
@@ -29,7 +28,7 @@ def count_figures(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, compilat
     return tree, totals
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def write_compilations(
     ws: Workspace,
     tree: OrgTree,
@@ -58,8 +57,9 @@ def compile_flow(
     ws = open_workspace()
     tree, totals = count_figures(ws, year)
     unit_ids = compilation.affected(tree, unit)
-    written = write_compilations(ws, tree, totals, year, unit_ids, started)
-    record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
+    with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
+        written = write_compilations(ws, tree, totals, year, unit_ids, started)
+        record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
     if publish:
         publish_calendars(now=now)
     log.info("compiled %s: %d documents for %d units", year, len(written), len(unit_ids))

@@ -1,23 +1,65 @@
-"""Flow ``run``: data in, the cycle's steps, calendars out — what `arshjul run` starts."""
+"""Flows ``cycle`` (the year's steps in order) and ``run`` (data in, cycle, calendars out —
+what `arshjul run` starts)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year, load_config
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import find_input_files
+from arshjul.periods import latest_period
+from arshjul.signoff import SignOffResult
+from flows.action_plan import action_plan_flow
 from flows.analyse import analyse_flow
 from flows.calendars import publish_calendars
 from flows.compile import compile_flow
 from flows.importing import import_data
+from flows.interim import interim_report_flow
+from flows.safety_report import safety_report_flow
+from flows.steps import step_task
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    year: int
+    #: step -> the documents it wrote
+    documents: dict[str, list[Path]]
+    sign_offs: list[SignOffResult] = field(default_factory=list)
+
+
+@flow(name="cycle")
+def cycle_flow(
+    year: int | None = None,
+    unit: str | None = None,
+    now: datetime | None = None,
+    approve: bool = False,
+    publish: bool = True,
+) -> CycleResult:
+    """The patient-safety cycle of ``year`` (default: last full year) in order: compilation,
+    analysis, action plan and patientsäkerhetsberättelse; for ``unit`` only that unit and
+    its roll-ups (the region's report is rewritten, its figures include the unit).
+    ``approve``: sign off the region's documents automatically (the demo)."""
+    now = now or wall_clock()
+    year = year or default_data_year(now.date())
+    documents = {
+        "compile": compile_flow(year=year, unit=unit, now=now, publish=False),
+        "analyse": analyse_flow(year=year, unit=unit, now=now, publish=False),
+        "action_plan": action_plan_flow(
+            year=year, unit=unit, now=now, publish=False, approve=approve
+        ),
+    }
+    report = safety_report_flow(year=year, now=now, publish=False, approve=approve)
+    documents["safety_report"] = [report.latest]
+    if publish:
+        publish_calendars(now=now)
+    return CycleResult(year, documents, [report])
 
 
 @dataclass(frozen=True)
@@ -25,11 +67,13 @@ class RunSummary:
     year: int
     data: Path
     imports: list[ImportResult]
-    documents: list[Path]
+    cycle: CycleResult
+    #: the interim sections written: period label -> documents
+    interim: dict[str, list[Path]]
     calendars: list[Path]
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def generate_demo_data(data: Path, now: datetime, seed: int) -> Path:
     write_demo(data, load_config(), today=now.date(), seed=seed)
     return data
@@ -41,15 +85,20 @@ def run_flow(
     data: Path | None = None,
     now: datetime | None = None,
     demo_seed: int = 1,
+    approve: bool = False,
 ) -> RunSummary:
-    """Import the files in ``data`` (the demo region when None), then run the cycle's steps
-    for ``year`` and publish the calendars."""
+    """Import the files in ``data`` (the demo region when None), run the cycle for ``year``,
+    write the deferred-care sections of that year and of the latest ended period, and publish
+    the calendars."""
     now = now or wall_clock()
     year = year or default_data_year(now.date())
     folder = data if data is not None else generate_demo_data(Path("var/demo"), now, demo_seed)
     imports = import_data(find_input_files(folder, KINDS), now=now)
     # the calendars are published once, after all steps, not after each
-    documents = compile_flow(year=year, now=now, publish=False)
-    documents += analyse_flow(year=year, now=now, publish=False)
+    cycle = cycle_flow(year=year, now=now, approve=approve, publish=False)
+    periods = dict.fromkeys([str(year), latest_period(now.date()).label])
+    interim = {
+        period: interim_report_flow(period=period, now=now, publish=False) for period in periods
+    }
     calendars = publish_calendars(now=now)
-    return RunSummary(year, folder, imports, documents, calendars)
+    return RunSummary(year, folder, imports, cycle, interim, calendars)

@@ -6,17 +6,17 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from arshjul.clock import now as wall_clock
 from arshjul.importers import ImportResult, import_file
 from arshjul.workspace import Workspace, open_workspace
+from flows.steps import step_task
 
 log = logging.getLogger("arshjul")
 
 
-@task(cache_policy=NO_CACHE)
+@step_task
 def import_one(ws: Workspace, kind: str, path: Path, now: datetime) -> ImportResult:
     # one transaction per file: a refused file leaves nothing, earlier files stay imported
     with ws.engine.begin() as conn:
@@ -39,7 +39,8 @@ def import_data(files: list[tuple[str, Path]], now: datetime | None = None) -> l
 def describe(result: ImportResult) -> str:
     if result.already_imported:
         return f"{result.file}: imported before, nothing changed"
+    skipped = f", {result.skipped} rows not filled in, skipped" if result.skipped else ""
     return (
         f"{result.file} ({result.kind}): {result.rows} rows, {result.inserted} new, "
-        f"{result.updated} updated, {result.unchanged} unchanged"
+        f"{result.updated} updated, {result.unchanged} unchanged{skipped}"
     )

@@ -14,6 +14,9 @@ PREFECT_DEFAULTS = {
     # telemetry fails without internet and prints an ERROR
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_SETTINGS_PATH": str(LOGGING_YML),
+    # the ephemeral server's first start migrates its database: 20 s is short on a busy
+    # two-core machine, and a timeout there fails the whole run
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_SERVER_LOGGING_LEVEL": "INFO",
 }
 

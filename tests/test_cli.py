@@ -102,16 +102,30 @@ def test_bad_config_exits_2_naming_file_key_and_value(workdir, tmp_path, monkeyp
     assert "settings.yaml" in err and "targets.suppress_below" in err and "-3" in err
 
 
-def test_run_imports_the_demo_region_compiles_and_publishes(workdir, capsys):
-    assert main(["run", "--out", str(workdir / "elsewhere")]) == 0
+def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, capsys):
+    # the session's Prefect server can resume a paused run, so sign-off would wait: approve
+    assert main(["run", "--approve", "--out", str(workdir / "elsewhere")]) == 0
     out = capsys.readouterr().out
     assert "Data year 2025" in out
-    docs = list((workdir / "elsewhere" / "2025").rglob("sammanstallning.html"))
-    assert len(docs) == 1 + 3 + 12 + 35  # region, områden, verksamheter, enheter
-    assert count(workdir, StepRun) == 2 * len(docs)  # compiled and analysed
-    assert len(list((workdir / "elsewhere" / "2025").rglob("analys.html"))) == len(docs)
-    index = (workdir / "elsewhere" / "2025" / "index.html").read_text("utf-8")
-    assert index.count("sammanstallning.html") == len(docs)
+    year = workdir / "elsewhere" / "2025"
+    units = 1 + 3 + 12 + 35  # region, områden, verksamheter, enheter
+    for name in (
+        "sammanstallning",
+        "analys",
+        "handlingsplan",
+        "uppskjuten-vard",  # the annual report's section for 2025
+    ):
+        assert len(list(year.rglob(f"{name}.html"))) == units, name
+        assert len(list(year.rglob(f"{name}.docx"))) == units, name
+    assert len(list(year.rglob("handlingsplan-arbetsblad.xlsx"))) == units
+    report = next(year.glob("region/*/patientsakerhetsberattelse.html")).read_text("utf-8")
+    assert "Fastställd av automatiskt godkänd" in report
+    assert len(list((workdir / "elsewhere" / "2026-T2").rglob("uppskjuten-vard.html"))) == units
+    # compile, analyse, action plan and two interim periods per unit, one safety report
+    assert count(workdir, StepRun) == 5 * units + 1
+    index = (year / "index.html").read_text("utf-8")
+    assert index.count('sammanstallning.html"') == units
+    assert "sign-off      safety_report 2025 version 1: approved" in out
     feeds = {p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics")}
     assert "region.ics" in feeds
 
@@ -130,6 +144,8 @@ def test_arshjul_run_on_a_fresh_folder_is_clean_and_complete(tmp_path):
     for noise in ("Traceback", "ERROR", "telemetry", "Warning"):
         assert noise not in output
     assert "Data year 2025" in done.stdout
+    # no Prefect server to resume a paused run: the report waits for sign-off, the run ends
+    assert "safety_report 2025 version 1: awaiting sign-off by Chefläkare" in done.stdout
     region = next((tmp_path / "out" / "2025" / "region").glob("*/sammanstallning.html"))
     assert "Region Demoland" in region.read_text("utf-8")
     feeds = {p.name for p in (tmp_path / "out" / "calendar").glob("*.ics")}
@@ -140,3 +156,31 @@ def test_arshjul_run_on_a_fresh_folder_is_clean_and_complete(tmp_path):
     )
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ("2026-T3", "'2026-T3' is not a period"),
+        ("2026", "'2026' has not ended yet: it ends 2026-12-31"),
+        ("26-T1", "'26-T1' is not a period"),
+    ],
+)
+def test_report_interim_refuses_a_malformed_or_future_period(workdir, capsys, period, message):
+    assert main(["report", "interim", "--period", period]) == 2
+    err = capsys.readouterr().err
+    assert "--period" in err and message in err
+    assert not (workdir / "out").exists()
+
+
+def test_report_interim_and_safety_write_their_documents(workdir, capsys):
+    import_fixture("organisation", "deviations", "complaints")
+    assert main(["report", "interim", "--period", "2026-T2"]) == 0
+    section = workdir / "out" / "2026-T2" / "region" / "R1" / "uppskjuten-vard.html"
+    assert "Uppskjuten vård januari–augusti 2026" in section.read_text("utf-8")
+    assert section.with_suffix(".docx").exists() and section.with_suffix(".xlsx").exists()
+    capsys.readouterr()
+    assert main(["report", "safety", "--year", "2025", "--approve"]) == 0
+    out = capsys.readouterr().out
+    assert "safety_report 2025 version 1: approved by automatiskt godkänd" in out
+    assert (workdir / "out" / "2025" / "region" / "R1" / "patientsakerhetsberattelse.docx").exists()

@@ -20,6 +20,8 @@ from arshjul.milestone_status import Progress
 from arshjul.org import OrgTree
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 
+pytestmark = pytest.mark.both_databases
+
 ORGANISATION = FIXTURES / "compile" / "organisation.csv"
 #: the cycle for data year 2025 has its deadlines in 2026: all but the plan-next are past NOW
 YEAR = 2025

@@ -1,0 +1,158 @@
+"""One run of a step per unit and period at a time, across processes and machines.
+
+The lock is a row per (step, period, unit) in the database every run shares, so it holds for a
+coordinator's manual run on a laptop against the server's database as much as for two
+scheduled runs. Runs for different units take different rows and run in parallel; the roll-up
+documents they both rewrite are replaced whole (atomic writes), each from the database as it
+is, so the last one written is complete and current.
+
+A run that crashed (``kill -9``, a power cut) never releases its rows: a lock held by a
+process of this host that no longer exists is taken over at once, and one older than
+``stale_after`` (far longer than any run takes; for a holder on another machine) in any case.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from arshjul.clock import local
+from arshjul.errors import ConflictError
+from arshjul.models import StepLock
+
+#: a lock this old belongs to a run that died: the large region's whole cycle takes a minute
+STALE_AFTER = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Holder:
+    unit_id: str
+    run_id: str
+    holder: str
+    acquired_at: datetime
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_gone(holder: str) -> bool:
+    """Whether ``host:pid`` was a process of this host that has ended."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+@contextmanager
+def step_lock(
+    engine: Engine,
+    *,
+    step: str,
+    period: str,
+    unit_ids: Sequence[str],
+    run_id: str,
+    clock: Callable[[], datetime],
+    wait: timedelta = timedelta(minutes=5),
+    poll_seconds: float = 1.0,
+    stale_after: timedelta = STALE_AFTER,
+) -> Iterator[None]:
+    """Hold ``step`` for ``period`` and ``unit_ids`` while the block runs. If another run
+    holds any of them, wait up to ``wait`` for it, then refuse with a :class:`ConflictError`
+    naming the run that holds it."""
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        holders = _try_acquire(engine, step, period, unit_ids, run_id, clock(), stale_after)
+        if not holders:
+            break
+        if time.monotonic() >= deadline:
+            first = holders[0]
+            raise ConflictError(
+                f"{step} {period} is already running for {first.unit_id}"
+                f"{f' and {len(holders) - 1} more units' if len(holders) > 1 else ''}"
+                f" (run {first.run_id}, since {local(first.acquired_at):%Y-%m-%d %H:%M}):"
+                " try again when it has finished"
+            )
+        time.sleep(poll_seconds)
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                delete(StepLock).where(
+                    StepLock.step == step, StepLock.period == period, StepLock.run_id == run_id
+                )
+            )
+
+
+def _try_acquire(
+    engine: Engine,
+    step: str,
+    period: str,
+    unit_ids: Sequence[str],
+    run_id: str,
+    now: datetime,
+    stale_after: timedelta,
+) -> list[Holder]:
+    """Take every lock in one transaction, or none; returns who holds them when not."""
+    same_step = and_(StepLock.step == step, StepLock.period == period)
+    wanted = set(unit_ids)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                delete(StepLock).where(same_step, StepLock.acquired_at < now - stale_after)
+            )
+            others = [
+                Holder(*row)
+                for row in conn.execute(
+                    select(
+                        StepLock.unit_id, StepLock.run_id, StepLock.holder, StepLock.acquired_at
+                    ).where(same_step, StepLock.run_id != run_id)
+                )
+                if row.unit_id in wanted
+            ]
+            gone = {h.holder for h in others if is_gone(h.holder)}
+            if gone:
+                conn.execute(delete(StepLock).where(same_step, StepLock.holder.in_(gone)))
+            held = [h for h in others if h.holder not in gone]
+            if held:
+                return sorted(held, key=lambda h: h.unit_id)
+            mine = {
+                unit_id
+                for (unit_id,) in conn.execute(
+                    select(StepLock.unit_id).where(same_step, StepLock.run_id == run_id)
+                )
+            }
+            me = this_process()
+            rows = [
+                {
+                    "step": step,
+                    "period": period,
+                    "unit_id": u,
+                    "run_id": run_id,
+                    "holder": me,
+                    "acquired_at": now,
+                }
+                for u in unit_ids
+                if u not in mine
+            ]
+            if rows:
+                conn.execute(insert(StepLock), rows)
+    except IntegrityError:
+        # another run inserted between our look and our insert: look again
+        return [Holder(unit_ids[0], "(another run)", "", now)]
+    return []

@@ -1,0 +1,64 @@
+"""Tasks retry what a later attempt can fix (the database unavailable), nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+from prefect import Task, flow
+from prefect.states import Failed
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+import flows
+from arshjul.errors import InputError
+from flows.steps import is_transient, step_task
+
+
+def unavailable() -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (unavailable(), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (InputError([]), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_only_an_unavailable_database_is_retried(error, retried):
+    assert is_transient(None, None, Failed(data=error)) is retried
+
+
+def test_every_task_of_the_flows_retries_transient_failures():
+    tasks = [
+        value
+        for info in pkgutil.iter_modules(flows.__path__)
+        for value in vars(importlib.import_module(f"flows.{info.name}")).values()
+        if isinstance(value, Task)
+    ]
+    assert len(tasks) >= 15
+    for found in tasks:
+        assert (found.retries, found.retry_condition_fn) == (2, is_transient), found.name
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_task_that_meets_an_unavailable_database_succeeds_on_its_retry(monkeypatch):
+    attempts = []
+
+    @step_task
+    def count_rows() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise unavailable()
+        return 42
+
+    @flow
+    def counting() -> int:
+        return count_rows()
+
+    monkeypatch.setattr(count_rows, "retry_delay_seconds", [0.0])
+    assert counting() == 42
+    assert len(attempts) == 2
