@@ -4,8 +4,9 @@ Standard library only: HTTP/1.1 with keep-alive on asyncio, GET and HEAD. One ev
 serves every client from the files in memory (:mod:`arshjul.static_files`); threads under
 the interpreter lock made 50 concurrent clients wait on each other. ETag and Last-Modified
 let calendar programs polling every few hours mostly get 304. A request is read within
-``client_timeout`` seconds and within size limits, or refused; every answer is one line on
-stderr, with the secret part of token paths left out.
+``client_timeout`` seconds and within size limits, or refused; a client that does not read its
+answer for as long is cut off, so that it holds neither a connection nor the answer's bytes.
+Every answer is one line on stderr, with the secret part of token paths left out.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ DEFAULT_PORT = 8080
 MAX_REQUEST_LINE = 4096
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
-CLIENT_TIMEOUT = 10.0  # seconds a client may take to send one request
+#: seconds a client may take to send one request, or to take in a part of an answer
+CLIENT_TIMEOUT = 10.0
 #: the pages may style themselves inline and show inline images; nothing else runs
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 _TOKEN_IN_PATH = re.compile(r"/t/[^/\s]+/")
@@ -234,10 +236,15 @@ class FeedServer:
         try:
             while await self._one_request(peer, reader, writer):
                 pass
-        except ConnectionError:
-            pass
+        except (ConnectionError, TimeoutError):
+            # TimeoutError: the client stopped reading the answer it asked for
+            writer.transport.abort()
         finally:
             writer.close()
+            try:  # what is still buffered for the client goes out, or is dropped
+                await asyncio.wait_for(writer.wait_closed(), self.client_timeout)
+            except (ConnectionError, TimeoutError):
+                writer.transport.abort()
 
     async def _one_request(
         self, peer: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -284,4 +291,5 @@ class FeedServer:
         line = _TOKEN_IN_PATH.sub("/t/…/", f'"{request_line}" {result.status.value}')
         sys.stderr.write(f"{peer} [{when}] {line} {len(result.body)}\n")
         writer.write(result.to_bytes(with_body=not head, close=not keep))
-        await writer.drain()
+        # a client that stops reading holds a connection and its answer's bytes: not for long
+        await asyncio.wait_for(writer.drain(), self.client_timeout)

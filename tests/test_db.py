@@ -14,6 +14,8 @@ from arshjul.errors import UsageError
 from arshjul.models import Base, ImportBatch
 from tests.conftest import NOW
 
+pytestmark = pytest.mark.both_databases
+
 
 def test_migrations_give_exactly_the_models_schema(engine):
     with engine.connect() as conn:
