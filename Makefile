@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	@$(BIN)/arshjul run
+	@$(BIN)/arshjul run --approve
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass
 test: $(STAMP)
