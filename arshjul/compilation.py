@@ -332,6 +332,23 @@ def risk_band_rows(by_score: Counter[int], codes: Codes) -> list[tuple[str, int]
     return [*rows, ("Ej riskbedömd", by_score.get(0, 0))]
 
 
+def count_tables(f: Figures, codes: Codes) -> dict[str, list[tuple[Any, int]]]:
+    """The (label, count) rows of the tables every document of the year's figures shows:
+    deviations by category, consequence, risk band and status, complaints by channel and
+    category; in the code lists' order, zeros kept."""
+    return dict(
+        categories=ordered(f.by_category, codes.deviation_categories),
+        consequences=[
+            (codes.consequence.get(k, "Ej angiven"), n)
+            for k, n in ordered(f.by_consequence, sorted(codes.consequence))
+        ],
+        risk_bands=risk_band_rows(f.by_risk_score, codes),
+        statuses=[(STATUS_SV[s], f.by_status.get(s, 0)) for s in DeviationStatus],
+        channels=ordered(f.complaints_by_channel, codes.complaint_channels),
+        complaint_categories=ordered(f.complaints_by_category, codes.complaint_categories),
+    )
+
+
 def write_documents(
     out: Path,
     config: Config,
@@ -364,15 +381,7 @@ def write_documents(
             year=year,
             f=f,
             children=children,
-            categories=ordered(f.by_category, codes.deviation_categories),
-            consequences=[
-                (codes.consequence.get(k, "Ej angiven"), n)
-                for k, n in ordered(f.by_consequence, sorted(codes.consequence))
-            ],
-            risk_bands=risk_band_rows(f.by_risk_score, codes),
-            statuses=[(STATUS_SV[s], f.by_status.get(s, 0)) for s in DeviationStatus],
-            channels=ordered(f.complaints_by_channel, codes.complaint_channels),
-            complaint_categories=ordered(f.complaints_by_category, codes.complaint_categories),
+            **count_tables(f, codes),
             months=[
                 (MONTHS_SV[m - 1], f.by_month.get(m, 0), f.complaints_by_month.get(m, 0))
                 for m in range(1, 13)

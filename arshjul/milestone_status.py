@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from arshjul.models import RunState, StepRun
 from arshjul.workdays import Due
@@ -52,16 +52,29 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class FirstRun:
+    """The first successful run of a step for a unit and period: when (in the wheel's
+    timezone) it finished, and which run it was."""
+
+    at: datetime
+    run_id: str
+
+
+@dataclass(frozen=True)
 class StatusBook:
-    #: (step, period, unit id) -> the day its first successful run finished
-    finished: Mapping[tuple[str, str, str], date]
+    #: (step, period, unit id) -> its first successful run
+    first_runs: Mapping[tuple[str, str, str], FirstRun]
     today: date
 
-    def finished_on(self, due: Due, unit_id: str) -> date | None:
+    def first_run(self, due: Due, unit_id: str) -> FirstRun | None:
         period = step_period(due)
         if period is None or due.milestone.step is None:
             return None
-        return self.finished.get((due.milestone.step, period, unit_id))
+        return self.first_runs.get((due.milestone.step, period, unit_id))
+
+    def finished_on(self, due: Due, unit_id: str) -> date | None:
+        first = self.first_run(due, unit_id)
+        return first.at.date() if first else None
 
     def progress(self, due: Due, unit_id: str) -> Progress | None:
         if due.milestone.step is None:
@@ -88,14 +101,18 @@ def load_status(
     """Every finished step run of the periods the calendar years' deadlines are about; a
     deadline before ``now``'s day in the wheel's ``timezone`` is overdue if not done."""
     rows = conn.execute(
-        select(StepRun.step, StepRun.period, StepRun.unit_id, func.min(StepRun.finished_at))
-        .where(StepRun.state == RunState.DONE, StepRun.period.in_(periods_of(calendar_years)))
-        .group_by(StepRun.step, StepRun.period, StepRun.unit_id)
+        select(StepRun.step, StepRun.period, StepRun.unit_id, StepRun.finished_at, StepRun.run_id)
+        .where(
+            StepRun.state == RunState.DONE,
+            StepRun.period.in_(periods_of(calendar_years)),
+            StepRun.finished_at.is_not(None),
+        )
+        # newest first: the first run to finish is the one left in the dict
+        .order_by(StepRun.finished_at.desc())
     )
     zone = ZoneInfo(timezone)
-    finished = {
-        (step, period, unit_id): at.astimezone(zone).date()
-        for step, period, unit_id, at in rows
-        if at is not None
+    first_runs = {
+        (step, period, unit_id): FirstRun(at.astimezone(zone), run_id)
+        for step, period, unit_id, at, run_id in rows
     }
-    return StatusBook(finished, now.astimezone(zone).date())
+    return StatusBook(first_runs, now.astimezone(zone).date())

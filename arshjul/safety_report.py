@@ -35,16 +35,14 @@ from sqlalchemy import Connection, func, select
 from arshjul import analysis
 from arshjul.compilation import (
     SAFETY_COURSE,
-    STATUS_SV,
     Figures,
     count_own,
-    ordered,
-    risk_band_rows,
+    count_tables,
     roll_up,
 )
 from arshjul.config import Config
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.models import Action, ActionStatus, DeviationStatus, OrgLevel
+from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
 from arshjul.render import NBSP, share
@@ -281,15 +279,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         pshare=lambda part, whole: published_share(part, whole, below),
         d=data,
         r=r,
-        categories=ordered(r.by_category, codes.deviation_categories),
-        consequences=[
-            (codes.consequence.get(k, "Ej angiven"), n)
-            for k, n in ordered(r.by_consequence, sorted(codes.consequence))
-        ],
-        statuses=[(STATUS_SV[s], r.by_status.get(s, 0)) for s in DeviationStatus],
-        bands=risk_band_rows(r.by_risk_score, codes),
-        channels=ordered(r.complaints_by_channel, codes.complaint_channels),
-        complaint_categories=ordered(r.complaints_by_category, codes.complaint_categories),
+        **count_tables(r, codes),
         answers=r.answers(targets.complaint_answer_days),
         answer_days=targets.complaint_answer_days,
         coverage_target=targets.training_coverage,

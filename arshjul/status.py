@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from arshjul.config import LEVEL_SV, Config
 from arshjul.documents import Provenance
 from arshjul.files import inside, write_text_atomic
-from arshjul.milestone_status import PROGRESS_SV, Progress, step_period
+from arshjul.milestone_status import PROGRESS_SV, Progress, load_status, step_period
 from arshjul.models import OrgLevel, RunState, StepRun
 from arshjul.org import OrgTree
 from arshjul.render import render
@@ -102,30 +101,17 @@ def step_status(
 ) -> list[StatusRow]:
     """Every unit at every level a deadline of ``year``'s cycle concerns, in deadline order,
     then in the organisation's order."""
-    zone = ZoneInfo(config.wheel.timezone)
-    today = now.astimezone(zone).date()
-    done: dict[tuple[str, str, str], tuple[datetime, str]] = {}
-    for key_step, key_period, key_unit, at, by_run in conn.execute(
-        select(StepRun.step, StepRun.period, StepRun.unit_id, StepRun.finished_at, StepRun.run_id)
-        .where(StepRun.state == RunState.DONE, StepRun.period.in_(cycle_periods(year)))
-        .order_by(StepRun.finished_at.desc())
-    ):
-        # newest first, so the first run that finished is the one left in the dict
-        if at is not None:
-            done[(key_step, key_period, key_unit)] = (at.astimezone(zone), by_run)
+    # the calendar years whose deadlines are about data year ``year``
+    book = load_status(conn, (year, year + 1), now=now, timezone=config.wheel.timezone)
     order = {u.id: i for i, u in enumerate(tree.walk(tree.root.id))}
     rows = []
     for due in cycle_dues(config, year):
-        key = (str(due.milestone.step), str(step_period(due)))
         level = OrgLevel(due.deadline.level)
         units = [tree.root] if level == OrgLevel.REGION else tree.at_level(level)
         for unit in sorted(units, key=lambda u: order[u.id]):
-            finished = done.get((*key, unit.id))
-            finished_at, run_id = finished if finished else (None, None)
-            if finished_at is not None:
-                progress = Progress.DONE
-            else:
-                progress = Progress.OVERDUE if due.date < today else Progress.UPCOMING
+            first = book.first_run(due, unit.id)
+            progress = book.progress(due, unit.id)
+            assert progress is not None  # every due of the cycle has a step
             rows.append(
                 StatusRow(
                     unit.id,
@@ -136,8 +122,8 @@ def step_status(
                     due.deadline.owner_role,
                     due.date,
                     progress,
-                    finished_at,
-                    run_id,
+                    first.at if first else None,
+                    first.run_id if first else None,
                 )
             )
     return rows
