@@ -82,6 +82,31 @@ class Draft:
     def path(self) -> Path:
         return versioned_path(self.latest, self.version)
 
+    def result(
+        self,
+        state: Literal["approved", "returned", "awaiting"],
+        role: str,
+        signed_by: str | None = None,
+        at: datetime | None = None,
+        comment: str | None = None,
+        sha256: str | None = None,
+    ) -> SignOffResult:
+        """Where this version stands."""
+        return SignOffResult(
+            self.document,
+            self.period,
+            self.unit_id,
+            self.version,
+            state,
+            self.path,
+            self.latest,
+            role,
+            signed_by,
+            at,
+            comment,
+            sha256,
+        )
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -216,34 +241,14 @@ def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> S
     write_bytes_atomic(draft.latest, data)
     # the DOCX beside the latest version, for editing, shows the decision as the HTML does
     write_docx(docx_path(draft.latest), parse_html(data.decode("utf-8")), created=decision.at)
-    return SignOffResult(
-        draft.document,
-        draft.period,
-        draft.unit_id,
-        draft.version,
-        state,
-        draft.path,
-        draft.latest,
-        decision.role,
-        decision.signed_by,
-        decision.at,
-        decision.comment,
-        digest,
+    return draft.result(
+        state, decision.role, decision.signed_by, decision.at, decision.comment, digest
     )
 
 
 def awaiting(draft: Draft, role: str) -> SignOffResult:
     """The result for a version left undecided (its document says it awaits sign-off)."""
-    return SignOffResult(
-        draft.document,
-        draft.period,
-        draft.unit_id,
-        draft.version,
-        "awaiting",
-        draft.path,
-        draft.latest,
-        role,
-    )
+    return draft.result("awaiting", role)
 
 
 def history(conn: Connection, document: str, period: str, unit_id: str) -> list[Row[Any]]:
@@ -284,17 +289,4 @@ def still_approved(
         return None
     write_bytes_atomic(latest, approved)
     write_docx(docx_path(latest), parse_html(approved.decode("utf-8")), created=row.at)
-    return SignOffResult(
-        document,
-        period,
-        unit_id,
-        version,
-        "approved",
-        draft.path,
-        latest,
-        row.role,
-        row.signed_by,
-        row.at,
-        row.comment,
-        row.sha256,
-    )
+    return draft.result("approved", row.role, row.signed_by, row.at, row.comment, row.sha256)
