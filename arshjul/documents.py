@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from arshjul.files import inside, slug, write_text_atomic
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
+from arshjul.parallel import map_units
 from arshjul.render import render
 from arshjul.tables import parse_html, read_tables, write_csv_tables, write_workbook
 from arshjul.word import write_docx
@@ -135,17 +136,17 @@ def write_unit_documents(
     """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
     which holds the ``origin`` Provenance) into the unit's folder under ``year`` (or a period
     such as ``2026-T2``) as ``file_name``, with its other formats (see ``write_document``);
-    returns the HTML files written."""
-    written = []
-    for unit_id in unit_ids:
+    returns the HTML files written. Units are written in parallel (:mod:`arshjul.parallel`):
+    ``context`` must not use the database."""
+
+    def write_one(unit_id: str) -> Path:
         unit = tree[unit_id]
         extra = context(unit)
         html = render(template, unit=unit, path=tree.path(unit_id), **extra)
         path = unit_dir(out, year, unit) / file_name
-        written.append(
-            write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
-        )
-    return written
+        return write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
+
+    return map_units(write_one, list(unit_ids))
 
 
 def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:

@@ -58,6 +58,10 @@ class InputError(ArshjulError):
         self.problems = problems
         super().__init__(self._message())
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
+        # rebuilt from its problems, not its message, when it comes back from a worker process
+        return type(self), (self.problems,)
+
     def _message(self) -> str:
         files = sorted({p.file for p in self.problems})
         head = f"{len(self.problems)} problem(s) in {', '.join(files)}; nothing was stored"

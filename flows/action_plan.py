@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import action_plan, compilation, signoff, worksheet
 from arshjul.clock import local
@@ -86,8 +87,8 @@ def action_plan_flow(
     tree, plans = build_plans(ws, year)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, DOCUMENT, str(year), [unit] if unit else unit_ids):
-        sheets = write_worksheets(ws, tree, plans, year, unit_ids, started)
-        written = write_plans(ws, tree, plans, year, unit_ids, started)
+        sheets = write_worksheets(ws, tree, quote(plans), year, unit_ids, started)
+        written = write_plans(ws, tree, quote(plans), year, unit_ids, started)
         record_step(ws, DOCUMENT, year, unit_ids, started, now or wall_clock())
     root = tree.root
     request_sign_off(

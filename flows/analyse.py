@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import analysis, compilation
 from arshjul.clock import local
@@ -72,8 +73,8 @@ def analyse_flow(
     tree, analyses = analyse_units(ws, year, local(started).date())
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "analyse", str(year), [unit] if unit else unit_ids):
-        stored = store_findings(ws, analyses, year, unit_ids)
-        written = write_analyses(ws, tree, analyses, year, unit_ids, started)
+        stored = store_findings(ws, quote(analyses), year, unit_ids)
+        written = write_analyses(ws, tree, quote(analyses), year, unit_ids, started)
         record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
     if publish:
         publish_calendars(now=now)

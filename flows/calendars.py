@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import calendar_site, status
 from arshjul.clock import STOCKHOLM
@@ -62,7 +63,7 @@ def publish_calendars(now: datetime | None = None) -> list[Path]:
     written."""
     now = resolve_now(now)
     ws = open_workspace()
-    written = write_calendar_site(ws, build_calendar_site(ws, now))
+    written = write_calendar_site(ws, quote(build_calendar_site(ws, now)))
     written += write_status_documents(ws, now)
     feeds = sum(path.suffix == ".ics" for path in written)
     log.info("calendars: %d feeds in %s", feeds, ws.out / "calendar")

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import compilation
 from arshjul.clock import now as wall_clock
@@ -58,7 +59,7 @@ def compile_flow(
     tree, totals = count_figures(ws, year)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
-        written = write_compilations(ws, tree, totals, year, unit_ids, started)
+        written = write_compilations(ws, tree, quote(totals), year, unit_ids, started)
         record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
     if publish:
         publish_calendars(now=now)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import compilation, interim
 from arshjul.clock import now as wall_clock
@@ -69,7 +70,7 @@ def interim_report_flow(
     tree, totals = gather_figures(ws, chosen)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "interim_report", chosen.label, [unit] if unit else unit_ids):
-        written = write_sections(ws, tree, totals, chosen, unit_ids, started)
+        written = write_sections(ws, tree, quote(totals), chosen, unit_ids, started)
         record_step(ws, "interim_report", chosen.label, unit_ids, started, now or wall_clock())
     if publish:
         publish_calendars(now=now)

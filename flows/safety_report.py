@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import quote
 
 from arshjul import safety_report, signoff
 from arshjul.clock import now as wall_clock
@@ -67,7 +68,7 @@ def safety_report_flow(
     year = year or default_data_year(started.date())
     ws = open_workspace()
     tree, data, stamp, origin = gather_report(ws, year, started)
-    html = write_report(ws, tree, data, stamp, origin)
+    html = write_report(ws, tree, quote(data), stamp, origin)
     result = request_sign_off(
         ws,
         document=safety_report.DOCUMENT,

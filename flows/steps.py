@@ -35,7 +35,11 @@ def is_transient(task: Any, task_run: Any, state: State[Any]) -> bool:
 
 def step_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task of arshjul's flows: nothing cached (they read and write the database and
-    files), retried twice, 5 and 30 s later, when the database was unavailable."""
+    files), retried twice, 5 and 30 s later, when the database was unavailable.
+
+    Callers pass a region's gathered figures as ``quote(figures)``: Prefect otherwise walks
+    every object inside a parameter looking for futures, twice per call (~5 s for one
+    step's figures at the ``large`` scale; BENCHMARKS.md)."""
     return task(
         cache_policy=NO_CACHE,
         retries=2,
