@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from arshjul.config import LEVEL_SV, Config
 from arshjul.documents import Provenance
@@ -38,7 +38,17 @@ def record_done(
     started_at: datetime,
     finished_at: datetime,
 ) -> int:
-    """Record ``step`` as done for each (unit id, documents written); returns rows recorded."""
+    """Record ``step`` as done for each (unit id, documents written); returns how many of
+    those units had not done it for ``period`` before (a rerun: none), which is when what the
+    calendars and status pages show changes."""
+    unit_documents = list(unit_documents)
+    done_before = set(
+        conn.execute(
+            select(StepRun.unit_id).where(
+                StepRun.step == step, StepRun.period == period, StepRun.state == RunState.DONE
+            )
+        ).scalars()
+    )
     rows = [
         {
             "step": step,
@@ -54,7 +64,7 @@ def record_done(
     ]
     if rows:
         conn.execute(insert(StepRun), rows)
-    return len(rows)
+    return len({unit_id for unit_id, _ in unit_documents} - done_before)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def action_plan_flow(
     """Write the worksheets and action plans of ``year`` (default: last full year) for every
     unit, or for ``unit`` and the units above it, from the findings and the imported actions;
     then ask for the region's plan to be approved (``approve``: approve it at once).
-    ``publish``: update the calendars afterwards. Returns the documents, then the worksheets."""
+    ``publish``: update the calendars if a unit met its deadline (a rerun does not).
+    Returns the documents, then the worksheets."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
@@ -89,7 +90,7 @@ def action_plan_flow(
     with exclusive(ws, DOCUMENT, str(year), [unit] if unit else unit_ids):
         sheets = write_worksheets(ws, tree, quote(plans), year, unit_ids, started)
         written = write_plans(ws, tree, quote(plans), year, unit_ids, started)
-        record_step(ws, DOCUMENT, year, unit_ids, started, now or wall_clock())
+        newly_done = record_step(ws, DOCUMENT, year, unit_ids, started, now or wall_clock())
     root = tree.root
     request_sign_off(
         ws,
@@ -101,7 +102,7 @@ def action_plan_flow(
         approve=approve,
         now=started,
     )
-    if publish:
+    if publish and newly_done:
         publish_calendars(now=now)
     log.info(
         "action plans %s: %d documents and %d worksheets for %d units",

@@ -66,7 +66,7 @@ def analyse_flow(
 ) -> list[Path]:
     """Analyse ``year`` (default: last full year) for every unit, or for ``unit`` and the
     units above it; a unit's findings replace those of its previous analysis.
-    ``publish``: update the calendars afterwards."""
+    ``publish``: update the calendars if a unit met its deadline (a rerun does not)."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
@@ -75,8 +75,8 @@ def analyse_flow(
     with exclusive(ws, "analyse", str(year), [unit] if unit else unit_ids):
         stored = store_findings(ws, quote(analyses), year, unit_ids)
         written = write_analyses(ws, tree, quote(analyses), year, unit_ids, started)
-        record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
-    if publish:
+        newly_done = record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
+    if publish and newly_done:
         publish_calendars(now=now)
     log.info(
         "analysed %s: %d findings, %d documents for %d units",

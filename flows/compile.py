@@ -52,7 +52,8 @@ def compile_flow(
     publish: bool = True,
 ) -> list[Path]:
     """Compile ``year`` (default: last full year) for every unit, or for ``unit`` and the
-    units above it. ``publish``: update the calendars afterwards."""
+    units above it. ``publish``: update the calendars if a unit met its deadline (a rerun
+    does not)."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
@@ -60,8 +61,8 @@ def compile_flow(
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
         written = write_compilations(ws, tree, quote(totals), year, unit_ids, started)
-        record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
-    if publish:
+        newly_done = record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
+    if publish and newly_done:
         publish_calendars(now=now)
     log.info("compiled %s: %d documents for %d units", year, len(written), len(unit_ids))
     return written

@@ -62,7 +62,7 @@ def interim_report_flow(
     """Write the section for ``period`` (``2026-T1``, ``2026-T2`` or ``2026``; default: the
     latest ended) for every unit, or for ``unit`` and the units above it. A malformed period,
     or one that has not ended by ``now``, is a ``UsageError`` naming ``--period``.
-    ``publish``: update the calendars."""
+    ``publish``: update the calendars if a unit met its deadline (a rerun does not)."""
     started = now or wall_clock()
     today = started.date()
     chosen = parse_period(period, today) if period else latest_period(today)
@@ -71,8 +71,10 @@ def interim_report_flow(
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "interim_report", chosen.label, [unit] if unit else unit_ids):
         written = write_sections(ws, tree, quote(totals), chosen, unit_ids, started)
-        record_step(ws, "interim_report", chosen.label, unit_ids, started, now or wall_clock())
-    if publish:
+        newly_done = record_step(
+            ws, "interim_report", chosen.label, unit_ids, started, now or wall_clock()
+        )
+    if publish and newly_done:
         publish_calendars(now=now)
     log.info("interim report %s: %d documents for %d units", chosen, len(written), len(unit_ids))
     return written

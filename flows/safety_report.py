@@ -63,7 +63,8 @@ def safety_report_flow(
 ) -> SignOffResult:
     """Write the patientsäkerhetsberättelse for ``year`` (default: last full year) and ask for
     its sign-off (``approve``: approve it automatically; see flows/signoff.py for waiting on a
-    server and for ephemeral mode). ``publish``: update the calendars afterwards."""
+    server and for ephemeral mode). ``publish``: update the calendars if the region met its
+    deadline (a rerun does not)."""
     started = now or wall_clock()
     year = year or default_data_year(started.date())
     ws = open_workspace()
@@ -79,8 +80,10 @@ def safety_report_flow(
         approve=approve,
         now=started,
     )
-    record_step(ws, "safety_report", year, [tree.root.id], started, now or wall_clock())
-    if publish:
+    newly_done = record_step(
+        ws, "safety_report", year, [tree.root.id], started, now or wall_clock()
+    )
+    if publish and newly_done:
         publish_calendars(now=now)
     log.info("safety report %s: version %d %s", year, result.version, result.state)
     return result

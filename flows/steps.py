@@ -56,11 +56,12 @@ def record_step(
     unit_ids: list[str],
     started: datetime,
     finished: datetime,
-) -> None:
+) -> int:
     """Record ``step`` as done for ``period`` (the data year, or ``2026-T2``) for each unit
-    (one document each) by this flow run."""
+    (one document each) by this flow run; returns how many units did it for the first time:
+    only then do the calendars change (a deadline met), so a rerun need not republish them."""
     with ws.engine.begin() as conn:
-        status.record_done(
+        return status.record_done(
             conn,
             step=step,
             period=str(period),

@@ -4,6 +4,7 @@ Prefect harness, and the installed ``arshjul`` script in a subprocess for what a
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,20 @@ def test_import_then_compile_one_unit_updates_its_roll_ups(workdir, capsys):
         "2025/verksamheter/V1/sammanstallning.html",
     ]
     assert count(workdir, StepRun) == 8  # two steps for four units
+
+
+def test_a_rerun_leaves_the_calendars_alone_a_first_run_publishes_them(workdir):
+    import_fixture("organisation", "deviations", "complaints")
+    calendars = workdir / "out" / "calendar"
+    assert main(["compile", "--year", "2025", "--unit", "E2"]) == 0
+    assert (calendars / "region.ics").is_file()  # E2 and its ancestors met a deadline
+
+    shutil.rmtree(calendars)
+    assert main(["compile", "--year", "2025", "--unit", "E2"]) == 0
+    assert not calendars.exists()  # the same units again: no deadline changed
+
+    assert main(["compile", "--year", "2025", "--unit", "E1"]) == 0
+    assert (calendars / "region.ics").is_file()  # E1 is new
     assert (workdir / "out" / "2025" / "index.html").exists()
 
 

@@ -34,7 +34,7 @@ def tree(conn: Connection, config: Config) -> OrgTree:
 
 
 def done(conn: Connection, step: str, period: str, units: list[str], at: datetime, run: str):
-    status.record_done(
+    return status.record_done(
         conn,
         step=step,
         period=period,
@@ -179,3 +179,11 @@ def test_cli_prints_the_status_in_each_format(workdir, capsys):
 def test_cli_status_before_any_import_says_what_to_do(workdir, capsys):
     assert main(["status"]) == 2
     assert "import the organisation file first" in capsys.readouterr().err
+
+
+def test_recording_counts_the_units_that_did_the_step_for_the_first_time(conn, tree):
+    assert done(conn, "compile", "2025", ["E1", "E2"], NOW, "run-1") == 2
+    assert done(conn, "compile", "2025", ["E1", "E2"], NOW, "run-2") == 0
+    assert done(conn, "compile", "2025", ["E2", "E3"], NOW, "run-3") == 1
+    assert done(conn, "compile", "2024", ["E2"], NOW, "run-4") == 1
+    assert done(conn, "analyse", "2025", ["E2"], NOW, "run-5") == 1
