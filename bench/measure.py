@@ -1,9 +1,10 @@
 """Timing and memory of what the benchmark runs: in this process, or a child process tree.
 
 Peak memory of a process tree is sampled from ``/proc`` (Linux): every process below the child
-is found by its parent id, and its ``VmHWM`` (the kernel's own peak RSS of that process) is read
-until it ends, so a grandchild such as Prefect's ephemeral API server is measured too. The
-largest waited-for descendant from ``getrusage(RUSAGE_CHILDREN)`` is kept as a cross-check.
+is found by its parent id, and its ``VmHWM`` (the kernel's own peak RSS of that process) and
+its PSS (for the tree's sum) are read until it ends, so a grandchild such as Prefect's
+ephemeral API server is measured too. The largest waited-for descendant from
+``getrusage(RUSAGE_CHILDREN)`` is kept as a cross-check.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +31,11 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def script() -> str:
+    """The installed ``arshjul`` script of this environment."""
+    return str(Path(sys.executable).with_name("arshjul"))
+
+
 def self_peak_mib() -> float:
     """Peak RSS of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -45,7 +52,8 @@ class TreeRun:
     stderr: str
     #: pid -> (short command line, peak RSS in MiB) of every process seen in the tree
     peaks: dict[int, tuple[str, float]] = field(default_factory=dict)
-    #: the largest sum of the tree's current RSS seen in one sample
+    #: the largest sum of the tree's current PSS seen in one sample (shared pages counted
+    #: once, so forked workers do not count their parent's memory again)
     tree_peak_mib: float = 0.0
     #: the largest waited-for descendant, from getrusage (a cross-check of ``peaks``)
     rusage_peak_mib: float = 0.0
@@ -62,11 +70,35 @@ class TreeRun:
     def largest_mib(self) -> float:
         return max([peak for _, peak in self.peaks.values()] + [self.rusage_peak_mib])
 
+    def by_command(self) -> list[tuple[str, float]]:
+        """(command, largest peak RSS in MiB) per command line, largest first; a command run
+        by several processes (forked workers share their parent's) says how many."""
+        groups: dict[str, list[float]] = {}
+        for name, peak in self.peaks.values():
+            groups.setdefault(name, []).append(peak)
+        named = [
+            (name if len(peaks) == 1 else f"{name} (×{len(peaks)} processes)", max(peaks))
+            for name, peaks in groups.items()
+        ]
+        return sorted(named, key=lambda p: -p[1])
+
 
 def _status_kib(pid: int, key: str) -> float | None:
     try:
         for line in (PROC / str(pid) / "status").read_text().splitlines():
             if line.startswith(key + ":"):
+                return float(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
+
+
+def _pss_kib(pid: int) -> float | None:
+    """The process's proportional set size: its private pages plus its share of the pages
+    it shares (a forked worker shares most of its parent's), so the tree's sum is real."""
+    try:
+        for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return float(line.split()[1])
     except (OSError, IndexError, ValueError):
         return None
@@ -118,10 +150,10 @@ class _Sampler(threading.Thread):
             total = 0.0
             for pid in _descendants(self.root):
                 hwm = _status_kib(pid, "VmHWM")
-                rss = _status_kib(pid, "VmRSS")
-                if hwm is None or rss is None:
+                pss = _pss_kib(pid)
+                if hwm is None or pss is None:
                     continue
-                total += rss / 1024
+                total += pss / 1024
                 name, seen = self.run_.peaks.get(pid, (_cmdline(pid), 0.0))
                 self.run_.peaks[pid] = (name, max(seen, hwm / 1024))
             self.run_.tree_peak_mib = max(self.run_.tree_peak_mib, total)

@@ -9,8 +9,9 @@ For each scale, in a scratch folder (never ``var/`` or ``out/``):
 3. Prefect's fixed cost: an empty flow in a fresh process, with a fresh and a warm PREFECT_HOME;
 4. ``arshjul run --approve --data DIR``, the whole cycle with every document in every format,
    as a person starts it (ephemeral Prefect), with the peak RSS of each process of its tree;
-5. one unit's compile step with its roll-ups, ``arshjul compile --year Y --unit ID``, and the
-   same as plain calls;
+5. one unit's compile step with its roll-ups, ``arshjul compile --year Y --unit ID``, the
+   same as plain calls, and the same three times against a running ``prefect server``;
+   then the deviations import on a throwaway PostgreSQL (when this machine has one);
 6. ``arshjul calendar serve`` with concurrent keep-alive clients asking for the region's feed.
 
 Prints Markdown tables for BENCHMARKS.md; with several scales (or a previous run's results kept
@@ -33,8 +34,8 @@ from arshjul.clock import STOCKHOLM
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
 from arshjul.workspace import open_workspace
-from bench import feeds, plain
-from bench.measure import TreeRun, clean_env, run_tree, self_peak_mib, timed
+from bench import feeds, plain, servers
+from bench.measure import TreeRun, clean_env, run_tree, script, self_peak_mib, timed
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=STOCKHOLM)
 YEAR = 2025
@@ -74,18 +75,30 @@ class Figures:
     unit_rerun_seconds: float = 0.0
     unit_rerun_peak_mib: float = 0.0
     unit_plain_seconds: float = 0.0
+    #: the rerun with PREFECT_API_URL set to a running server, each of three runs
+    unit_served_seconds: list[float] = field(default_factory=list)
+    #: (rows, seconds) of the deviations import on PostgreSQL, if a server could be started
+    postgres_deviations: tuple[int, float] | None = None
     feed: dict[str, float] = field(default_factory=dict)
 
     @property
     def prefect_ratio(self) -> float:
         return self.cycle_seconds / self.plain_seconds
 
+    @property
+    def postgres_rate(self) -> float:
+        if self.postgres_deviations is None:
+            return 0.0
+        rows, seconds = self.postgres_deviations
+        return rows / seconds
+
+    @property
+    def served_rerun_seconds(self) -> float:
+        """The best warm run: the first also registers the flow with the server."""
+        return min(self.unit_served_seconds[1:] or self.unit_served_seconds or [0.0])
+
     def import_rate(self, kind: str) -> float:
         return self.input_rows[kind] / self.steps[f"import {kind}"]
-
-
-def script() -> str:
-    return str(Path(sys.executable).with_name("arshjul"))
 
 
 def progress(message: str) -> None:
@@ -138,7 +151,7 @@ def measure(scale: str, folder: Path, *, clients: int, seconds: float) -> Figure
     cycle = run_tree([script(), "run", "--approve", "--data", str(data)], env=env, cwd=folder)
     cycle.check()
     figures.cycle_seconds = cycle.seconds
-    figures.cycle_processes = sorted(cycle.peaks.values(), key=lambda p: -p[1])
+    figures.cycle_processes = cycle.by_command()
     figures.cycle_tree_peak_mib = cycle.tree_peak_mib
     figures.cycle_peak_mib = cycle.largest_mib
     figures.files_by_suffix = count_files(folder / "cycle-out")
@@ -156,6 +169,13 @@ def measure(scale: str, folder: Path, *, clients: int, seconds: float) -> Figure
     _, figures.unit_plain_seconds = timed(
         lambda: plain.compile_step(ws, YEAR, unit.id, NOW, plain.Steps())
     )
+    progress(f"{scale}: the same, three times, against a running Prefect server")
+    figures.unit_served_seconds = servers.served_rerun(env, folder, rerun.command)
+
+    progress(f"{scale}: deviations import on PostgreSQL")
+    on_postgres = servers.postgres_import(data, folder, NOW)
+    if on_postgres is not None:
+        figures.postgres_deviations = on_postgres
 
     progress(f"{scale}: {clients} clients on /calendar/region.ics for {seconds:g} s")
     load = feeds.measure(env, folder, path="/calendar/region.ics", clients=clients, seconds=seconds)
@@ -188,6 +208,12 @@ def targets_table(f: Figures) -> str:
             verdict(rate, t["import_deviations_rows_s"], at_least=True),
         ),
         (
+            "the same on PostgreSQL (COPY)",
+            f"≥ {t['import_deviations_rows_s']:,} rows/s",
+            f"{f.postgres_rate:,.0f} rows/s" if f.postgres_deviations else "no PostgreSQL here",
+            verdict(f.postgres_rate, t["import_deviations_rows_s"], at_least=True),
+        ),
+        (
             "whole cycle, all documents in all formats",
             f"≤ {t['cycle_seconds']:.0f} s wall",
             f"{f.cycle_seconds:.1f} s",
@@ -196,7 +222,7 @@ def targets_table(f: Figures) -> str:
         (
             "peak memory of that run (largest process)",
             "≤ 1 GiB RSS",
-            f"{f.cycle_peak_mib:,.0f} MiB (tree sum {f.cycle_tree_peak_mib:,.0f} MiB)",
+            f"{f.cycle_peak_mib:,.0f} MiB (tree, PSS: {f.cycle_tree_peak_mib:,.0f} MiB)",
             verdict(f.cycle_peak_mib, t["cycle_peak_mib"]),
         ),
         (
@@ -210,6 +236,14 @@ def targets_table(f: Figures) -> str:
             f"≤ {t['unit_rerun_seconds']:.0f} s",
             f"{f.unit_rerun_seconds:.2f} s (plain calls {f.unit_plain_seconds:.2f} s)",
             verdict(f.unit_rerun_seconds, t["unit_rerun_seconds"]),
+        ),
+        (
+            "the same against a running Prefect server",
+            f"≤ {t['unit_rerun_seconds']:.0f} s",
+            f"{f.served_rerun_seconds:.2f} s (runs: "
+            + ", ".join(f"{s:.2f}" for s in f.unit_served_seconds)
+            + " s)",
+            verdict(f.served_rerun_seconds, t["unit_rerun_seconds"]),
         ),
         (
             f"one calendar feed, {f.feed['clients']:.0f} concurrent clients",
@@ -242,7 +276,7 @@ def detail_tables(f: Figures) -> str:
         (
             "arshjul run --approve (whole tree)",
             f"{f.cycle_seconds:.1f}",
-            f"{f.cycle_peak_mib:,.0f} (sum {f.cycle_tree_peak_mib:,.0f})",
+            f"{f.cycle_peak_mib:,.0f} (tree PSS {f.cycle_tree_peak_mib:,.0f})",
         ),
         *((f"  process: `{name}`", "", f"{mib:,.0f}") for name, mib in f.cycle_processes),
         (
@@ -299,6 +333,8 @@ def growth_table(small: Figures, large: Figures) -> str:
 def load_figures(path: Path) -> Figures:
     raw = json.loads(path.read_text("utf-8"))
     raw["cycle_processes"] = [tuple(p) for p in raw["cycle_processes"]]
+    if raw.get("postgres_deviations"):
+        raw["postgres_deviations"] = tuple(raw["postgres_deviations"])
     return Figures(**raw)
 
 
