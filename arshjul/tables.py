@@ -19,25 +19,22 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import struct
 import unicodedata
-import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from lxml import etree
 
 from arshjul.clock import local
 from arshjul.files import write_bytes_atomic
-
-if TYPE_CHECKING:
-    from openpyxl.cell import Cell as XlsxCell
 
 HEADINGS = ("h1", "h2", "h3")
 #: a number as the render filters write it, after whitespace (nbsp too) became plain spaces
@@ -46,8 +43,6 @@ _NUMBER = re.compile(r"([-−+]?)(\d{1,3}(?: \d{3})+|\d+)(?:,(\d+))?( ?%)?")
 _DATUM = re.compile(r"(.+): (\S.*)")
 #: what makes Excel read a cell as a formula (tab and carriage return: OWASP's list)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: control characters an XLSX file cannot hold (openpyxl refuses them)
-_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 Element: TypeAlias = etree._Element
@@ -67,6 +62,11 @@ class Cell(NamedTuple):
     span: int = 1
 
 
+#: ``Cell(*fields)`` without the Python call of a named tuple's ``__new__`` (all fields given):
+#: a document has hundreds of cells
+_new_cell = tuple.__new__
+
+
 @dataclass(frozen=True)
 class Table:
     title: str
@@ -82,7 +82,10 @@ class Table:
 def text_of(el: Element) -> str:
     """The element's text with whitespace collapsed as a browser shows it (nbsp included)."""
     if len(el) == 0:  # most table cells: text only
-        return " ".join((el.text or "").split())
+        text = el.text
+        if text is None:
+            return ""
+        return text if text.isalnum() else " ".join(text.split())
     return " ".join("".join(el.itertext()).split())
 
 
@@ -104,10 +107,15 @@ def parse_number(text: str) -> tuple[Decimal, bool] | None:
 
 def cell_of(el: Element) -> Cell:
     text = text_of(el)
-    span = int(el.get("colspan", "1")) if (el.get("colspan") or "").isdigit() else 1
-    if "n" in (el.get("class") or "").split() and (parsed := parse_number(text)):
-        return Cell(text, parsed[0], parsed[1], span)
-    return Cell(text, span=span)
+    colspan = el.get("colspan")
+    span = int(colspan) if colspan and colspan.isdigit() else 1
+    classes = el.get("class")
+    if classes and "n" in classes.split():
+        if text.isdecimal():  # most numbers: a count below 1 000
+            return _new_cell(Cell, (text, Decimal(text), False, span))
+        if parsed := parse_number(text):
+            return _new_cell(Cell, (text, parsed[0], parsed[1], span))
+    return _new_cell(Cell, (text, None, False, span))
 
 
 def chart_data(svg: Element) -> Element | None:
@@ -157,11 +165,12 @@ def read_table(table: Element, heading: str) -> Table:
     caption = table.find("caption")
     title = text_of(caption) if caption is not None else heading
     sections: dict[str, list[tuple[Cell, ...]]] = {"thead": [], "tbody": [], "tfoot": []}
+    body = sections["tbody"]
     for tr in table.iter("tr"):
         parent = tr.getparent()
         # rows straight under <table> count as the body
-        section = parent.tag if parent is not None and parent.tag in sections else "tbody"
-        sections[section].append(tuple(cell_of(c) for c in tr if c.tag in ("td", "th")))
+        rows = sections.get(parent.tag, body) if parent is not None else body
+        rows.append(tuple([cell_of(c) for c in tr if c.tag == "td" or c.tag == "th"]))
     return Table(
         title, tuple(sections["thead"]), tuple(sections["tbody"]), tuple(sections["tfoot"])
     )
@@ -221,15 +230,19 @@ def csv_bytes(table: Table) -> bytes:
 def write_csv_tables(tables: list[Table], folder: Path) -> list[Path]:
     """``folder/NN-<caption>.csv`` for each table; CSV files of an earlier run that this one
     did not write are removed (and the folder, when nothing is left in it)."""
+    names = [f"{i:02d}-{name_slug(t.title)}.csv" for i, t in enumerate(tables, start=1)]
     written = [
-        write_bytes_atomic(folder / f"{i:02d}-{name_slug(t.title)}.csv", csv_bytes(t))
-        for i, t in enumerate(tables, start=1)
+        write_bytes_atomic(folder / n, csv_bytes(t)) for n, t in zip(names, tables, strict=True)
     ]
-    if folder.is_dir():
-        for stale in set(folder.glob("*.csv")) - set(written):
-            stale.unlink()
-        if not any(folder.iterdir()):
-            folder.rmdir()
+    try:
+        present = os.listdir(folder)  # one look at the folder: thousands are written
+    except (FileNotFoundError, NotADirectoryError):
+        return written
+    stale = [n for n in present if n.endswith(".csv") and n not in names]
+    for name in stale:
+        (folder / name).unlink()
+    if len(stale) == len(present):  # nothing written and nothing else left
+        folder.rmdir()
     return written
 
 
@@ -309,73 +322,51 @@ def sheet_names(titles: Iterable[str]) -> list[str]:
     return names
 
 
-def set_value(target: XlsxCell, value: object) -> None:
-    """Put ``value`` into a workbook cell; text stays text. openpyxl makes any string that
-    starts with ``=`` a formula and ``#N/A`` an error value: a string here is always a string
-    cell, and one that starts like a formula is marked with Excel's quote prefix so that
-    editing the cell in Excel does not turn it into a formula either."""
-    if not isinstance(value, str):
-        target.value = value
-        return
-    target.value = _NOT_IN_XML.sub("", value)
-    target.data_type = "s"
-    if value.startswith(FORMULA_START):
-        target.quotePrefix = True
-
-
-def _number_format(cell: Cell) -> str:
-    assert cell.value is not None
-    exponent = cell.value.as_tuple().exponent
+def _number_format(exponent: int | str, percent: bool) -> str:
+    """The format that shows a number with as many decimals as the document (``exponent``:
+    its Decimal's), as a per cent or with thousands separated."""
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     fraction = "." + "0" * decimals if decimals else ""
-    return f"0{fraction} %" if cell.percent else f"#,##0{fraction}"
+    return f"0{fraction} %" if percent else f"#,##0{fraction}"
 
 
 def workbook_bytes(tables: list[Table], *, title: str, created: datetime) -> bytes:
     """One worksheet per table: numbers as numeric cells (per cents as fractions formatted
-    ``0.0 %``), the header rows and the foot in bold, column widths from the content."""
-    # openpyxl is imported here: only the documents asked for as XLSX need it
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
+    ``0.0 %``), text as text, the header rows and the foot in bold, column widths from the
+    content, the header row frozen when there is one."""
+    # imported here: the writer builds on this module's zip (stable_zip)
+    from arshjul import xlsx
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    bold = Font(bold=True)
+    text_style = {False: xlsx.PLAIN, True: xlsx.Style(bold=True)}
+    number_styles: dict[tuple[bool, bool, int | str], xlsx.Style] = {}
+    sheets = []
     for table, name in zip(tables, sheet_names(t.title for t in tables), strict=True):
-        ws = wb.create_sheet(name)
         widths: dict[int, int] = {}
+        rows: list[list[xlsx.Cell | None]] = []
+        body_end = len(table.head) + len(table.body)
         for r, row in enumerate(table.rows, start=1):
-            strong = r <= len(table.head) or r > len(table.head) + len(table.body)
-            col = 1
+            strong = r <= len(table.head) or r > body_end
+            cells: list[xlsx.Cell | None] = []
             for cell in row:
-                target = ws.cell(row=r, column=col)
                 if cell.value is None:
-                    set_value(target, cell.text)
+                    cells.append(xlsx.Cell(cell.text, text_style[strong]))
                 else:
-                    target.value = float(cell.value / 100 if cell.percent else cell.value)
-                    target.number_format = _number_format(cell)
-                if strong:
-                    target.font = bold
+                    exponent = cell.value.as_tuple().exponent
+                    key = (strong, cell.percent, exponent)
+                    if (style := number_styles.get(key)) is None:
+                        fmt = _number_format(exponent, cell.percent)
+                        style = number_styles[key] = xlsx.Style(bold=strong, number_format=fmt)
+                    number = float(cell.value / 100 if cell.percent else cell.value)
+                    cells.append(xlsx.Cell(number, style))
                 if cell.span == 1:
-                    widths[col] = max(widths.get(col, 0), len(cell.text))
-                col += cell.span
-        for col, width in widths.items():
-            ws.column_dimensions[get_column_letter(col)].width = min(max(width + 2, 8), 60)
-        if len(table.head) == 1:
-            ws.freeze_panes = "A2"
-    stamp = created.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    wb.properties.created = wb.properties.modified = stamp
-    wb.properties.creator = wb.properties.lastModifiedBy = "arshjul"
-    wb.properties.title = title
-    wb.properties.language = "sv-SE"
-    buf = io.BytesIO()
-    # ExcelWriter, not Workbook.save: save stamps the wall clock into the properties
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).write_data()
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as archive:
-        return stable_zip(((n, archive.read(n)) for n in archive.namelist()), created)
+                    column = len(cells)
+                    widths[column] = max(widths.get(column, 0), len(cell.text))
+                else:
+                    cells.extend([None] * (cell.span - 1))
+            rows.append(cells)
+        columns = {c: xlsx.Column(min(max(w + 2, 8), 60)) for c, w in widths.items()}
+        sheets.append(xlsx.Sheet(name, rows, columns, freeze_header=len(table.head) == 1))
+    return xlsx.workbook_bytes(xlsx.Workbook(sheets, title, created, language="sv-SE"))
 
 
 def write_workbook(tables: list[Table], path: Path, *, title: str, created: datetime) -> Path:

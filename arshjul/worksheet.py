@@ -10,27 +10,16 @@ into the validation itself breaks on commas and at 255 characters); Klart senast
 date. The ids are locked (the sheet protection has no password: it prevents slips, it is no
 security); everything else stays editable, also below the prepared rows.
 
-The bytes depend only on the content and the run's clock: the workbook's dates are set from
-``now`` and every zip entry gets the same fixed time stamp.
+The workbook is written by ``arshjul.xlsx``; its bytes depend only on the content and the run's
+clock (``now`` is its properties' time and every zip entry's time stamp).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
-
-from openpyxl import Workbook
-from openpyxl.cell import Cell
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.utils.datetime import to_excel
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 
 from arshjul.action_plan import STATUS_SV, Plan, PlannedAction
 from arshjul.config import Codes
@@ -38,7 +27,19 @@ from arshjul.documents import unit_dir
 from arshjul.files import write_bytes_atomic
 from arshjul.models import ActionStatus
 from arshjul.org import OrgTree, Unit
-from arshjul.tables import set_value
+from arshjul.parallel import map_units
+from arshjul.xlsx import (
+    Cell,
+    Column,
+    Sheet,
+    Style,
+    Validation,
+    Workbook,
+    column_letter,
+    excel_date,
+    list_range,
+    workbook_bytes,
+)
 
 FILE_NAME = "handlingsplan-arbetsblad.xlsx"
 SHEET = "Handlingsplan"
@@ -62,12 +63,10 @@ EMPTY_ROWS = 10
 LAST_VALIDATED_ROW = 500
 #: the dates Klart senast accepts
 DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))
-#: every zip entry's time stamp (the zip format starts in 1980)
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-_HEADER_FILL = PatternFill("solid", start_color="DCE6F0")
-_LOCKED_FILL = PatternFill("solid", start_color="F2F2F2")
-_UNLOCKED = Protection(locked=False)
+_HEADER = Style(bold=True, fill="DCE6F0")
+_BOLD = Style(bold=True)
+_LOCKED_FILL = "F2F2F2"
+_UNLOCKED = Style(locked=False)
 _DATE_FORMAT = "yyyy-mm-dd"
 #: columns (1-based) that are locked in every prepared row, and in rows with a finding
 _ID_COLUMNS = (1, 2)
@@ -155,130 +154,102 @@ def rows(plan: Plan) -> list[Row]:
 # --- the workbook --------------------------------------------------------------------------
 
 
-def _list_range(column: int, values: Sequence[str]) -> str:
-    letter = get_column_letter(column)
-    return f"{quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${len(values) + 1}"
-
-
-def _list_validation(
-    column: int, values: Sequence[str], what: str, first_row: int
-) -> DataValidation:
-    letter = get_column_letter(HEADERS.index(what) + 1)
-    dv = DataValidation(
-        type="list",
-        formula1=_list_range(column, values),
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle=f"Ogiltigt värde för {what}",
-        error=f"Välj ett värde i listan för {what}.",
-        promptTitle=what,
+def _list_validation(column: int, values: Sequence[str], what: str, first_row: int) -> Validation:
+    """A drop-down on ``what``'s column from ``first_row`` down, listing column ``column`` of
+    the list sheet."""
+    letter = column_letter(HEADERS.index(what) + 1)
+    return Validation(
+        f"{letter}{first_row}:{letter}{LAST_VALIDATED_ROW}",
+        "list",
+        list_range(LISTS_SHEET, column, 2, len(values) + 1),
+        prompt_title=what,
         prompt="Välj i listan.",
-        showInputMessage=True,
+        error_title=f"Ogiltigt värde för {what}",
+        error=f"Välj ett värde i listan för {what}.",
     )
-    dv.add(f"{letter}{first_row}:{letter}{LAST_VALIDATED_ROW}")
-    return dv
 
 
-def _date_validation() -> DataValidation:
-    letter = get_column_letter(_DATE_COLUMN)
-    first, last = (int(to_excel(d)) for d in DATE_RANGE)
-    dv = DataValidation(
-        type="date",
+def _date_validation() -> Validation:
+    letter = column_letter(_DATE_COLUMN)
+    first, last = (str(excel_date(d)) for d in DATE_RANGE)
+    return Validation(
+        f"{letter}2:{letter}{LAST_VALIDATED_ROW}",
+        "date",
+        first,
+        last,
         operator="between",
-        formula1=str(first),
-        formula2=str(last),
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle="Ogiltigt datum",
-        error="Klart senast är ett datum, ÅÅÅÅ-MM-DD.",
-        promptTitle="Klart senast",
+        prompt_title="Klart senast",
         prompt="Datum då åtgärden ska vara genomförd, ÅÅÅÅ-MM-DD.",
-        showInputMessage=True,
+        error_title="Ogiltigt datum",
+        error="Klart senast är ett datum, ÅÅÅÅ-MM-DD.",
     )
-    dv.add(f"{letter}2:{letter}{LAST_VALIDATED_ROW}")
-    return dv
 
 
-def _write_lists(book: Workbook, lists: Sequence[tuple[str, Sequence[str]]]) -> None:
-    sheet = book.create_sheet(LISTS_SHEET)
-    for column, (name, values) in enumerate(lists, start=1):
-        sheet.cell(1, column, name).font = Font(bold=True)
-        for row, value in enumerate(values, start=2):
-            set_value(sheet.cell(row, column), value)
-    sheet.sheet_state = "hidden"
+def _lists_sheet(lists: Sequence[tuple[str, Sequence[str]]]) -> Sheet:
+    """The hidden sheet of the drop-downs' values, a column per list under its name."""
+    depth = max(len(values) for _, values in lists)
+    body = [
+        [Cell(values[i]) if i < len(values) else None for _, values in lists] for i in range(depth)
+    ]
+    return Sheet(LISTS_SHEET, [[Cell(name, _BOLD) for name, _ in lists], *body], hidden=True)
 
 
-def _style(cell: Cell, locked: bool) -> None:
-    """Style a cell of the worksheet: locked ones grey; Fynd and Åtgärd wrap; dates ISO."""
-    column = HEADERS[cell.column - 1]
-    cell.alignment = Alignment(wrap_text=column in ("Fynd", "Åtgärd"), vertical="top")
-    cell.protection = Protection(locked=locked)
-    if locked:
-        cell.fill = _LOCKED_FILL
-    if column == "Klart senast":
-        cell.number_format = _DATE_FORMAT
+#: a cell's style by (column, locked): locked ones grey; Fynd and Åtgärd wrap; dates ISO
+_STYLES = {
+    (column, locked): Style(
+        fill=_LOCKED_FILL if locked else None,
+        number_format=_DATE_FORMAT if name == "Klart senast" else "General",
+        locked=locked,
+        wrap=name in ("Fynd", "Åtgärd"),
+        vertical="top",
+    )
+    for column, name in enumerate(HEADERS, start=1)
+    for locked in (False, True)
+}
 
 
 def build_workbook(unit: Unit, plan: Plan, codes: Codes, now: datetime) -> Workbook:
     """The worksheet of ``unit`` for ``plan`` (see the module docstring)."""
-    book = Workbook()
-    sheet: Worksheet = book.active  # type: ignore[assignment]
-    sheet.title = SHEET
-    for column, (name, width) in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(1, column, name)
-        cell.font, cell.fill, cell.protection = Font(bold=True), _HEADER_FILL, Protection()
-        dimension = sheet.column_dimensions[get_column_letter(column)]
-        dimension.width = width
-        dimension.protection = _UNLOCKED  # rows typed below the prepared ones stay editable
+    header = [Cell(name, _HEADER) for name in HEADERS]
     prepared = rows(plan)
-    for r, row in enumerate(prepared, start=2):
+    body = []
+    for row in prepared:
         locked = set(_ID_COLUMNS) | (set(_FINDING_COLUMNS) if row.finding_fixed else set())
-        for column, value in enumerate(row.cells(), start=1):
-            cell = sheet.cell(r, column)
-            set_value(cell, value)  # a title like "=HYPERLINK(…)" stays text
-            _style(cell, column in locked)
-    sheet.freeze_panes = "A2"
-    sheet.protection.sheet = True
-    # resizing rows and columns is allowed; the ids are what the protection is for
-    sheet.protection.formatColumns = False
-    sheet.protection.formatRows = False
-
+        body.append(
+            [
+                Cell(value, _STYLES[column, column in locked])  # "=HYPERLINK(…)" stays text
+                for column, value in enumerate(row.cells(), start=1)
+            ]
+        )
     finding_ids = [f.id for f, _ in plan.findings]
     statuses = list(STATUS_SV.values())
-    lists = [
-        ("Status", statuses),
-        ("Ansvarig", codes.action_owner_roles),
-        ("Effekt", codes.action_effects),
-        ("Fynd-ID", finding_ids),
+    validations = [
+        _list_validation(1, statuses, "Status", 2),
+        _list_validation(2, codes.action_owner_roles, "Ansvarig", 2),
+        _list_validation(3, codes.action_effects, "Effekt", 2),
+        _date_validation(),
     ]
-    _write_lists(book, lists)
-    sheet.add_data_validation(_list_validation(1, statuses, "Status", 2))
-    sheet.add_data_validation(_list_validation(2, codes.action_owner_roles, "Ansvarig", 2))
-    sheet.add_data_validation(_list_validation(3, codes.action_effects, "Effekt", 2))
-    sheet.add_data_validation(_date_validation())
     if finding_ids:  # a new row may answer any of the year's findings
         first_free = len(prepared) - EMPTY_ROWS + 2
-        sheet.add_data_validation(_list_validation(4, finding_ids, "Fynd-ID", first_free))
-
-    stamp = now.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    book.properties.created = book.properties.modified = stamp
-    book.properties.creator = book.properties.lastModifiedBy = "arshjul"
-    book.properties.title = f"Handlingsplan {plan.year} – {unit.name}"
-    return book
-
-
-def workbook_bytes(book: Workbook) -> bytes:
-    """The XLSX file of ``book``, the same bytes for the same content."""
-    raw = io.BytesIO()
-    archive = ZipFile(raw, "w", ZIP_DEFLATED)
-    ExcelWriter(book, archive).save()  # closes the archive; keeps the workbook's dates
-    fixed = io.BytesIO()
-    with ZipFile(raw) as source, ZipFile(fixed, "w", ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = ZipInfo(info.filename, ZIP_TIME)
-            entry.external_attr = info.external_attr
-            target.writestr(entry, source.read(info), compress_type=ZIP_DEFLATED)
-    return fixed.getvalue()
+        validations.append(_list_validation(4, finding_ids, "Fynd-ID", first_free))
+    sheet = Sheet(
+        SHEET,
+        [header, *body],
+        # rows typed below the prepared ones stay editable
+        {column: Column(width, _UNLOCKED) for column, (_, width) in enumerate(COLUMNS, start=1)},
+        freeze_header=True,
+        protected=True,
+        validations=validations,
+    )
+    lists = _lists_sheet(
+        [
+            ("Status", statuses),
+            ("Ansvarig", codes.action_owner_roles),
+            ("Effekt", codes.action_effects),
+            ("Fynd-ID", finding_ids),
+        ]
+    )
+    return Workbook([sheet, lists], f"Handlingsplan {plan.year} – {unit.name}", now)
 
 
 def write_worksheets(
@@ -290,10 +261,12 @@ def write_worksheets(
     unit_ids: Iterable[str],
     now: datetime,
 ) -> list[Path]:
-    """Each unit's worksheet into its folder; returns the files written."""
-    written = []
-    for uid in unit_ids:
+    """Each unit's worksheet into its folder (units in parallel: :mod:`arshjul.parallel`);
+    returns the files written."""
+
+    def write_one(uid: str) -> Path:
         unit = tree[uid]
         data = workbook_bytes(build_workbook(unit, plans[uid], codes, now))
-        written.append(write_bytes_atomic(unit_dir(out, year, unit) / FILE_NAME, data))
-    return written
+        return write_bytes_atomic(unit_dir(out, year, unit) / FILE_NAME, data)
+
+    return map_units(write_one, list(unit_ids))

@@ -163,6 +163,18 @@ def test_ids_are_locked_the_rest_editable_and_the_header_frozen(sheet: Worksheet
     assert sheet["A5"].protection.locked  # the prepared ids too
     assert sheet["G2"].number_format == "yyyy-mm-dd"
     assert sheet.column_dimensions["D"].width == 60
+    # rows a unit types below the prepared ones stay editable
+    assert not sheet.column_dimensions["E"].protection.locked
+    assert not sheet.protection.formatColumns and not sheet.protection.formatRows
+
+
+def test_header_bold_on_blue_locked_cells_grey_long_texts_wrap(sheet: Worksheet):
+    assert all(c.font.b and c.fill.fgColor.rgb.endswith("DCE6F0") for c in sheet[1])
+    assert sheet["A2"].fill.fgColor.rgb.endswith("F2F2F2") and sheet["E2"].fill.fill_type is None
+    assert sheet["D2"].alignment.wrap_text and sheet["E2"].alignment.wrap_text
+    assert not sheet["A2"].alignment.wrap_text and sheet["A2"].alignment.vertical == "top"
+    lists = sheet.parent[worksheet.LISTS_SHEET]
+    assert all(c.font.b for c in lists[1]) and not lists["A2"].font.b
 
 
 def test_same_content_gives_the_same_bytes(config: Config):
