@@ -19,7 +19,7 @@ from arshjul.files import inside, slug, write_text_atomic
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
-from arshjul.render import render
+from arshjul.render import compile_templates, render
 from arshjul.tables import parse_html, read_tables, write_csv_tables, write_workbook
 from arshjul.word import write_docx
 
@@ -146,6 +146,7 @@ def write_unit_documents(
         path = unit_dir(out, year, unit) / file_name
         return write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
 
+    compile_templates(template)
     return map_units(write_one, list(unit_ids))
 
 

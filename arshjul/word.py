@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
@@ -126,7 +125,13 @@ _SECTION = (
 
 @dataclass(frozen=True)
 class _Skeleton:
+    #: the package's parts every document has as they are (content types, relationships,
+    #: app properties), compressed once
+    package: dict[str, Deflated]
+    #: Word's parts (styles, numbering, theme, settings), compressed once
     parts: dict[str, Deflated]
+    #: the document's relationships when it has no link (most documents)
+    rels: Deflated
     #: the numbering part uncompressed: a document with ordered lists adds instances to it
     numbering: bytes
     #: list style id -> its abstract numbering, to restart an ordered list at 1
@@ -199,10 +204,33 @@ def _skeleton() -> _Skeleton:
         assert num_id is not None, f"python-docx's {sid} style is numbered"
         abstract_num[sid] = abstract_of[num_id.get(_W + "val")]
     return _Skeleton(
+        {
+            "[Content_Types].xml": deflate(_CONTENT_TYPES),
+            "_rels/.rels": deflate(_PACKAGE_RELS),
+            "docProps/app.xml": deflate(_APP),
+        },
         {name: deflate(data) for name, data in parts.items()},
+        deflate(_document_rels({})),
         parts["word/numbering.xml"],
         abstract_num,
     )
+
+
+def _document_rels(links: dict[str, str]) -> bytes:
+    """The document's relationships: Word's parts and the links (href -> relationship id)."""
+    rels = [
+        f'<Relationship Id="rId{i}" Type="{R}/{_RELATION[p]}" Target="{p.removeprefix("word/")}"/>'
+        for i, p in enumerate(_STATIC_PARTS, start=1)
+    ] + [
+        f'<Relationship Id="{rid}" Type="{R}/hyperlink" Target={quoteattr(href)} '
+        'TargetMode="External"/>'
+        for href, rid in links.items()
+    ]
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'relationships">' + "".join(rels) + "</Relationships>"
+    ).encode()
 
 
 BOLD, ITALIC, CODE = 1, 2, 4
@@ -211,10 +239,18 @@ _BLOCKS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "table", "div", 
 _CONTAINERS = ("div", "section", "article", "main", "header", "nav", "aside", "body")
 _SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is no whitespace
 _RIGHT = '<w:p><w:pPr><w:jc w:val="right"/></w:pPr>'  # a number's paragraph in a cell
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: characters XML cannot hold: control characters (bar tab and line ends) as UTF-8 bytes, and
+#: U+FFFE and U+FFFF, whose UTF-8 no other character's contains
+_NOT_XML = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NOT_CHARACTERS = ("\ufffe".encode(), "\uffff".encode())
 
 #: a piece of a paragraph: text (``\n`` is a line break), format bits, link target
 Segment = tuple[str, int, str | None]
+#: a table cell as read: its columns, whether it holds a number, its characters of text (for the
+#: column widths), its runs when they hold no link and else None and the segments to make them
+#: of (a link's id is numbered in document order: a caption's come first). A plain tuple: a
+#: large region's documents have millions of cells
+_Cell = tuple[int, bool, int, str | None, list[Segment] | None]
 
 
 @dataclass
@@ -293,27 +329,32 @@ class _Body:
             self.paragraph([(text, ITALIC, None)], "Normal")
 
     def table(self, el: Element) -> None:
-        sections: dict[str, list[Element]] = {"thead": [], "tbody": [], "tfoot": []}
+        # rows by section (header, body, foot), each a list of its cells; a row straight under
+        # <table> is the body's
+        sections: dict[str, list[list[_Cell]]] = {"thead": [], "tbody": [], "tfoot": []}
+        body = sections["tbody"]
+        cell = self.cell
         for tr in el.iter("tr"):
             parent = tr.getparent()
-            section = parent.tag if parent is not None and parent.tag in sections else "tbody"
-            sections[section].append(tr)
-        rows = [
-            (section, [self.cell(c, section) for c in tr if c.tag in ("td", "th")])
-            for section, trs in sections.items()
-            for tr in trs
-        ]
-        if not any(cells for _, cells in rows):
+            section = parent.tag if parent is not None else "tbody"
+            rows_of = sections.get(section, body)
+            if rows_of is body:
+                section = "tbody"
+            rows_of.append([cell(c, section) for c in tr if c.tag == "td" or c.tag == "th"])
+        head, foot = sections["thead"], sections["tfoot"]
+        rows = [(True, cells) for cells in head if cells]
+        rows += [(False, cells) for cells in body if cells]
+        rows += [(False, cells) for cells in foot if cells]
+        if not rows:
             return  # Word cannot open a table without a cell
         caption = el.find("caption")
         if caption is not None and not hidden(caption):
             self.paragraph(self.segments(caption), "Caption", "<w:keepNext/>")
         elif self.after_table:  # two tables in a row would merge into one in Word
             self.paragraph([], "Normal")
-        rows = [(section, cells) for section, cells in rows if cells]
-        columns = max(sum(c.span for c in cells) for _, cells in rows)
+        columns = max(sum(c[0] for c in cells) for _, cells in rows)
         widths = _column_widths(rows, columns)
-        look = 0x0020 * bool(sections["thead"]) + 0x0040 * bool(sections["tfoot"]) + 0x0400
+        look = 0x0020 * bool(head) + 0x0040 * bool(foot) + 0x0400
         opening = [f'<w:tc><w:tcPr><w:tcW w:w="{w}" w:type="dxa"/></w:tcPr>' for w in widths]
         out = self.xml
         out.append(
@@ -324,39 +365,48 @@ class _Body:
             + "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
             + "</w:tblGrid>"
         )
-        for section, cells in rows:
-            out.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if section == "thead" else "<w:tr>")
+        for header, cells in rows:
+            out.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if header else "<w:tr>")
             col = 0
-            for cell in cells:
-                span = min(cell.span, columns - col)
-                if span < 1:
-                    break
-                if span == 1:
-                    out.append(opening[col])
+            for span, numeric, _, xml, segments in cells:
+                if span == 1 and col < columns:
+                    start = opening[col]
                 else:
+                    span = min(span, columns - col)
+                    if span < 1:
+                        break
                     width = sum(widths[col : col + span])
-                    out.append(
+                    start = (
                         f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>'
                         f'<w:gridSpan w:val="{span}"/></w:tcPr>'
+                        if span > 1
+                        else opening[col]
                     )
-                out.append(_RIGHT if cell.numeric else "<w:p>")
-                out.append(self.runs(cell.segments))
-                out.append("</w:p></w:tc>")
+                runs = xml if xml is not None else self.runs(segments or [])
+                out.append(f"{start}{_RIGHT if numeric else '<w:p>'}{runs}</w:p></w:tc>")
                 col += span
-            out.extend(f"{opening[c]}<w:p/></w:tc>" for c in range(col, columns))
+            if col < columns:  # a short row is filled up with empty cells
+                out.extend(f"{opening[c]}<w:p/></w:tc>" for c in range(col, columns))
             out.append("</w:tr>")
         out.append("</w:tbl>")
         self.after_table = True
 
     def cell(self, el: Element, section: str) -> _Cell:
-        colspan = el.get("colspan") or "1"
+        colspan = el.get("colspan")
+        span = int(colspan) if colspan and colspan.isdigit() and int(colspan) > 0 else 1
+        classes = el.get("class")
+        numeric = classes is not None and "n" in classes.split()
         # a row heading is bold; the header row is the table style's
-        fmt = BOLD if el.tag == "th" and section != "thead" else 0
-        return _Cell(
-            int(colspan) if colspan.isdigit() and int(colspan) > 0 else 1,
-            "n" in (el.get("class") or "").split(),
-            self.segments(el, fmt=fmt),
-        )
+        fmt = BOLD if section != "thead" and el.tag == "th" else 0
+        if len(el) == 0:  # most cells: text only, one plain run made here
+            text = el.text or ""
+            if text.isalnum():  # a word or a count: nothing to collapse or escape
+                return span, numeric, len(text), f"{_RUN_START[fmt]}{text}{_RUN_END}", None
+            text = _SPACE.sub(" ", text).strip(" ")
+            xml = f"{_RUN_START[fmt]}{_escape(text)}{_RUN_END}" if text else ""
+            return span, numeric, len(text), xml, None
+        segments = self.segments(el, fmt=fmt)
+        return span, numeric, sum(len(text) for text, _, _ in segments), None, segments
 
     # --- inline -------------------------------------------------------------------------
 
@@ -426,32 +476,24 @@ class _Body:
         return "".join(parts)
 
 
-class _Cell(NamedTuple):
-    span: int
-    numeric: bool
-    segments: list[Segment]
-
-
-def _column_widths(rows: list[tuple[str, list[_Cell]]], columns: int) -> list[int]:
+def _column_widths(rows: list[tuple[bool, list[_Cell]]], columns: int) -> list[int]:
     """Twips per column in proportion to the longest text in it (within bounds), filling the
     text width; Word refits them when the document is edited."""
     longest = [4] * columns
     for _, cells in rows:
         col = 0
-        for cell in cells:
+        for span, _, length, _, _ in cells:
             if col >= columns:
                 break
-            if cell.span == 1:
-                length = sum(len(text) for text, _, _ in cell.segments)
-                longest[col] = max(longest[col], min(length, 40))
-            col += cell.span
+            if span == 1 and length > longest[col]:
+                longest[col] = min(length, 40)
+            col += span
     total = sum(longest)
     widths = [TEXT_WIDTH * n // total for n in longest]
     widths[-1] += TEXT_WIDTH - sum(widths)
     return widths
 
 
-@lru_cache(maxsize=32)
 def _run_properties(fmt: int, link: bool) -> str:
     props = (
         ('<w:rStyle w:val="Hyperlink"/>' if link else "")
@@ -462,15 +504,39 @@ def _run_properties(fmt: int, link: bool) -> str:
     return f"<w:rPr>{props}</w:rPr>" if props else ""
 
 
+#: a run's properties and its start up to its text, by format bits (``_LINK`` added for a
+#: hyperlink's run): made once, a document has thousands of runs
+_LINK = 8
+_PROPERTIES = tuple(_run_properties(f & ~_LINK, bool(f & _LINK)) for f in range(2 * _LINK))
+_RUN_START = tuple(f'<w:r>{props}<w:t xml:space="preserve">' for props in _PROPERTIES)
+_RUN_END = "</w:t></w:r>"
+
+
+def _escape(text: str) -> str:
+    """XML's character data (as ``xml.sax.saxutils.escape``, without its function calls)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
 def _run(text: str, fmt: int, *, link: bool) -> str:
-    if "\n" in text:
-        body = "<w:br/>".join(
-            f'<w:t xml:space="preserve">{escape(line)}</w:t>' if line else ""
-            for line in text.split("\n")
-        )
-    else:
-        body = f'<w:t xml:space="preserve">{escape(text)}</w:t>'
-    return f"<w:r>{_run_properties(fmt, link)}{body}</w:r>"
+    key = fmt | _LINK if link else fmt
+    if "\n" not in text:
+        return f"{_RUN_START[key]}{_escape(text)}{_RUN_END}"
+    body = "<w:br/>".join(
+        f'<w:t xml:space="preserve">{_escape(line)}</w:t>' if line else ""
+        for line in text.split("\n")
+    )
+    return f"<w:r>{_PROPERTIES[key]}{body}</w:r>"
+
+
+def _xml_bytes(xml: str) -> bytes:
+    """``xml`` in UTF-8 without the characters XML cannot hold (control characters in imported
+    text are dropped). Done on the bytes: a regular expression over the text takes four times
+    as long, and the document is the largest part."""
+    data = xml.encode().translate(None, _NOT_XML)
+    if b"\xef\xbf" in data:
+        for bad in _NOT_CHARACTERS:
+            data = data.replace(bad, b"")
+    return data
 
 
 def _core(title: str, description: str, created: datetime) -> bytes:
@@ -505,22 +571,13 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
     body = _Body(skeleton)
     html_body = root.find("body")
     body.blocks(html_body if html_body is not None else root)
-    document = (
+    document = _xml_bytes(
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
-        # characters XML cannot hold (control characters in imported text) are dropped
-        + _NOT_XML.sub("", "".join(body.xml))
+        + "".join(body.xml)
         + _SECTION
         + "</w:body></w:document>"
-    ).encode()
-    rels = [
-        f'<Relationship Id="rId{i}" Type="{R}/{_RELATION[p]}" Target="{p.removeprefix("word/")}"/>'
-        for i, p in enumerate(_STATIC_PARTS, start=1)
-    ] + [
-        f'<Relationship Id="{rid}" Type="{R}/hyperlink" Target={quoteattr(href)} '
-        'TargetMode="External"/>'
-        for href, rid in body.links.items()
-    ]
+    )
     parts: dict[str, bytes | Deflated] = dict(skeleton.parts)
     if body.lists:
         extra = "".join(
@@ -533,10 +590,11 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
         )
     head_title = root.find("head/title")
     footer = root.find(".//footer")
+    package = skeleton.package
     return stable_zip(
         [
-            ("[Content_Types].xml", _CONTENT_TYPES),
-            ("_rels/.rels", _PACKAGE_RELS),
+            ("[Content_Types].xml", package["[Content_Types].xml"]),
+            ("_rels/.rels", package["_rels/.rels"]),
             (
                 "docProps/core.xml",
                 _core(
@@ -545,15 +603,11 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
                     created,
                 ),
             ),
-            ("docProps/app.xml", _APP),
+            ("docProps/app.xml", package["docProps/app.xml"]),
             ("word/document.xml", document),
             (
                 "word/_rels/document.xml.rels",
-                (
-                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                    'relationships">' + "".join(rels) + "</Relationships>"
-                ).encode(),
+                _document_rels(body.links) if body.links else skeleton.rels,
             ),
             *parts.items(),
         ],

@@ -16,9 +16,12 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import itertools
 import os
 import shutil
+import stat
 import zipfile
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,15 +33,23 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.table import Table as DocxTable
 from docx.text.hyperlink import Hyperlink
 from docx.text.paragraph import Paragraph
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Connection
 
-from arshjul import analysis, compilation, documents
+from arshjul import analysis, compilation, documents, files, render
 from arshjul.clock import local
 from arshjul.config import Config
 from arshjul.documents import Provenance, Source, provenance
 from arshjul.importers import import_file
 from arshjul.org import OrgTree
-from arshjul.tables import name_slug, parse_html, parse_number, read_tables, sheet_names
+from arshjul.tables import (
+    name_slug,
+    parse_html,
+    parse_number,
+    read_tables,
+    sheet_names,
+    write_csv_tables,
+)
 from arshjul.word import docx_bytes
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 
@@ -444,3 +455,103 @@ def test_year_index_links_each_document_and_its_other_formats(written: list[Path
     assert '<a class="format" href="enheter/E1/sammanstallning.docx">DOCX</a>' in index
     assert '<a class="format" href="region/R1/analys-tabeller/">CSV</a>' in index
     assert "enheter/E2/" not in index  # no documents were written for E2
+
+
+def test_docx_drops_characters_xml_cannot_hold():
+    # imported text may hold control characters; Word refuses a file that has them
+    root = parse_html(
+        "<html><head><title>Kontroll</title></head><body><p>a\x01b\x0bc\ufffed\uffffe\tf</p>"
+        "<table><tr><td>g\x1fh</td><td>i&amp;j&lt;k</td></tr></table></body></html>"
+    )
+    document = docx.Document(io.BytesIO(docx_bytes(root, created=CREATED)))
+    assert [p.text for p in document.paragraphs] == ["abcde f"]
+    assert [c.text for c in document.tables[0].rows[0].cells] == ["gh", "i&j<k"]
+
+
+# --- writing files -------------------------------------------------------------------------
+
+
+def test_files_are_written_whole_readable_and_without_leftovers(tmp_path: Path):
+    path = tmp_path / "ny" / "mapp" / "a.csv"
+    old_umask = os.umask(0o077)
+    try:
+        assert files.write_bytes_atomic(path, b"first") == path  # its folders are made
+        files.write_bytes_atomic(path, b"second")
+    finally:
+        os.umask(old_umask)
+    assert path.read_bytes() == b"second"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # to be served, whatever the umask
+    assert os.listdir(path.parent) == ["a.csv"]  # no temporary file left
+    with pytest.raises(NotADirectoryError):
+        files.write_bytes_atomic(path / "b.csv", b"under a file")
+    assert os.listdir(path.parent) == ["a.csv"]
+
+
+def test_a_temporary_file_left_by_a_killed_run_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(files, "_SERIAL", itertools.count(7))
+    left = tmp_path / f".a.csv.{os.getpid()}-7.tmp"  # the name this process would use next
+    left.write_bytes(b"half written")
+    files.write_bytes_atomic(tmp_path / "a.csv", b"whole")
+    assert (tmp_path / "a.csv").read_bytes() == b"whole"
+    assert left.read_bytes() == b"half written"
+
+
+def test_a_tables_folder_with_other_files_is_kept(tmp_path: Path):
+    folder = tmp_path / "prov-tabeller"
+    documents.write_document(tmp_path / "prov.html", SUBSET, ORIGIN)
+    (folder / "anteckningar.txt").write_text("egen fil")
+    documents.write_document(tmp_path / "prov.html", _without_tables(SUBSET, 2), ORIGIN)
+    assert sorted(p.name for p in folder.iterdir()) == ["01-per-manad.csv", "anteckningar.txt"]
+    assert write_csv_tables([], folder) == []
+    assert [p.name for p in folder.iterdir()] == ["anteckningar.txt"]
+
+
+# --- the template sandbox ------------------------------------------------------------------
+
+
+def test_the_sandbox_refuses_the_attributes_jinja2s_refuses():
+    def function() -> None:
+        pass
+
+    async def coroutine_function() -> None:
+        pass
+
+    async def async_generator_function() -> AsyncIterator[int]:
+        yield 1
+
+    try:
+        raise ValueError("x")
+    except ValueError as error:
+        traceback = error.__traceback__
+    assert traceback is not None
+    coroutine = coroutine_function()
+    objects = [
+        function,
+        Provenance.__init__,
+        "text".upper,
+        ORIGIN,
+        Provenance,
+        function.__code__,
+        traceback,
+        traceback.tb_frame,
+        (n for n in range(2)),
+        coroutine,
+        async_generator_function(),
+        {"a": 1},
+        "text",
+    ]
+    names = ["mro", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code"]
+    names += ["co_code", "f_globals", "tb_frame", "__globals__", "__class__", "_x", "upper"]
+    ours, jinja2s = render.environment(), SandboxedEnvironment()
+    try:
+        for obj in objects:
+            for name in names:
+                value = getattr(obj, name, None)
+                expected = jinja2s.is_safe_attribute(obj, name, value)
+                assert ours.is_safe_attribute(obj, name, value) == expected, (obj, name)
+    finally:
+        coroutine.close()
+    assert not ours.is_safe_attribute(Provenance, "mro", Provenance.mro)
+    assert ours.is_safe_attribute(ORIGIN, "run_id", ORIGIN.run_id)
