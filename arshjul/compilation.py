@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, case, cast, extract, func, or_, select
+from sqlalchemy import Connection, Integer, and_, case, cast, extract, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.charts import bar_chart
@@ -182,12 +182,18 @@ def month_number(day: Any) -> ColumnElement[int]:
 
 def count_own(conn: Connection, year: int) -> dict[str, Figures]:
     """Each unit's own records of ``year``: deviations by report date, complaints by receipt,
-    patient days by month, and the training roster with courses completed by the year's end."""
+    patient days by month, and the training roster with courses completed by the year's end.
+
+    Each table is read a few times, grouped in the database; counters that are not listed
+    in an order of their own share a query (status and month; channel and month)."""
     first, last = _year_bounds(year)
     own: dict[str, Figures] = {}
 
     def fig(unit_id: str) -> Figures:
-        return own.setdefault(unit_id, Figures())
+        f = own.get(unit_id)
+        if f is None:
+            f = own[unit_id] = Figures()
+        return f
 
     def tally(counter: str, unit_id: Any, key: Any, *where: ColumnElement[bool]) -> None:
         """Add each unit's records by ``key`` to its ``counter``, grouped in the database."""
@@ -195,67 +201,100 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
         for uid, k, n in rows:
             getattr(fig(uid), counter)[k] += n
 
-    reported = Deviation.reported_date.between(first, last)
-    for counter, key in (
-        ("by_category", Deviation.category),
-        ("by_consequence", func.coalesce(Deviation.consequence, 0)),
-        ("by_status", Deviation.status),
-        ("by_month", month_number(Deviation.reported_date)),
-        ("by_risk_score", func.coalesce(Deviation.consequence * Deviation.probability, 0)),
-    ):
-        tally(counter, Deviation.unit_id, key, reported)
-    tally(
-        "closure_days",
-        Deviation.unit_id,
-        days_between(conn, Deviation.reported_date, Deviation.closed_date),
-        reported,
-        Deviation.status == DeviationStatus.CLOSED,
-        Deviation.closed_date.is_not(None),
-    )
-    tally(
-        "open_reported",
-        Deviation.unit_id,
-        Deviation.reported_date,
-        reported,
-        Deviation.status != DeviationStatus.CLOSED,
-    )
-    totals = conn.execute(
-        select(
-            Deviation.unit_id,
-            func.count(),
-            func.sum(cast(Deviation.lex_maria, Integer)),
-            func.sum(cast(Deviation.care_chain, Integer)),
-        )
-        .where(reported)
-        .group_by(Deviation.unit_id)
-    )
-    for unit_id, n, lex_maria, care_chain in totals:
-        f = fig(unit_id)
-        f.deviations, f.lex_maria, f.care_chain = n, lex_maria or 0, care_chain or 0
-
-    received = Complaint.received_date.between(first, last)
-    for counter, key in (
-        ("complaints_by_channel", Complaint.channel),
-        ("complaints_by_category", Complaint.category),
-        ("complaints_by_month", month_number(Complaint.received_date)),
-    ):
-        tally(counter, Complaint.unit_id, key, received)
-    # complaints closed without an answer (withdrawn) have nothing to answer
-    tally(
-        "answer_days",
-        Complaint.unit_id,
-        days_between(conn, Complaint.received_date, Complaint.answered_date),
-        received,
-        or_(Complaint.answered_date.is_not(None), Complaint.status != ComplaintStatus.CLOSED),
-    )
-    for unit_id, n in conn.execute(
-        select(Complaint.unit_id, func.count()).where(received).group_by(Complaint.unit_id)
-    ):
-        fig(unit_id).complaints = n
-
+    _count_deviations(conn, Deviation.reported_date.between(first, last), fig, tally)
+    _count_complaints(conn, Complaint.received_date.between(first, last), fig, tally)
     _count_patient_days(conn, first, last, fig)
     _count_training(conn, last, fig)
     return own
+
+
+#: ``tally(counter, unit column, key, *conditions)`` of :func:`count_own`
+Tally = Callable[..., None]
+
+
+def _count_deviations(
+    conn: Connection, reported: ColumnElement[bool], fig: Callable[[str], Figures], tally: Tally
+) -> None:
+    """The deviations ``reported`` in the year: four grouped queries over the year's rows."""
+    d = Deviation
+    tally("by_category", d.unit_id, d.category, reported)
+    # consequence first, as ``by_consequence`` is listed in that order
+    consequence = func.coalesce(d.consequence, 0)
+    rows = conn.execute(
+        select(d.unit_id, consequence, d.consequence, d.probability, func.count())
+        .where(reported)
+        .group_by(d.unit_id, consequence, d.consequence, d.probability)
+    )
+    for unit_id, key, c, p, n in rows:
+        f = fig(unit_id)
+        f.by_consequence[key] += n
+        f.by_risk_score[0 if c is None or p is None else c * p] += n
+    month = month_number(d.reported_date)
+    rows = conn.execute(
+        select(
+            d.unit_id,
+            d.status,
+            month,
+            func.count(),
+            func.sum(cast(d.lex_maria, Integer)),
+            func.sum(cast(d.care_chain, Integer)),
+        )
+        .where(reported)
+        .group_by(d.unit_id, d.status, month)
+    )
+    for unit_id, status, m, n, lex_maria, care_chain in rows:
+        f = fig(unit_id)
+        f.by_status[status] += n
+        f.by_month[m] += n
+        f.deviations += n
+        f.lex_maria += lex_maria or 0
+        f.care_chain += care_chain or 0
+    # closed ones by days to closure, open ones by report date: one query
+    closed = d.status == DeviationStatus.CLOSED
+    days = case(
+        (
+            and_(closed, d.closed_date.is_not(None)),
+            days_between(conn, d.reported_date, d.closed_date),
+        )
+    )
+    open_since = case((d.status != DeviationStatus.CLOSED, d.reported_date))
+    rows = conn.execute(
+        select(d.unit_id, days, open_since, func.count())
+        .where(reported)
+        .group_by(d.unit_id, days, open_since)
+    )
+    for unit_id, closure, reported_on, n in rows:
+        if closure is not None:
+            fig(unit_id).closure_days[closure] += n
+        elif reported_on is not None:
+            fig(unit_id).open_reported[reported_on] += n
+
+
+def _count_complaints(
+    conn: Connection, received: ColumnElement[bool], fig: Callable[[str], Figures], tally: Tally
+) -> None:
+    """The complaints ``received`` in the year: three grouped queries over the year's rows."""
+    c = Complaint
+    month = month_number(c.received_date)
+    rows = conn.execute(
+        select(c.unit_id, c.channel, month, func.count())
+        .where(received)
+        .group_by(c.unit_id, c.channel, month)
+    )
+    for unit_id, channel, m, n in rows:
+        f = fig(unit_id)
+        f.complaints_by_channel[channel] += n
+        f.complaints_by_month[m] += n
+        f.complaints += n
+    tally("complaints_by_category", c.unit_id, c.category, received)
+    # complaints closed without an answer (withdrawn) have nothing to answer
+    tally(
+        "answer_days",
+        c.unit_id,
+        days_between(conn, c.received_date, c.answered_date),
+        received,
+        or_(c.answered_date.is_not(None), c.status != ComplaintStatus.CLOSED),
+    )
 
 
 def _count_patient_days(

@@ -8,8 +8,11 @@ How the figures are made
 ------------------------
 Each kind is read with a few grouped queries (GROUP BY unit in the database); everything after
 that is Python over the tree, additive sums rolled up from the units to the region, so the
-cost grows with the number of units, not of rows. The tree is *today's* organisation, and last
-year's figures are rolled up over the same tree, so a change is always like for like.
+cost grows with the number of units, not of rows. Waiting, by far the largest table, is never
+read whole: each unit's snapshot days are found by skipping along its (day, unit) index, and
+only the rows of the snapshots the section shows are summed. The tree is *today's*
+organisation, and last year's figures are rolled up over the same tree, so a change is always
+like for like.
 
 Waiting at the period end is each unit's last snapshot on or before the period's last day,
 taken from the period's last month (for T1: April's). A unit that reported waiting in the
@@ -42,8 +45,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, distinct, extract, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, and_, case, distinct, func, select
 
 from arshjul.charts import BarChart, bar_chart
 from arshjul.config import Config
@@ -125,13 +127,52 @@ class Span:
     last: date
 
 
-def _month_of(column: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    return extract("year", column), extract("month", column)
+def _figures(own: dict[str, Figures], unit_id: str) -> Figures:
+    """The unit's own figures, created on first use."""
+    fig = own.get(unit_id)
+    if fig is None:
+        fig = own[unit_id] = Figures()
+    return fig
 
 
-def _spans(conn: Connection, unit_col: Any, date_col: Any) -> dict[str, Span]:
-    rows = conn.execute(select(unit_col, func.min(date_col), func.max(date_col)).group_by(unit_col))
-    return {u: Span(first.replace(day=1), last.replace(day=1)) for u, first, last in rows}
+def _dates(conn: Connection, unit_col: Any, date_col: Any) -> dict[str, list[date]]:
+    """Each unit's days with rows of a kind, over all the data, in order.
+
+    The spans, the months present and the last snapshot of each month all come from these
+    (day, unit) pairs, a few per unit and month. They are found by skipping along the kind's
+    (day, unit, ...) index, one step per pair, instead of reading every row: each day after
+    the last, then each unit of a day after the last."""
+    first_day = select(func.min(date_col).label("day"))
+    days = first_day.cte("days", recursive=True)
+    days = days.union_all(
+        select(select(func.min(date_col)).where(date_col > days.c.day).scalar_subquery()).where(
+            days.c.day.is_not(None)
+        )
+    )
+    first_unit = select(func.min(unit_col)).where(date_col == days.c.day).scalar_subquery()
+    pairs = (
+        select(days.c.day, first_unit.label("unit_id"))
+        .where(days.c.day.is_not(None))
+        .cte("pairs", recursive=True)
+    )
+    next_unit = select(func.min(unit_col)).where(
+        date_col == pairs.c.day, unit_col > pairs.c.unit_id
+    )
+    pairs = pairs.union_all(
+        select(pairs.c.day, next_unit.scalar_subquery()).where(pairs.c.unit_id.is_not(None))
+    )
+    out: defaultdict[str, list[date]] = defaultdict(list)
+    for day, unit_id in conn.execute(
+        select(pairs.c.day, pairs.c.unit_id)
+        .where(pairs.c.unit_id.is_not(None))
+        .order_by(pairs.c.day, pairs.c.unit_id)
+    ):
+        out[unit_id].append(day)
+    return out
+
+
+def _spans(dates: dict[str, list[date]]) -> dict[str, Span]:
+    return {u: Span(days[0].replace(day=1), days[-1].replace(day=1)) for u, days in dates.items()}
 
 
 def ended_units(tree: OrgTree, spans: dict[str, Span]) -> dict[str, date]:
@@ -168,20 +209,21 @@ def _coverage(
     first month (ever) to their last if they ended, else to the period's end. Waiting is
     expected only in the period's last month (the figure is the state at the period end)."""
     months = set(period.months)
-    before = set(period.previous.months)
+    either = months | set(period.previous.months)
+    start, end = period.first, period.last_month
     for unit_id, present in presence.items():
-        if not present & (months | before):
+        if not present & either:
             continue
-        last = min(ended.get(unit_id, period.last_month), period.last_month)
-        if last < period.first:
+        last = min(ended.get(unit_id, end), end)
+        if last < start:
             continue  # ended before the period: nothing is expected of it
-        first = max(spans[unit_id].first, period.first)
+        first = max(spans[unit_id].first, start)
         expected = {m for m in months if first <= m <= last}
         if kind == "waiting":
-            expected &= {period.last_month}
-        fig = own.setdefault(unit_id, Figures())
+            expected &= {end}
+        fig = _figures(own, unit_id)
         fig.months[kind, which] |= present & months
-        if unit_id in ended and ended[unit_id] < period.last_month:
+        if unit_id in ended and ended[unit_id] < end:
             fig.ended[kind, which][unit_id] = ended[unit_id]
         if not expected:
             continue
@@ -191,54 +233,65 @@ def _coverage(
             fig.missing[kind, which][unit_id] = lacking
 
 
-def _presence(
-    conn: Connection, unit_col: Any, date_col: Any, first: date, last: date
-) -> dict[str, set[date]]:
-    year, month = _month_of(date_col)
-    rows = conn.execute(
-        select(unit_col, year, month)
-        .where(date_col.between(first, last))
-        .group_by(unit_col, year, month)
-    )
-    out: defaultdict[str, set[date]] = defaultdict(set)
-    for unit_id, y, m in rows:
-        out[unit_id].add(date(int(y), int(m), 1))
+def _presence(dates: dict[str, list[date]], first: date, last: date) -> dict[str, set[date]]:
+    """Each unit's months with rows between ``first`` and ``last``."""
+    out: dict[str, set[date]] = {}
+    for unit_id, days in dates.items():
+        months = {d.replace(day=1) for d in days if first <= d <= last}
+        if months:
+            out[unit_id] = months
     return out
 
 
-def _waiting(conn: Connection, own: dict[str, Figures], period: Period) -> None:
-    """Each unit's last snapshot of each month, by activity and waiting-time bucket."""
+def _waiting(
+    conn: Connection, own: dict[str, Figures], period: Period, dates: dict[str, list[date]]
+) -> None:
+    """Each unit's last snapshot of each month the section shows (the period's months and the
+    end of the same period last year), by activity and waiting-time bucket.
+
+    The last snapshots are chosen from ``dates``; one grouped query over those days sums the
+    buckets (rows of a day that is not the unit's last of its month are dropped here)."""
     w = WaitingSnapshot
-    year, month = _month_of(w.snapshot_date)
-    first = period.previous.first
-    last_of_month = (
-        select(w.unit_id, func.max(w.snapshot_date).label("day"))
-        .where(w.snapshot_date.between(first, period.last))
-        .group_by(w.unit_id, year, month)
-        .subquery()
-    )
-    bucket = case(
-        (w.patient_chosen.is_(True), "pvv"),
-        (w.wait_days <= GUARANTEE_DAYS, "le90"),
-        (w.wait_days <= LONG_WAIT_DAYS, "d91_180"),
-        else_="gt180",
-    )
-    rows = conn.execute(
-        select(w.unit_id, w.snapshot_date, w.activity, bucket, func.sum(w.count))
-        .join(
-            last_of_month,
-            and_(w.unit_id == last_of_month.c.unit_id, w.snapshot_date == last_of_month.c.day),
-        )
-        .group_by(w.unit_id, w.snapshot_date, w.activity, bucket)
-    )
     ends = {period.last_month: CUR, period.previous.last_month: PREV}
-    for unit_id, day, activity, b, n in rows:
-        sums = own.setdefault(unit_id, Figures()).sums
+    shown = {*period.months, period.previous.last_month}
+    last_of: dict[tuple[str, date], date] = {}
+    for unit_id, days in dates.items():
+        for day in days:  # in order: the last of a month wins
+            m = day.replace(day=1)
+            if m in shown:
+                last_of[unit_id, m] = day
+    if not last_of:
+        return
+    # the buckets of the waiting-time column (both columns are NOT NULL)
+    chosen, waited = w.patient_chosen, w.wait_days
+    buckets = {
+        "pvv": chosen.is_(True),
+        "le90": and_(chosen.is_(False), waited <= GUARANTEE_DAYS),
+        "d91_180": and_(chosen.is_(False), waited > GUARANTEE_DAYS, waited <= LONG_WAIT_DAYS),
+        "gt180": and_(chosen.is_(False), waited > LONG_WAIT_DAYS),
+    }
+    rows = conn.execute(
+        select(
+            w.snapshot_date,
+            w.unit_id,
+            w.activity,
+            *(func.sum(case((buckets[b], w.count))) for b in WAIT_BUCKETS),
+        )
+        .where(w.snapshot_date.in_(sorted(set(last_of.values()))))
+        .group_by(w.snapshot_date, w.unit_id, w.activity)
+    )
+    for day, unit_id, activity, *counts in rows:
         m = day.replace(day=1)
-        if m in ends:
-            sums["wait", ends[m], activity, b] += n
-        if period.first <= m:
-            sums["wait_month", m.isoformat(), b] += n
+        if last_of.get((unit_id, m)) != day:
+            continue
+        sums = _figures(own, unit_id).sums
+        for b, n in zip(WAIT_BUCKETS, counts, strict=True):
+            if n is None:
+                continue  # no rows in the bucket
+            if m in ends:
+                sums["wait", ends[m], activity, b] += n
+            if period.first <= m:
+                sums["wait_month", m.isoformat(), b] += n
 
 
 def _production(conn: Connection, own: dict[str, Figures], period: Period) -> None:
@@ -262,7 +315,7 @@ def _production(conn: Connection, own: dict[str, Figures], period: Period) -> No
         unit_costs: dict[str, Any] = {}
         unit_volumes: dict[str, dict[str, Any]] = {}
         for unit_id, measure, planned, actual, cost, m_planned, m_actual in rows:
-            sums = own.setdefault(unit_id, Figures()).sums
+            sums = _figures(own, unit_id).sums
             for name, value in zip(PRODUCTION_FIELDS, (planned, actual, cost), strict=True):
                 sums["prod", which, measure, name] += value or 0
                 sums["has", which, measure, name] += value is not None
@@ -296,7 +349,7 @@ def _capacity(conn: Connection, own: dict[str, Figures], period: Period) -> None
             .group_by(c.unit_id)
         )
         for unit_id, *values in rows:
-            sums = own.setdefault(unit_id, Figures()).sums
+            sums = _figures(own, unit_id).sums
             for name, value in zip(CAPACITY_FIELDS, values, strict=True):
                 sums["cap", which, name] += value or 0
 
@@ -309,14 +362,14 @@ def _training(conn: Connection, own: dict[str, Figures], period: Period) -> None
     for unit_id, n in conn.execute(
         select(t.unit_id, func.count(distinct(t.person_key))).where(managers).group_by(t.unit_id)
     ):
-        own.setdefault(unit_id, Figures()).sums["managers",] += n
+        _figures(own, unit_id).sums["managers",] += n
     done = and_(managers, t.completed_date.is_not(None), t.completed_date <= period.last)
     for unit_id, course, n in conn.execute(
         select(t.unit_id, t.course, func.count(distinct(t.person_key)))
         .where(done)
         .group_by(t.unit_id, t.course)
     ):
-        own.setdefault(unit_id, Figures()).sums["train", course] += n
+        _figures(own, unit_id).sums["train", course] += n
 
 
 _SOURCES: dict[str, tuple[Any, Any]] = {
@@ -328,16 +381,17 @@ _SOURCES: dict[str, tuple[Any, Any]] = {
 
 def count_own(conn: Connection, tree: OrgTree, period: Period) -> dict[str, Figures]:
     """Every unit's own figures for ``period`` and the same period last year."""
+    dates = {kind: _dates(conn, *columns) for kind, columns in _SOURCES.items()}
     own: dict[str, Figures] = {}
-    _waiting(conn, own, period)
+    _waiting(conn, own, period, dates["waiting"])
     _production(conn, own, period)
     _capacity(conn, own, period)
     _training(conn, own, period)
     earliest = period.previous.previous.first
-    for kind, (unit_col, date_col) in _SOURCES.items():
-        spans = _spans(conn, unit_col, date_col)
+    for kind, days in dates.items():
+        spans = _spans(days)
         ended = ended_units(tree, spans)
-        presence = _presence(conn, unit_col, date_col, earliest, period.last)
+        presence = _presence(days, earliest, period.last)
         for which, per in ((CUR, period), (PREV, period.previous)):
             _coverage(own, kind, presence, spans, ended, per, which)
     return own

@@ -156,7 +156,11 @@ class Deviation(Base):
     closed_date: Mapped[date | None] = mapped_column(Date)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
 
-    __table_args__ = (Index("ix_deviation_unit_id_reported_date", "unit_id", "reported_date"),)
+    __table_args__ = (
+        Index("ix_deviation_unit_id_reported_date", "unit_id", "reported_date"),
+        # a year's deviations, for the counts of the compilation and the analysis
+        Index("ix_deviation_reported_date", "reported_date"),
+    )
 
 
 class Complaint(Base):
@@ -174,7 +178,10 @@ class Complaint(Base):
     status: Mapped[ComplaintStatus] = mapped_column(_enum(ComplaintStatus))
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
 
-    __table_args__ = (Index("ix_complaint_unit_id_received_date", "unit_id", "received_date"),)
+    __table_args__ = (
+        Index("ix_complaint_unit_id_received_date", "unit_id", "received_date"),
+        Index("ix_complaint_received_date", "received_date"),
+    )
 
 
 class StepRun(Base):

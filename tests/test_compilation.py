@@ -189,6 +189,29 @@ def test_open_deviations_older_than_the_target(totals):
     assert totals["A2"].open_older_than(NOW.date(), 60) == 1  # D10 on V2 itself
 
 
+def test_a_closed_deviation_without_a_closing_date_is_counted_but_not_timed(conn, tree):
+    before = compilation.count_own(conn, 2025)["E2"]
+    row = dict(
+        source_id="X1",
+        unit_id="E2",
+        reported_date=date(2025, 6, 1),
+        category="Fall",
+        consequence=None,
+        probability=None,
+        lex_maria=True,
+        care_chain=False,
+        status=DeviationStatus.CLOSED,
+        closed_date=None,
+    )
+    insert_rows(conn, Deviation, [row])
+    after = compilation.count_own(conn, 2025)["E2"]
+    assert (after.deviations, after.lex_maria) == (before.deviations + 1, before.lex_maria + 1)
+    assert after.by_status - before.by_status == Counter({DeviationStatus.CLOSED: 1})
+    assert after.by_month - before.by_month == Counter({6: 1})
+    assert after.by_risk_score - before.by_risk_score == Counter({0: 1})
+    assert (after.closure_days, after.open_reported) == (before.closure_days, before.open_reported)
+
+
 def test_answer_times_of_complaints(totals):
     # E1: K1 9 days, K2 45 days; E2: K3 not answered; E3: K4 9 days
     e1 = totals["E1"].answers(28)

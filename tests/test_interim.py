@@ -252,6 +252,29 @@ def test_t1_takes_the_last_april_snapshot_and_nothing_after_april(conn, tree):
     assert v1.prev_guarantee is None  # no snapshot in April 2025: nothing to compare with
 
 
+def test_a_day_that_is_only_another_units_last_snapshot_does_not_count(conn, tree):
+    """E4's only April snapshot is on the 15th, the day of E2's earlier snapshot (99): E4's
+    counts, and still E2's of the 30th."""
+    batch = conn.execute(select(ImportBatch.id)).scalar_one()
+    conn.execute(
+        insert(WaitingSnapshot),
+        dict(
+            snapshot_date=date(2026, 4, 15),
+            unit_id="E4",
+            activity="besök",
+            wait_days=100,
+            patient_chosen=False,
+            count=7,
+            batch_id=batch,
+        ),
+    )
+    t1 = interim.gather(conn, tree, T1)
+    assert (interim.wait_line(t1["E2"], "", ALL, BELOW).guarantee) == 20
+    e4 = interim.wait_line(t1["E4"], "", ALL, BELOW)
+    assert (e4.guarantee, e4.over_90, e4.over_180) == (7, 7, 0)
+    assert interim.wait_line(t1["R1"], "", ALL, BELOW).guarantee == 20 + 28 + 7
+
+
 def test_split_unit_rolls_up_old_and_new_units(t2):
     v1 = interim.wait_line(t2["V1"], "", ALL, BELOW)
     # E1a 20 (6 >90), E1b 12 + 2 operation >90, E2 48 (15 >90); E1 ended in April
