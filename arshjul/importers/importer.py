@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -13,10 +12,10 @@ from arshjul.config import Config
 from arshjul.errors import InputError, Problem, UsageError
 from arshjul.importers import personnummer
 from arshjul.importers.kinds import BY_NAME
-from arshjul.importers.read import read_sheet
+from arshjul.importers.read import sheets, survey
 from arshjul.importers.records import Context
-from arshjul.importers.store import rows_of_earlier_import, save
-from arshjul.importers.validate import validate
+from arshjul.importers.store import Staging, page_cache, rows_of_earlier_import, store
+from arshjul.importers.validate import Validator, repeated_keys
 from arshjul.org import OrgTree
 
 
@@ -53,37 +52,60 @@ def import_file(
     if spec is None:
         raise UsageError(f"KIND: {kind!r} is not one of {', '.join(BY_NAME)}")
     try:
-        data = path.read_bytes()
+        surveyed = survey(path)
     except FileNotFoundError:
         raise UsageError(f"FILE: {path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"FILE: {path}: {exc.strerror}") from None
-    sha256 = hashlib.sha256(data).hexdigest()
-    earlier = rows_of_earlier_import(conn, kind, sha256)
+    earlier = rows_of_earlier_import(conn, kind, surveyed.sha256)
     if earlier is not None:
         return ImportResult(kind, path.name, earlier, 0, 0, earlier, True, ())
 
-    with conn.begin_nested():
+    with page_cache(conn), conn.begin_nested():
         context = Context(config.codes, now.date(), OrgTree.load(conn).units, conn)
         aliases = config.columns.aliases.get(kind, {})
-        records, ignored, skipped, problems = validate(
-            read_sheet(path, data), spec, aliases, context
-        )
-        del data  # with the sheet, hundreds of MB for a large file: not kept while storing
+        validator: Validator | None = None
+        staging: Staging | None = None
+        for sheet in sheets(path, surveyed, whole=spec.whole_file):
+            if validator is None:  # the first sheet has the file's header
+                validator = Validator(spec, sheet.header, path.name, aliases, context)
+                if validator.header_ok:
+                    tally = spec.tally is not None and spec.tally not in validator.positions
+                    staging = Staging(conn, spec, tally=tally)
+            records = validator.check(sheet)
+            if records is not None and staging is not None:
+                staging.add(records)
+        assert validator is not None  # there is always a sheet
+        if staging is not None and staging.tally is None:
+            later = repeated_keys(validator, staging)
+            found = validator.found
+            found.checks = [p for p in found.checks if p.line not in later]
+        problems = validator.found.all()
         if problems:
             raise InputError(_presentable(problems))
+        assert staging is not None  # a header without problems
         # the name is kept (documents say which files they are built from): never a person's
         file_name = personnummer.mask(path.name)
-        inserted, updated = save(conn, spec, records, file_name=file_name, sha256=sha256, now=now)
-    unchanged = len(records) - inserted - updated
+        rows, inserted, updated = store(
+            conn, staging, file_name=file_name, sha256=surveyed.sha256, now=now
+        )
+    unchanged = rows - inserted - updated
     return ImportResult(
-        kind, path.name, len(records), inserted, updated, unchanged, False, tuple(ignored), skipped
+        kind,
+        path.name,
+        rows,
+        inserted,
+        updated,
+        unchanged,
+        False,
+        tuple(validator.ignored),
+        validator.skipped,
     )
 
 
 def _presentable(problems: list[Problem]) -> list[Problem]:
-    """In file order, with every personnummer masked wherever it shows up."""
-    masked = [
+    """With every personnummer masked wherever it shows up."""
+    return [
         replace(
             p,
             column=p.column and personnummer.mask(p.column),
@@ -92,4 +114,3 @@ def _presentable(problems: list[Problem]) -> list[Problem]:
         )
         for p in problems
     ]
-    return sorted(masked, key=lambda p: p.line or 0)

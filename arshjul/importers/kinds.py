@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import attrgetter
+from datetime import date
+from itertools import compress
+from operator import attrgetter, lt
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -66,15 +68,22 @@ class Kind:
     #: file updates the records with the same key
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    #: checks across columns; each sees the records of one sheet of the file (a few MB),
+    #: all of them with ``whole_file``
     checks: tuple[Check, ...] = ()
-    #: the order records must be stored in (parents before children), when it matters
-    order: Callable[[Records], list[int]] | None = None
+    #: the checks need every record of the file at once (a tree): read in one sheet
+    whole_file: bool = False
     #: a row whose cell in this column is empty is not filled in: skipped, not stored, and
     #: no problem (the prefilled rows of a worksheet nobody wrote in)
     skip_when_empty: str | None = None
     #: a column of counts: a file without it lists one row per counted thing (a patient), so
     #: each row counts one and rows with the same key are added up
     tally: str | None = None
+
+    def __post_init__(self) -> None:
+        # rows with the same key are added up in the database: nothing else to choose from
+        if self.tally is not None and {c.name for c in self.columns} != {*self.key, self.tally}:
+            raise ValueError(f"{self.name}: a tally kind has its key and its tally, no more")
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -131,14 +140,22 @@ def _unit(context: Context) -> v.Parser:
     return parse
 
 
+#: a date, or for an empty one the earliest or the latest date there is
+_EARLIEST = cast(Callable[[Any, Any], date], {None: date.min}.get)
+_LATEST = cast(Callable[[Any, Any], date], {None: date.max}.get)
+
+
 def _not_before(later: str, earlier: str, reason: str) -> Check:
     def check(records: Records, context: Context) -> list[Problem]:
         firsts, seconds = records.values[earlier], records.values[later]
+        # compared at C speed, an empty date never before another
+        before = list(map(lt, map(_LATEST, seconds, seconds), map(_EARLIEST, firsts, firsts)))
+        if not any(before):
+            return []
         named = records.headers.get(earlier, earlier)
         return [
-            records.problem(i, later, second.isoformat(), f"{reason}: {named} is {first}")
-            for i, (first, second) in enumerate(zip(firsts, seconds, strict=True))
-            if first is not None and second is not None and second < first
+            records.problem(i, later, seconds[i].isoformat(), f"{reason}: {named} is {firsts[i]}")
+            for i in compress(range(len(before)), before)
         ]
 
     return check
@@ -185,7 +202,7 @@ _ALL = (
             Column("parent_id", _ID),
         ),
         checks=(tree.check,),
-        order=tree.parents_first,
+        whole_file=True,
     ),
     Kind(
         name="deviations",

@@ -46,12 +46,3 @@ class Records:
     def problem(self, index: int, column: str, value: str | None, reason: str) -> Problem:
         header = self.headers.get(column, column)
         return Problem(self.file, self.lines[index], header, value, reason)
-
-    def select(self, indices: Sequence[int]) -> Records:
-        """These records only, in this order."""
-        return Records(
-            self.file,
-            [self.lines[i] for i in indices],
-            self.headers,
-            {name: [column[i] for i in indices] for name, column in self.values.items()},
-        )

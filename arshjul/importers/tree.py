@@ -137,9 +137,3 @@ def _loops(
             uid = parent_of[uid]
         done.update(path)
     return problems
-
-
-def parents_first(records: Records) -> list[int]:
-    """The records in an order that stores every parent before its children."""
-    levels = records.values["level"]
-    return sorted(range(len(records)), key=lambda i: RANK[levels[i]])

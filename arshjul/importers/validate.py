@@ -1,74 +1,185 @@
-"""From a sheet of text cells to checked records, collecting every problem on the way.
+"""From sheets of text cells to checked records, collecting every problem on the way.
 
-Each column is handled as a whole: its distinct values are searched for personnummer and
-converted once, and the answers are spread back over the rows. An export of 200,000
-deviations has a few thousand distinct dates, units and codes, so almost all the work is
-dictionary lookups at C speed.
+A file comes in sheets of a few MB (see :mod:`~arshjul.importers.read`); one
+:class:`Validator` checks them all in turn. Each column is handled as a whole: its distinct
+values are searched for personnummer and converted once, and the answers are spread back over
+the rows. The answers are remembered from sheet to sheet (up to :data:`REMEMBERED` accepted
+values per column; refused ones always, so each gets its one reason), so an export of 200,000
+deviations, with a few thousand distinct dates, units and codes, costs dictionary lookups at C
+speed. Rules across sheets — the same key twice — are the staging table's
+(:func:`repeated_keys`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, NamedTuple
+from itertools import chain
+from typing import Any
 
 from arshjul.errors import ConfigError, Problem
 from arshjul.importers import personnummer
 from arshjul.importers.kinds import Column, Kind
 from arshjul.importers.read import Sheet
 from arshjul.importers.records import Context, Records
-from arshjul.importers.values import normalise
+from arshjul.importers.store import Staging
+from arshjul.importers.values import Parser, normalise
 
 PERSONNUMMER = (
     "looks like a personnummer or samordningsnummer: personal identity numbers must not be"
     " imported; remove it (or the column) from the export"
 )
+#: accepted values remembered per column: a column of ids has as many as rows
+REMEMBERED = 50_000
 
 
-class Validated(NamedTuple):
-    records: Records
-    #: headers of no column (free text among them): left out
-    ignored: list[str]
-    #: rows not filled in (see ``Kind.skip_when_empty``)
-    skipped: int
-    problems: list[Problem]
+@dataclass
+class _Answers:
+    """What a column's distinct cells have given so far."""
+
+    #: the value of each accepted cell (forgotten when there are too many)
+    values: dict[str, Any] = field(default_factory=dict)
+    #: why each refused cell was refused
+    refused: dict[str, str] = field(default_factory=dict)
+    #: the personnummer, masked, in each cell that has one
+    personnummer: dict[str, list[str]] = field(default_factory=dict)
 
 
-def validate(
-    sheet: Sheet, kind: Kind, aliases: Mapping[str, Sequence[str]], context: Context
-) -> Validated:
-    """The sheet's records, the headers left out, the rows skipped, every problem."""
-    if not sheet.header:  # nothing readable; the reader said why
-        return Validated(Records(sheet.file, [], {}, {}), [], 0, sheet.problems)
-    positions, ignored, problems = match_header(kind, sheet.header, sheet.file, aliases)
-    header_ok = not problems
-    unfilled: list[tuple[int, list[str]]] = []
-    if kind.skip_when_empty in positions:
-        sheet, unfilled = _without_unfilled(sheet, positions[kind.skip_when_empty])
-    outside = [(1, sheet.header), *sheet.rejected, *unfilled]
-    problems = sheet.problems + problems + _personnummer_in_rows(sheet, outside)
-    column_at = {positions[c.name]: c for c in kind.columns if c.name in positions}
-    values: dict[str, list[Any]] = {}
-    for i, cells in enumerate(sheet.columns):
-        distinct = dict.fromkeys(cells)
-        problems += _personnummer_in_column(sheet, i, cells, distinct)
-        if i in column_at:
-            column = column_at[i]
-            values[column.name], refused = _convert(sheet, i, column, cells, distinct, context)
-            problems += refused
-    for column in kind.columns:
-        values.setdefault(column.name, [column.default] * len(sheet.lines))
-    headers = {name: sheet.header[i] for name, i in positions.items()}
-    records = Records(sheet.file, sheet.lines, headers, values)
-    if header_ok:
-        if kind.tally is not None and kind.tally not in positions:
-            records = add_up(kind, records, kind.tally)
-        records, duplicates = drop_duplicates(kind, records)
-        problems += duplicates
-        for check in kind.checks:
-            problems += check(records, context)
-    return Validated(records, ignored, len(unfilled), problems)
+@dataclass
+class Found:
+    """Every problem of a file, by what found it: sorted by line, problems on one line come in
+    this order (a row's reading, the header, its cells, its key, checks across its columns)."""
+
+    reading: list[Problem] = field(default_factory=list)
+    header: list[Problem] = field(default_factory=list)
+    cells: list[Problem] = field(default_factory=list)
+    keys: list[Problem] = field(default_factory=list)
+    checks: list[Problem] = field(default_factory=list)
+
+    def all(self) -> list[Problem]:
+        found = chain(self.reading, self.header, self.cells, self.keys, self.checks)
+        return sorted(found, key=lambda p: p.line or 0)
+
+
+class Validator:
+    """Checks a file's sheets in turn against its kind; the file's header is the first
+    sheet's."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        header: list[str],
+        file: str,
+        aliases: Mapping[str, Sequence[str]],
+        context: Context,
+    ):
+        self.kind, self.header, self.file, self.context = kind, header, file, context
+        self.found = Found()
+        self.skipped = 0
+        self.positions: dict[str, int] = {}
+        self.ignored: list[str] = []
+        #: the header names every column of the kind it must: records can be made
+        self.header_ok = False
+        if not header:  # nothing readable; the reader says why
+            return
+        self.positions, self.ignored, self.found.header = match_header(kind, header, file, aliases)
+        self.header_ok = not self.found.header
+        self.found.cells += _personnummer_in_rows(file, header, [(1, header)])
+        self.column_at = {
+            self.positions[c.name]: c for c in kind.columns if c.name in self.positions
+        }
+        self.parsers: dict[int, Parser] = {
+            i: column.parser(context) for i, column in self.column_at.items()
+        }
+        self.answers = [_Answers() for _ in header]
+        #: column name -> its header as the file writes it
+        self.headers = {name: header[i] for name, i in self.positions.items()}
+
+    def check(self, sheet: Sheet) -> Records | None:
+        """The records of ``sheet`` (None when the header does not allow any); its problems
+        go to :attr:`found`."""
+        self.found.reading += sheet.problems
+        if not self.header or not sheet.header:  # or a sheet of the reader's last problems
+            return None
+        unfilled: list[tuple[int, list[str]]] = []
+        if self.kind.skip_when_empty in self.positions:
+            sheet, unfilled = _without_unfilled(sheet, self.positions[self.kind.skip_when_empty])
+        self.skipped += len(unfilled)
+        outside = [*sheet.rejected, *unfilled]
+        self.found.cells += _personnummer_in_rows(self.file, self.header, outside)
+        values: dict[str, list[Any]] = {}
+        for i, cells in enumerate(sheet.columns):
+            converted = self._column(sheet, i, cells)
+            if i in self.column_at:
+                values[self.column_at[i].name] = converted
+        for column in self.kind.columns:
+            values.setdefault(column.name, [column.default] * len(sheet.lines))
+        if not self.header_ok:
+            return None
+        records = Records(self.file, sheet.lines, self.headers, values)
+        for check in self.kind.checks:
+            self.found.checks += check(records, self.context)
+        return records
+
+    def _column(self, sheet: Sheet, position: int, cells: list[str]) -> list[Any]:
+        """The column's values (for a column of the kind), and a problem for every cell with a
+        personnummer or refused."""
+        answers = self.answers[position]
+        column = self.column_at.get(position)
+        known = answers.values
+        if not answers.personnummer:  # the usual case but for ids: every cell seen before
+            if column is None:
+                if all(map(known.__contains__, cells)):
+                    return []
+            else:
+                try:
+                    return list(map(known.__getitem__, cells))
+                except KeyError:
+                    pass
+        if len(known) > REMEMBERED:
+            known.clear()
+        new = [c for c in dict.fromkeys(cells) if c not in known and c not in answers.refused]
+        answers.personnummer.update(personnummer.find_in(new))
+        if column is not None:
+            _convert(self.parsers[position], column, new, answers)
+        else:  # searched, nothing more to do
+            known.update(dict.fromkeys(new))
+        header, lines = self.header[position], sheet.lines
+        if answers.personnummer:
+            found = answers.personnummer
+            self.found.cells += [
+                Problem(self.file, line, header, masked, PERSONNUMMER)
+                for line, cell in zip(lines, cells, strict=True)
+                if cell in found
+                for masked in found[cell]
+            ]
+        if column is None:
+            return []
+        refused = answers.refused
+        if refused:
+            self.found.cells += [
+                Problem(self.file, line, header, cell.strip(), refused[cell])
+                for line, cell in zip(lines, cells, strict=True)
+                if cell in refused
+            ]
+            return [None if cell in refused else known[cell] for cell in cells]
+        return list(map(known.__getitem__, cells))
+
+
+def _convert(parse: Parser, column: Column, cells: list[str], answers: _Answers) -> None:
+    values, refused = answers.values, answers.refused
+    for cell in cells:
+        text = cell.strip()
+        if text:
+            try:
+                values[cell] = parse(text)
+            except ValueError as exc:
+                refused[cell] = str(exc)
+        elif column.required:
+            refused[cell] = "empty, but a value is required"
+        else:
+            values[cell] = column.default
 
 
 def match_header(
@@ -105,69 +216,18 @@ def match_header(
     return found, ignored, problems
 
 
-def _convert(
-    sheet: Sheet,
-    position: int,
-    column: Column,
-    cells: list[str],
-    distinct: dict[str, None],
-    context: Context,
-) -> tuple[list[Any], list[Problem]]:
-    """The column's values, and a problem for every cell that is refused."""
-    parse = column.parser(context)
-    converted: dict[str, Any] = {}
-    refused: dict[str, str] = {}
-    for cell in distinct:
-        text = cell.strip()
-        if not text:
-            converted[cell] = column.default
-            if column.required:
-                refused[cell] = "empty, but a value is required"
-            continue
-        try:
-            converted[cell] = parse(text)
-        except ValueError as exc:
-            converted[cell] = None
-            refused[cell] = str(exc)
-    header = sheet.header[position]
-    problems = (
-        [
-            Problem(sheet.file, line, header, cell.strip(), refused[cell])
-            for line, cell in zip(sheet.lines, cells, strict=True)
-            if cell in refused
-        ]
-        if refused
-        else []
-    )
-    return list(map(converted.__getitem__, cells)), problems
-
-
-def _personnummer_in_column(
-    sheet: Sheet, position: int, cells: list[str], distinct: dict[str, None]
+def _personnummer_in_rows(
+    file: str, header: list[str], rows: list[tuple[int, list[str]]]
 ) -> list[Problem]:
-    found = personnummer.find_in(distinct)
-    if not found:
-        return []
-    header = sheet.header[position]
-    return [
-        Problem(sheet.file, line, header, masked, PERSONNUMMER)
-        for line, cell in zip(sheet.lines, cells, strict=True)
-        if cell in found
-        for masked in found[cell]
-    ]
-
-
-def _personnummer_in_rows(sheet: Sheet, rows: list[tuple[int, list[str]]]) -> list[Problem]:
     """In rows that are not converted: the header, rows refused for their number of fields,
     rows not filled in — none is stored, but a personnummer is reported wherever it is."""
     problems = []
     for line, fields in rows:
         found = personnummer.find_in(fields)
         for i, cell in enumerate(fields):
-            header = sheet.header[i] if i < len(sheet.header) else None
+            title = header[i] if i < len(header) else None
             problems += [
-                Problem(sheet.file, line, header, masked, PERSONNUMMER)
-                for masked in found.get(cell, ())
+                Problem(file, line, title, masked, PERSONNUMMER) for masked in found.get(cell, ())
             ]
     return problems
 
@@ -189,63 +249,38 @@ def _without_unfilled(sheet: Sheet, position: int) -> tuple[Sheet, list[tuple[in
     return replace(sheet, columns=columns, lines=lines), unfilled
 
 
-def _keys(kind: Kind, records: Records) -> list[tuple[Any, ...] | None]:
-    """Each record's key; None where a part of it was refused (a problem already)."""
-    columns = [records.values[name] for name in kind.key]
-    keys: list[tuple[Any, ...] | None] = list(zip(*columns, strict=True))
-    if any(None in column for column in columns):
-        keys = [None if key is None or None in key else key for key in keys]
-    return keys
-
-
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "ja" if value else "nej"
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def add_up(kind: Kind, records: Records, tally: str) -> Records:
-    """One record per key, counting the rows with that key into ``tally``: a file without a
-    count column lists one row per patient, and two patients may share every key column."""
-    first: dict[tuple[Any, ...], int] = {}
-    keep: list[int] = []
-    totals: list[int] = []
-    for i, key in enumerate(_keys(kind, records)):
-        j = len(keep) if key is None else first.setdefault(key, len(keep))
-        if j == len(keep):
-            keep.append(i)
-            totals.append(0)
-        totals[j] += 1
-    if len(keep) == len(records):
-        return records
-    added = records.select(keep)
-    return replace(added, values={**added.values, tally: totals})
-
-
-def drop_duplicates(kind: Kind, records: Records) -> tuple[Records, list[Problem]]:
-    """Identical repeated records count once; the same key with other content is a problem."""
-    keys = _keys(kind, records)
-    if len(set(keys)) == len(keys):
-        return records, []
-    first: dict[tuple[Any, ...], int] = {}
-    keep: list[int] = []
-    problems: list[Problem] = []
+def repeated_keys(validator: Validator, staging: Staging) -> set[int]:
+    """Identical repeated records count once: the later ones are dropped from ``staging``.
+    The same key with other content is a problem. Returns the lines of the later records,
+    whose checks are not reported (they were never records of the file)."""
+    kind = validator.kind
     named = " and ".join(", ".join(kind.key).rsplit(", ", 1))
-    for i, key in enumerate(keys):
-        j = i if key is None else first.setdefault(key, i)
-        if key is None or j == i:
-            keep.append(i)
+    name_of = {c.field: c.name for c in kind.columns}
+    in_file = sorted(validator.positions, key=validator.positions.__getitem__)
+    compared = [*in_file, *(c.name for c in kind.columns if c.name not in in_file)]
+    header = validator.headers.get(kind.key[0], kind.key[0])
+    firsts: dict[tuple[Any, ...], dict[str, Any]] = {}
+    later: dict[int, int] = {}  # seq -> line
+    for row in staging.repeated():
+        values = {name: row[f] for f, name in name_of.items()}
+        key = tuple(values[name] for name in kind.key)
+        first = firsts.setdefault(key, {**values, "line": row["line"]})
+        if first["line"] == row["line"]:
             continue
-        differing = [
-            records.headers.get(name, name)
-            for name, column in records.values.items()
-            if column[i] != column[j]
-        ]
+        later[row["seq"]] = row["line"]
+        differing = [validator.headers.get(n, n) for n in compared if values[n] != first[n]]
         if differing:
             reason = (
-                f"same {named} as line {records.lines[j]} but different content"
+                f"same {named} as line {first['line']} but different content"
                 f" ({', '.join(differing)})"
             )
             shown = ", ".join(map(_shown, key))
-            problems.append(records.problem(i, kind.key[0], shown, reason))
-    return records.select(keep), problems
+            validator.found.keys.append(Problem(validator.file, row["line"], header, shown, reason))
+    staging.discard(list(later))
+    return set(later.values())
