@@ -72,6 +72,9 @@ def test_serve_serves_what_was_exported_until_interrupted(workdir):
         [str(script), "calendar", "serve", "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, even when the suite itself runs in the background (where a
+        # shell starts it with SIGINT ignored, which its children would inherit)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert server.stderr is not None
