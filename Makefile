@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	@$(BIN)/arshjul run --approve
 
-# pytest exits 5 when it collected no test: that is a broken suite, not a pass
+# pytest exits 5 when it collected no test: that is a broken suite, not a pass. The tests run
+# on every core (pytest-xdist), a test file's tests in one worker: its module fixtures stay shared.
 test: $(STAMP)
 	@$(BIN)/ruff check --quiet arshjul flows tests bench
 	@$(BIN)/mypy --no-error-summary
-	@$(BIN)/python -m pytest -q; rc=$$?; \
+	@$(BIN)/python -m pytest -q -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
