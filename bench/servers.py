@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,13 +21,8 @@ from pathlib import Path
 
 from arshjul.importers import import_file
 from arshjul.workspace import open_workspace
+from bench.feeds import free_port
 from bench.measure import run_tree, script, timed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _healthy(url: str) -> bool:
@@ -42,7 +36,7 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def prefect_server(env: Mapping[str, str], folder: Path) -> Iterator[str]:
     """A ``prefect server start`` of its own (own PREFECT_HOME, a free port); its API URL."""
-    port = _free_port()
+    port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     prefect = str(Path(script()).with_name("prefect"))
     with (folder / "prefect-server-bench.log").open("wb") as log:
