@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import action_plan, compilation, signoff, worksheet
 from arshjul.clock import local
@@ -20,7 +19,7 @@ from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
 from flows.signoff import request_sign_off
-from flows.steps import exclusive, record_step, step_task
+from flows.steps import exclusive, record_step, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -88,8 +87,8 @@ def action_plan_flow(
     tree, plans = build_plans(ws, year)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, DOCUMENT, str(year), [unit] if unit else unit_ids):
-        sheets = write_worksheets(ws, tree, quote(plans), year, unit_ids, started)
-        written = write_plans(ws, tree, quote(plans), year, unit_ids, started)
+        sheets = write_worksheets(ws, tree, unwalked(plans), year, unit_ids, started)
+        written = write_plans(ws, tree, unwalked(plans), year, unit_ids, started)
         newly_done = record_step(ws, DOCUMENT, year, unit_ids, started, now or wall_clock())
     root = tree.root
     request_sign_off(

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import analysis, compilation
 from arshjul.clock import local
@@ -18,7 +17,7 @@ from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
-from flows.steps import cycle_provenance, exclusive, record_step, step_task
+from flows.steps import cycle_provenance, exclusive, record_step, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -73,8 +72,8 @@ def analyse_flow(
     tree, analyses = analyse_units(ws, year, local(started).date())
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "analyse", str(year), [unit] if unit else unit_ids):
-        stored = store_findings(ws, quote(analyses), year, unit_ids)
-        written = write_analyses(ws, tree, quote(analyses), year, unit_ids, started)
+        stored = store_findings(ws, unwalked(analyses), year, unit_ids)
+        written = write_analyses(ws, tree, unwalked(analyses), year, unit_ids, started)
         newly_done = record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)

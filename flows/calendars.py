@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import calendar_site, status
 from arshjul.clock import STOCKHOLM
@@ -19,7 +18,7 @@ from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.runtime import resolve_now, run_id
-from flows.steps import step_task
+from flows.steps import step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -63,7 +62,7 @@ def publish_calendars(now: datetime | None = None) -> list[Path]:
     written."""
     now = resolve_now(now)
     ws = open_workspace()
-    written = write_calendar_site(ws, quote(build_calendar_site(ws, now)))
+    written = write_calendar_site(ws, unwalked(build_calendar_site(ws, now)))
     written += write_status_documents(ws, now)
     feeds = sum(path.suffix == ".ics" for path in written)
     log.info("calendars: %d feeds in %s", feeds, ws.out / "calendar")

@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import compilation
 from arshjul.clock import now as wall_clock
@@ -16,7 +15,7 @@ from arshjul.documents import write_year_index
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
-from flows.steps import cycle_provenance, exclusive, record_step, step_task
+from flows.steps import cycle_provenance, exclusive, record_step, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -60,7 +59,7 @@ def compile_flow(
     tree, totals = count_figures(ws, year)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
-        written = write_compilations(ws, tree, quote(totals), year, unit_ids, started)
+        written = write_compilations(ws, tree, unwalked(totals), year, unit_ids, started)
         newly_done = record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)

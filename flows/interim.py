@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import compilation, interim
 from arshjul.clock import now as wall_clock
@@ -21,7 +20,7 @@ from arshjul.periods import Period, latest_period, parse_period
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
-from flows.steps import exclusive, record_step, step_task
+from flows.steps import exclusive, record_step, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -70,7 +69,7 @@ def interim_report_flow(
     tree, totals = gather_figures(ws, chosen)
     unit_ids = compilation.affected(tree, unit)
     with exclusive(ws, "interim_report", chosen.label, [unit] if unit else unit_ids):
-        written = write_sections(ws, tree, quote(totals), chosen, unit_ids, started)
+        written = write_sections(ws, tree, unwalked(totals), chosen, unit_ids, started)
         newly_done = record_step(
             ws, "interim_report", chosen.label, unit_ids, started, now or wall_clock()
         )

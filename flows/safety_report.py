@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
 from arshjul import safety_report, signoff
 from arshjul.clock import now as wall_clock
@@ -19,7 +18,7 @@ from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
 from flows.signoff import request_sign_off
-from flows.steps import record_step, step_task
+from flows.steps import record_step, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -69,7 +68,7 @@ def safety_report_flow(
     year = year or default_data_year(started.date())
     ws = open_workspace()
     tree, data, stamp, origin = gather_report(ws, year, started)
-    html = write_report(ws, tree, quote(data), stamp, origin)
+    html = write_report(ws, tree, unwalked(data), stamp, origin)
     result = request_sign_off(
         ws,
         document=safety_report.DOCUMENT,

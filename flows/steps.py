@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from prefect.tasks import Task
+from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from arshjul import status
@@ -37,15 +38,20 @@ def step_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task of arshjul's flows: nothing cached (they read and write the database and
     files), retried twice, 5 and 30 s later, when the database was unavailable.
 
-    Callers pass a region's gathered figures as ``quote(figures)``: Prefect otherwise walks
-    every object inside a parameter looking for futures, twice per call (~5 s for one
-    step's figures at the ``large`` scale; BENCHMARKS.md)."""
+    Callers pass a region's gathered figures as ``unwalked(figures)``."""
     return task(
         cache_policy=NO_CACHE,
         retries=2,
         retry_delay_seconds=[5.0, 30.0],
         retry_condition_fn=is_transient,
     )(fn)
+
+
+def unwalked(value: R) -> R:
+    """``value`` as a task argument that Prefect passes on as it is. Otherwise Prefect walks
+    every object inside a parameter looking for futures, twice per call: ~5 s for one step's
+    figures at the ``large`` scale (BENCHMARKS.md). The task receives ``value`` itself."""
+    return cast(R, quote(value))
 
 
 @step_task

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 import flows
 from arshjul.errors import InputError
-from flows.steps import is_transient, step_task
+from flows.steps import is_transient, step_task, unwalked
 
 
 def unavailable() -> OperationalError:
@@ -62,3 +62,27 @@ def test_a_task_that_meets_an_unavailable_database_succeeds_on_its_retry(monkeyp
     monkeypatch.setattr(count_rows, "retry_delay_seconds", [0.0])
     assert counting() == 42
     assert len(attempts) == 2
+
+
+class Untouchable(dict):
+    """A region's figures that must reach the task without Prefect looking inside."""
+
+    def items(self):  # type: ignore[override]
+        raise AssertionError("Prefect walked the figures")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_figures_passed_unwalked_reach_the_task_as_they_are():
+    figures = Untouchable(unit=1)
+
+    @step_task
+    def receive(value: dict) -> bool:
+        return value is figures
+
+    @flow
+    def one(walked: bool) -> bool:
+        return receive(figures if walked else unwalked(figures))
+
+    assert one(walked=False) is True
+    with pytest.raises(AssertionError, match="walked"):
+        one(walked=True)
