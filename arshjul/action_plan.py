@@ -73,11 +73,11 @@ class StoredFinding:
 
     @property
     def key(self) -> str:
-        return self.id.removeprefix(f"{self.year}:{self.unit_id}:{self.kind}:")
+        return self.id.removeprefix(analysis.finding_id(self.year, self.unit_id, self.kind, ""))
 
     def id_in(self, year: int) -> str:
         """The id the same finding has in the analysis of ``year``."""
-        return f"{year}:{self.unit_id}:{self.kind}:{self.key}"
+        return analysis.finding_id(year, self.unit_id, self.kind, self.key)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,12 @@ class Finding:
 
     @property
     def id(self) -> str:
-        return f"{self.year}:{self.unit_id}:{self.kind}:{self.key}"
+        return finding_id(self.year, self.unit_id, self.kind, self.key)
+
+
+def finding_id(year: int, unit_id: str, kind: str, key: str) -> str:
+    """A finding's stable id: what and where, never the run (``2025:E1:trend:total``)."""
+    return f"{year}:{unit_id}:{kind}:{key}"
 
 
 def store_findings(
