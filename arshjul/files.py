@@ -74,7 +74,7 @@ def inside(root: Path, *parts: str) -> Path:
     names alone (no file system call per path: it runs for every document written); links
     inside the output folder are an administrator's, never data's."""
     for part in parts:
-        if part == ".." or os.sep in part or "/" in part or (os.altsep and os.altsep in part):
+        if part == ".." or os.sep in part or (os.altsep and os.altsep in part):
             raise ValueError(f"path {'/'.join(parts)!r} leaves the output folder {root}")
     return _resolved(root if root.is_absolute() else Path.cwd() / root).joinpath(*parts)
 
