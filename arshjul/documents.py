@@ -1,8 +1,8 @@
 """Where documents go, what every document says about its origin, and its formats.
 
 A template renders each document once, to HTML (for reading); the HTML is then converted to
-DOCX (for editing, ``arshjul.word``) and its tables to CSV files and, when asked for, an XLSX
-workbook (``arshjul.tables``), so one Jinja template set gives every format.
+DOCX (for editing, ``arshjul.formats.docx``) and its tables to CSV files and, when asked for,
+an XLSX workbook (``arshjul.formats.tables``), so one Jinja template set gives every format.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from arshjul.files import inside, slug, write_text_atomic
+from arshjul.formats.docx import write_docx
+from arshjul.formats.tables import parse_html, read_tables, write_csv_tables, write_workbook
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
 from arshjul.render import compile_templates, render
-from arshjul.tables import parse_html, read_tables, write_csv_tables, write_workbook
-from arshjul.word import write_docx
 
 LEVEL_FOLDER = {
     OrgLevel.REGION: "region",

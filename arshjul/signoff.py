@@ -41,10 +41,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from arshjul.documents import docx_path
 from arshjul.errors import ConflictError
 from arshjul.files import write_bytes_atomic
+from arshjul.formats.docx import write_docx
+from arshjul.formats.tables import parse_html
 from arshjul.models import SignOff, SignOffState
 from arshjul.render import render
-from arshjul.tables import parse_html
-from arshjul.word import write_docx
 
 SIGN_OFF = SignOff.__table__
 

@@ -10,8 +10,8 @@ into the validation itself breaks on commas and at 255 characters); Klart senast
 date. The ids are locked (the sheet protection has no password: it prevents slips, it is no
 security); everything else stays editable, also below the prepared rows.
 
-The workbook is written by ``arshjul.xlsx``; its bytes depend only on the content and the run's
-clock (``now`` is its properties' time and every zip entry's time stamp).
+The workbook is written by ``arshjul.formats.xlsx``; its bytes depend only on the content and
+the run's clock (``now`` is its properties' time and every zip entry's time stamp).
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ from arshjul.action_plan import STATUS_SV, Plan, PlannedAction
 from arshjul.config import Codes
 from arshjul.documents import unit_dir
 from arshjul.files import write_bytes_atomic
-from arshjul.models import ActionStatus
-from arshjul.org import OrgTree, Unit
-from arshjul.parallel import map_units
-from arshjul.xlsx import (
+from arshjul.formats.xlsx import (
     Cell,
     Column,
     Sheet,
@@ -40,6 +37,9 @@ from arshjul.xlsx import (
     list_range,
     workbook_bytes,
 )
+from arshjul.models import ActionStatus
+from arshjul.org import OrgTree, Unit
+from arshjul.parallel import map_units
 
 FILE_NAME = "handlingsplan-arbetsblad.xlsx"
 SHEET = "Handlingsplan"

@@ -40,9 +40,8 @@ from arshjul import analysis, compilation, documents, files, render
 from arshjul.clock import local
 from arshjul.config import Config
 from arshjul.documents import Provenance, Source, provenance
-from arshjul.importers import import_file
-from arshjul.org import OrgTree
-from arshjul.tables import (
+from arshjul.formats.docx import docx_bytes
+from arshjul.formats.tables import (
     name_slug,
     parse_html,
     parse_number,
@@ -50,7 +49,8 @@ from arshjul.tables import (
     sheet_names,
     write_csv_tables,
 )
-from arshjul.word import docx_bytes
+from arshjul.importers import import_file
+from arshjul.org import OrgTree
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 
 GOLDEN = Path(__file__).parent / "golden" / "documents"

@@ -20,11 +20,11 @@ from arshjul.db import make_engine, migrate
 from arshjul.documents import provenance, unit_dir
 from arshjul.errors import InputError
 from arshjul.files import inside
+from arshjul.formats.tables import parse_html, read_tables
 from arshjul.importers import import_file
 from arshjul.importers import personnummer as pnr
 from arshjul.models import Base, OrgLevel
 from arshjul.org import OrgTree, Unit
-from arshjul.tables import parse_html, read_tables
 from tests.conftest import NOW
 from tests.fixtures.imports.cases import (
     BAD,

@@ -22,14 +22,15 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import Connection, func, insert, select
 
-from arshjul import tables, worksheet
+from arshjul import worksheet
 from arshjul.action_plan import Plan, PlannedAction, StoredFinding
 from arshjul.config import Config
 from arshjul.errors import InputError
+from arshjul.formats import tables
+from arshjul.formats.tables import read_tables
 from arshjul.importers import import_file
 from arshjul.models import Action, ActionStatus, Deviation, Finding, ImportBatch, OrgLevel
 from arshjul.org import Unit
-from arshjul.tables import read_tables
 from tests.conftest import FIXTURES, NOW
 from tests.fixtures.imports.cases import (
     ACTION_HEADER,

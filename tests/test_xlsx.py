@@ -11,8 +11,8 @@ from lxml import etree
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook as ReadBook
 
-from arshjul import xlsx
-from arshjul.xlsx import Cell, Column, Sheet, Style, Validation, Workbook
+from arshjul.formats import xlsx
+from arshjul.formats.xlsx import Cell, Column, Sheet, Style, Validation, Workbook
 from tests.conftest import NOW
 
 FORMULAS = ["=1+1", "+A1", "-A1", "@SUM(A1)", "\tx", '=HYPERLINK("http://x.example","x")']

@@ -21,9 +21,7 @@ import csv
 import io
 import os
 import re
-import struct
 import unicodedata
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,16 +31,15 @@ from typing import NamedTuple, TypeAlias
 
 from lxml import etree
 
-from arshjul.clock import local
 from arshjul.files import write_bytes_atomic
+from arshjul.formats import xlsx
+from arshjul.formats.xlsx import FORMULA_START
 
 HEADINGS = ("h1", "h2", "h3")
 #: a number as the render filters write it, after whitespace (nbsp too) became plain spaces
 _NUMBER = re.compile(r"([-−+]?)(\d{1,3}(?: \d{3})+|\d+)(?:,(\d+))?( ?%)?")
 #: ``label: value`` in a chart element's <title>
 _DATUM = re.compile(r"(.+): (\S.*)")
-#: what makes Excel read a cell as a formula (tab and carriage return: OWASP's list)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 Element: TypeAlias = etree._Element
@@ -246,62 +243,6 @@ def write_csv_tables(tables: list[Table], folder: Path) -> list[Path]:
     return written
 
 
-class Deflated(NamedTuple):
-    """A zip entry's data compressed once: parts every document shares are not compressed
-    again for each one."""
-
-    data: bytes
-    crc: int
-    size: int
-
-
-def deflate(data: bytes) -> Deflated:
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15)  # raw deflate, as zip stores it
-    return Deflated(packer.compress(data) + packer.flush(), zlib.crc32(data), len(data))
-
-
-def stable_zip(entries: Iterable[tuple[str, bytes | Deflated]], when: datetime) -> bytes:
-    """A zip archive (deflated entries, ASCII names) whose bytes depend only on its entries and
-    ``when`` (in local time, which is what zip stores): no wall clock, no umask, no extras."""
-    t = local(when)
-    dos_time = t.hour << 11 | t.minute << 5 | t.second // 2
-    dos_date = (t.year - 1980) << 9 | t.month << 5 | t.day
-    out = io.BytesIO()
-    directory = []
-    for name, data in entries:
-        entry = data if isinstance(data, Deflated) else deflate(data)
-        encoded = name.encode("ascii")
-        fields = (8, dos_time, dos_date, entry.crc, len(entry.data), entry.size, len(encoded))
-        offset = out.tell()
-        out.write(struct.pack("<4s3H2H3L2H", b"PK\x03\x04", 20, 0, *fields, 0))
-        out.write(encoded)
-        out.write(entry.data)
-        directory.append(
-            struct.pack(
-                "<4s4H2H3L5H2L",
-                b"PK\x01\x02",
-                3 << 8 | 20,
-                20,
-                0,
-                *fields,
-                0,
-                0,
-                0,
-                0,
-                0o644 << 16,
-                offset,
-            )
-            + encoded
-        )
-    start = out.tell()
-    out.write(b"".join(directory))
-    size = out.tell() - start
-    out.write(
-        struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(directory), len(directory), size, start, 0)
-    )
-    return out.getvalue()
-
-
 _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -334,9 +275,6 @@ def workbook_bytes(tables: list[Table], *, title: str, created: datetime) -> byt
     """One worksheet per table: numbers as numeric cells (per cents as fractions formatted
     ``0.0 %``), text as text, the header rows and the foot in bold, column widths from the
     content, the header row frozen when there is one."""
-    # imported here: the writer builds on this module's zip (stable_zip)
-    from arshjul import xlsx
-
     text_style = {False: xlsx.PLAIN, True: xlsx.Style(bold=True)}
     number_styles: dict[tuple[bool, bool, int | str], xlsx.Style] = {}
     sheets = []

@@ -25,16 +25,8 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from arshjul.files import write_bytes_atomic
-from arshjul.tables import (
-    Deflated,
-    Element,
-    chart_data,
-    chart_title,
-    deflate,
-    hidden,
-    stable_zip,
-    text_of,
-)
+from arshjul.formats.tables import Element, chart_data, chart_title, hidden, text_of
+from arshjul.formats.zips import Deflated, deflate, stable_zip
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
