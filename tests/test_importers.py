@@ -326,6 +326,34 @@ def test_personnummer_is_masked_wherever_it_shows(imp):
         ("2025-01-03", []),
         ("11912121212120", []),  # part of a longer number
         ("AVV-2024-000001", []),
+        # issue 15: the same numbers written in other ways
+        ("471124\u20138809", ["471124-****"]),  # en dash
+        ("471124\u22128809", ["471124-****"]),  # minus sign
+        ("471124\u20118809", ["471124-****"]),  # non-breaking hyphen
+        ("910805\u00a05626", ["910805 ****"]),  # no-break space
+        ("910805\u202f5626", ["910805 ****"]),  # narrow no-break space
+        ("850317 - 2341", ["850317 - ****"]),  # spaced dash
+        ("850317 \u2013 2341", ["850317 - ****"]),
+        ("\uff14\uff17\uff11\uff11\uff12\uff14\uff0d\uff18\uff18\uff10\uff19", ["471124-****"]),
+        ("\u0664\u0667\u0661\u0661\u0662\u0664-\u0668\u0668\u0660\u0669", ["471124-****"]),
+        ("1966-12-31-7740", ["1966-12-31-****"]),  # written as a date
+        ("66-12-31-7740", ["66-12-31-****"]),
+        ("850317\u00ad2341", ["850317-****"]),  # soft hyphen
+        ("47\u200b1124-8809", ["471124-****"]),  # zero-width space
+        ("\ufeff471124-8809", ["471124-****"]),  # a byte-order mark
+        # not personnummer: dates, times, HSA-ids, counts, phone numbers, long numbers
+        ("1966-12-31-7741", []),  # wrong check digit
+        ("2025-01-03 14:30", []),
+        ("2025-01-03T08:15:00+01:00", []),
+        ("SE2321000016-E0001", []),
+        ("1 234 567", []),
+        ("12345678901234567890123", []),
+        ("070-123 45 67", []),
+        ("08-123 456 78", []),
+        ("+46 70 123 45 67", []),
+        ("0701234568", []),  # the shape of one, but not Luhn-valid
+        ("E1-2026-001", []),
+        ("Läkemedel \u2013 2025", []),
     ],
 )
 def test_personnummer_detection(text, found):
@@ -333,6 +361,50 @@ def test_personnummer_detection(text, found):
     masked = pnr.mask(text)
     assert all(m in masked for m in found)
     assert (masked == text) == (not found)
+
+
+def test_every_dash_space_and_invisible_character_of_unicode_is_normalised():
+    import sys
+    import unicodedata
+
+    chars = [chr(c) for c in range(sys.maxunicode + 1)]
+    dashes = [c for c in chars if unicodedata.category(c) == "Pd"] + ["\u2212"]
+    spaces = [c for c in chars if c.isspace()]
+    invisible = [c for c in chars if unicodedata.category(c) == "Cf"]
+    assert [c for c in dashes if pnr.normalised(f"a{c}b") != "a-b"] == []
+    assert [c for c in spaces if pnr.normalised(f"a{c}b") != "a b"] == []
+    assert [c for c in invisible if pnr.normalised(f"a{c}b") != "ab"] == []
+
+
+def test_the_scan_finds_a_number_among_many_values_of_any_script():
+    values = ["Fall", "Läkemedel", "Enhet \u00e5tta", "pat 471124\u20138809", "E1", "x\u0000y"]
+    assert pnr.find_in(values) == {"pat 471124\u20138809": ["471124-****"]}
+    assert pnr.find_in(values[:-1]) == {"pat 471124\u20138809": ["471124-****"]}
+
+
+def test_two_exports_joined_with_cat_count_each_deviation_once(conn, imp, tmp_path):
+    """The second export starts with its byte-order mark, now in the middle of the file: the
+    id after it is the id a person sees, not a new one."""
+    first = lines(DEV_HEADER, DEV_OK, encoding="utf-8-sig")
+    second = lines(DEV_OK, D2, encoding="utf-8-sig")
+    result = imp("deviations", first + second)
+    assert counts(result) == (2, 2, 0, 0)
+    assert conn.execute(
+        select(Deviation.source_id).order_by(Deviation.source_id)
+    ).scalars().all() == [
+        "D1",
+        "D2",
+    ]
+    # zero-width spaces and word joiners are left out too; the same in a workbook
+    assert counts(imp("deviations", dev("\u200bD1\u2060" + DEV_OK[2:], D2))) == (2, 0, 0, 2)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(DEV_HEADER.split(";"))
+    sheet.append(["\ufeffD2", *D2.split(";")[1:]])
+    book.save(tmp_path / "joined.xlsx")
+    again = imp("deviations", (tmp_path / "joined.xlsx").read_bytes(), name="joined.xlsx")
+    assert counts(again) == (1, 0, 0, 1)
 
 
 def test_unknown_unit_suggests_close_ids_and_names(imp):
@@ -361,7 +433,12 @@ def test_value_parsers():
             number(bad)
     parse = iso_date(date(2026, 11, 23))
     assert parse("2025-03-01T23:59:59+01:00") == parse("2025-03-01") == date(2025, 3, 1)
+    assert parse("2025-03-01 24:00") == parse("2025-03-01T07:05+14:00") == date(2025, 3, 1)
     for bad, reason in [
+        ("2025-03-02T25:61", "no such time of day"),
+        ("2025-03-02T23:60", "no such time of day"),
+        ("2025-03-02 12:00:61", "no such time of day"),
+        ("2025-03-02T12:00+15:00", "no such time of day"),
         ("20250301", "not a date"),
         ("2025-03-01 kväll", "not a date"),
         ("2024-02-30", "no such date"),
@@ -514,6 +591,14 @@ def test_new_value_parsers():
     assert [amount(v) for v in ("0", "18,5", "2\xa0345\xa0678.50")] == [0.0, 18.5, 2345678.5]
     with pytest.raises(ValueError, match="below zero"):
         amount("-0,5")
+    assert count("0000000000012") == 12
+    for bad in ("12345678901234567890123", "2147483648", "9" * 100_000):
+        with pytest.raises(ValueError, match="too large: at most 2 147 483 647"):
+            count(bad)
+    assert count("2147483647") == 2**31 - 1
+    for bad in ("9" * 400, "1e16", "2 000 000 000 000 000"):
+        with pytest.raises(ValueError, match="too large|not a number"):
+            amount(bad)
     plans = iso_date(date(2026, 11, 23), years_ahead=10)
     assert plans("2036-12-31") == date(2036, 12, 31)
     with pytest.raises(ValueError, match="after 2036-12-31: out of range"):

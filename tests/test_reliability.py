@@ -34,11 +34,13 @@ from arshjul.org import Unit
 from tests.conftest import FIXTURES, NOW
 from tests.fixtures.imports.cases import (
     ACTION_HEADER,
+    DEV_BOOK,
     DEV_HEADER,
     DEV_OK,
     FINDING_E1,
     FINDINGS,
     ORGANISATION,
+    damaged,
     lines,
 )
 
@@ -185,6 +187,147 @@ def write(folder: Path, content: bytes, name: str = "deviations.csv") -> Path:
     path = folder / name
     path.write_bytes(content)
     return path
+
+
+# --- hostile workbooks: small files that would take the machine down (issue 15) -------------
+
+#: the parts of a minimal workbook but its sheet, as Excel needs them
+_PARTS = {
+    "[Content_Types].xml": (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r='
+        '"http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+        '<sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
+}
+_SHEET = '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+_HEADER_ROW = '<row r="1">' + "".join(
+    f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{title}</t></is></c>'
+    for i, title in enumerate(DEV_HEADER.split(";"))
+)
+
+
+def hostile_workbook(path: Path, write_sheet) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, content in _PARTS.items():
+            archive.writestr(name, content)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            write_sheet(sheet)
+    return path
+
+
+def far_cell(sheet) -> None:
+    sheet.write(
+        f'{_SHEET}<dimension ref="A1:XFD1048576"/><sheetData>{_HEADER_ROW}</row>'
+        '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+        "</sheetData></worksheet>".encode()
+    )
+
+
+def gigabyte_cell(sheet) -> None:
+    sheet.write(
+        f'{_SHEET}<sheetData>{_HEADER_ROW}</row><row r="2"><c r="A2" t="inlineStr"><is><t>'.encode()
+    )
+    block = b"A" * (1 << 20)
+    for _ in range(1024):
+        sheet.write(block)
+    sheet.write(b"</t></is></c></row></sheetData></worksheet>")
+
+
+#: read in a process of its own, with its memory limited: a regression must not take the
+#: machine down with it
+_READ_IN_A_CORNER = """
+import resource, sys
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from arshjul.importers.read import sheets, survey
+path = Path(sys.argv[1])
+for sheet in sheets(path, survey(path)):
+    for problem in sheet.problems:
+        print(problem)
+"""
+
+
+@pytest.mark.parametrize(
+    ("write_sheet", "size", "problem"),
+    [
+        (
+            far_cell,
+            4_000,
+            ", line 1048576: a cell in column XFD, beyond the header's last column (K)",
+        ),
+        (
+            gigabyte_cell,
+            8_000_000,
+            ": not a readable XLSX workbook (xl/worksheets/sheet1.xml unpacks to more than 256 MB"
+            " (1024 MB or more): save a smaller workbook, or the sheet as CSV)",
+        ),
+    ],
+    ids=["one-far-cell-in-a-sheet-said-to-fill-the-grid", "a-sheet-that-unpacks-to-1-GB"],
+)
+def test_a_small_hostile_workbook_is_refused_in_bounded_memory_and_time(
+    tmp_path, write_sheet, size, problem
+):
+    path = hostile_workbook(tmp_path / "deviations.xlsx", write_sheet)
+    assert path.stat().st_size < size
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_IN_A_CORNER, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == f"deviations.xlsx{problem}\n"
+
+
+def test_reading_a_workbook_has_a_deadline(conn, config, org, tmp_path, monkeypatch):
+    """A good workbook, refused when reading it takes longer than ``workbook.SECONDS`` (here:
+    any time at all)."""
+    from arshjul.importers import workbook
+
+    monkeypatch.setattr(workbook, "SECONDS", -1.0)
+    path = write(tmp_path, DEV_BOOK, "deviations.xlsx")
+    with pytest.raises(InputError, match="xl/workbook.xml: still not read after"):
+        import_file(conn, config, "deviations", path, now=NOW)
+
+
+def test_a_header_of_more_than_1024_columns_is_refused(conn, config, org, tmp_path):
+    header = '<row r="1">' + "".join(
+        f'<c r="{letters}1" t="inlineStr"><is><t>k</t></is></c>'
+        for letters in ("A", "B", "AMK")  # AMK is column 1025
+    )
+
+    def wide(sheet) -> None:
+        sheet.write(f"{_SHEET}<sheetData>{header}</row></sheetData></worksheet>".encode())
+
+    path = hostile_workbook(tmp_path / "deviations.xlsx", wide)
+    with pytest.raises(InputError, match=r"more than 1024 columns in the header \(1025\)"):
+        import_file(conn, config, "deviations", path, now=NOW)
+
+
+def test_a_workbook_openpyxl_warns_about_is_read_without_a_warning(conn, config, org, tmp_path):
+    """openpyxl warned "Workbook contains no default style" with its own file's path; warnings
+    are errors in the tests."""
+    styles = (
+        b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<cellXfs><xf numFmtId="1"/></cellXfs></styleSheet>'
+    )
+    path = write(tmp_path, damaged(DEV_BOOK, "xl/styles.xml", lambda _: styles), "deviations.xlsx")
+    assert import_file(conn, config, "deviations", path, now=NOW).inserted == 1
 
 
 # --- formulas in the data never become formulas in what we write ---------------------------

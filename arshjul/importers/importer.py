@@ -16,6 +16,7 @@ from arshjul.importers.read import sheets, survey
 from arshjul.importers.records import Context
 from arshjul.importers.store import Staging, page_cache, rows_of_earlier_import, store
 from arshjul.importers.validate import Validator, repeated_keys
+from arshjul.importers.values import mask_contact_details
 from arshjul.org import OrgTree
 
 
@@ -103,13 +104,22 @@ def import_file(
     )
 
 
+#: a value longer than this is shown cut short: a message is read on a terminal
+SHOWN = 100
+
+
+def _shortened(value: str) -> str:
+    return value if len(value) <= SHOWN else value[: SHOWN - 1] + "…"
+
+
 def _presentable(problems: list[Problem]) -> list[Problem]:
-    """With every personnummer masked wherever it shows up."""
+    """With every personnummer masked wherever it shows up, and contact details in values
+    (messages end up in logs and in Prefect's database)."""
     return [
         replace(
             p,
             column=p.column and personnummer.mask(p.column),
-            value=p.value and personnummer.mask(p.value),
+            value=p.value and _shortened(mask_contact_details(personnummer.mask(p.value))),
             reason=personnummer.mask(p.reason),
         )
         for p in problems

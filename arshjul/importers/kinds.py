@@ -308,10 +308,11 @@ _ALL = (
         table=_table(Action),
         key=("action_id",),
         columns=(
-            Column("action_id", _ID, required=True),
+            # published in the action plan, as its title: no contact details
+            Column("action_id", _fixed(v.published_text(64)), required=True),
             Column("unit_id", _unit, required=True),
             Column("finding_id", _text(200)),
-            Column("title", _text(300), required=True),
+            Column("title", _fixed(v.published_text(300)), required=True),
             Column("owner_role", _code("action_owner_roles", "owner role"), required=True),
             Column("due_date", _due_date),
             Column(

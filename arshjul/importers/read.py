@@ -5,7 +5,8 @@ Accepted encodings: UTF-8 with or without a byte-order mark; Windows-1252 (Excel
 (semikolonavgränsad)"); UTF-16 *with* a byte-order mark (Excel's "Unicode text"). UTF-16
 without one is refused, as is a file that is partly UTF-8 and partly Windows-1252 (rows pasted
 together from two exports): either half would come out garbled. The delimiter (``,``, ``;`` or
-tab) is the one the header line uses most. XLSX: the first sheet, cells as text.
+tab) is the one the header line uses most. XLSX: the first sheet, cells as text (see
+:mod:`~arshjul.importers.workbook`).
 
 A large file is never held whole: :func:`survey` hashes it and settles its encoding in one pass
 over its bytes, then :func:`sheets` reads it again as sheets of a few MB of text each. Every row
@@ -20,15 +21,15 @@ import csv
 import hashlib
 import io
 import re
-import zipfile
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter, methodcaller
 from pathlib import Path
+from typing import cast
 
 from arshjul.errors import Problem, UsageError
+from arshjul.importers import workbook
 
 DELIMITERS = (";", "\t", ",")  # ties go to the earlier: Swedish exports use ;
 #: bytes read at a time, and characters of text per sheet (~30,000–90,000 rows of an export)
@@ -48,6 +49,10 @@ OLD_OR_LOCKED_WORKBOOK = (
     " save it as .xlsx (Excel-arbetsbok) without a password, or as CSV"
 )
 NUL_BYTES = "contains NUL bytes: UTF-16 without a byte-order mark? Save as UTF-8"
+#: invisible characters that are never content: a byte-order mark in the middle of a file (two
+#: exports joined), a zero-width space, a word joiner. Left out of every cell, so that
+#: ``\ufeffATK-2`` is the id ``ATK-2`` a person sees, not another one
+INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
 
 
 @dataclass
@@ -120,7 +125,7 @@ def sheets(path: Path, surveyed: Survey, *, whole: bool = False) -> Iterator[She
         yield Sheet(file, [], problems=[surveyed.problem])
         return
     if surveyed.form == XLSX:
-        parts: Iterable[Sheet] = [read_xlsx(path.read_bytes(), file)]
+        parts: Iterable[Sheet] = _xlsx_sheets(path, file, None if whole else ROWS)
     else:
         assert surveyed.form is not None
         pieces = _pieces(_text(path, surveyed, whole))
@@ -295,8 +300,8 @@ def _text(path: Path, surveyed: Survey, whole: bool) -> Iterator[str]:
     with path.open("rb") as stream:
         for block in [stream.read()] if whole else _blocks(stream):
             digest.update(block)
-            yield decoder.decode(block)
-    yield decoder.decode(b"", final=True)
+            yield INVISIBLE.sub("", decoder.decode(block))
+    yield INVISIBLE.sub("", decoder.decode(b"", final=True))
     if digest.hexdigest() != surveyed.sha256:
         raise UsageError(f"FILE: {path}: the file changed while it was imported")
 
@@ -452,60 +457,61 @@ def _sheet(
 # --- workbooks -----------------------------------------------------------------------------
 
 
-#: what a damaged workbook raises, from the zip archive to the XML in it, early or while its
-#: rows are read: openpyxl reads a read-only sheet lazily
-_UNREADABLE_WORKBOOK: tuple[type[Exception], ...] = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    EOFError,
-    KeyError,
-    ValueError,
-    OSError,
-    SyntaxError,  # xml.etree's ParseError and lxml's XMLSyntaxError
-)
-
-
-def read_xlsx(data: bytes, file: str) -> Sheet:
-    """The first sheet of a workbook (small: read whole); cells as text, formulas as their
-    text, never evaluated. A damaged workbook (not a zip, cut short, XML broken, no sheet) is
-    a problem, reported without the rows it may have given before the damage: a file is read
-    whole or not."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
+def _xlsx_sheets(path: Path, file: str, rows: int | None) -> Iterator[Sheet]:
+    """Sheets of the first sheet of a workbook (see :mod:`~arshjul.importers.workbook`): the
+    header is its first row with text, its width up to its last cell with text; a row with text
+    beyond the header's last column is refused. A workbook that cannot be read, or stops being
+    readable part way, is one more problem."""
+    reading = workbook.first_sheet_rows(path)
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        try:
-            if not book.worksheets:
-                return Sheet(file, [], problems=[_unreadable(file, "the workbook has no sheet")])
-            cells = [
-                [_cell_text(c) for c in row]
-                for row in book.worksheets[0].iter_rows(values_only=True)
-            ]
-        finally:
-            book.close()
-    except (*_UNREADABLE_WORKBOOK, InvalidFileException) as exc:
-        why = "damaged compressed data" if isinstance(exc, zlib.error) else type(exc).__name__
-        return Sheet(file, [], problems=[_unreadable(file, why)])
-    if not cells:
-        return Sheet(file, [])
-    width = len(cells[0])
-    # a sheet's rows can stop at their last filled cell
-    rows = [row + [""] * (width - len(row)) for row in cells[1:]]
-    header = [h.strip() for h in cells[0]]
-    return _sheet(file, header, rows, range(2, len(cells) + 1), [])
+        first = next(reading, None)
+        if first is None:
+            yield Sheet(file, [])
+            return
+        line, cells = first
+        width = max(cells)
+        if width > workbook.WIDEST_HEADER:
+            reason = f"more than {workbook.WIDEST_HEADER} columns in the header ({width})"
+            raise workbook.Unreadable(reason)
+        header = [_visible(cells.get(i, "")).strip() for i in range(1, width + 1)]
+        # memory stays within about a million cells, however wide the header
+        per_sheet = max(1, min(rows or workbook.LAST_ROW, (1 << 20) // width))
+        sheet = Sheet(file, header, [[] for _ in header], [])
+        for line, cells in reading:
+            last = max(cells)
+            row = [_visible(cells.get(i, "")) for i in range(1, width + 1)]
+            if last > width:
+                sheet.problems.append(Problem(file, line, None, None, _beyond(last, width)))
+                sheet.rejected.append((line, [*row, *(cells[i] for i in cells if i > width)]))
+            elif any(row):
+                for column, cell in zip(sheet.columns, row, strict=True):
+                    column.append(cell)
+                cast(list[int], sheet.lines).append(line)
+                if len(sheet.lines) >= per_sheet:
+                    yield sheet
+                    sheet = Sheet(file, header, [[] for _ in header], [])
+        yield sheet
+    except workbook.Unreadable as exc:
+        yield Sheet(file, [], problems=[_unreadable(file, str(exc))])
+
+
+def _visible(cell: str) -> str:
+    return cell if cell.isascii() else INVISIBLE.sub("", cell)
+
+
+def _beyond(column: int, width: int) -> str:
+    return (
+        f"a cell in column {_letters(column)}, beyond the header's last column ({_letters(width)})"
+    )
+
+
+def _letters(column: int) -> str:
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _unreadable(file: str, why: str) -> Problem:
     return Problem(file, None, None, None, f"not a readable XLSX workbook ({why})")
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "date") and hasattr(value, "hour"):  # datetime: keep the ISO form
-        return str(value.isoformat())  # type: ignore[attr-defined]
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -14,13 +14,19 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from arshjul.importers import personnummer
+
 Parser = Callable[[str], Any]
 
 _DATE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    # a time part is allowed and ignored: 2025-03-01 14:30, 2025-03-01T14:30:00+01:00
-    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+    # a time part is allowed and ignored (2025-03-01 14:30, 2025-03-01T14:30:00+01:00), but
+    # it must be a time of day: hours 0-23 (24:00 ends a day), minutes and seconds 0-59,
+    # an offset up to 14 hours
+    r"(?:[ T](?:(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]+)?)?|24:00(?::00)?)"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):?[0-5][0-9])?)?"
 )
+_DATE_AND_SOMETHING = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.,+Z-]*")
 EARLIEST = date(1990, 1, 1)
 TRUE = frozenset({"ja", "yes", "1", "x", "true", "sant"})
 FALSE = frozenset({"nej", "no", "0", "false", "falskt"})
@@ -28,9 +34,23 @@ _NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 #: a whole number; ``12,0`` and ``12.0`` too (a number cell formatted with decimals)
 _WHOLE = re.compile(r"\+?([0-9]+)(?:[.,]0+)?")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+#: the largest count the database stores (a 32-bit integer column on PostgreSQL)
+LARGEST_COUNT = 2**31 - 1
+#: the largest amount taken: beyond it a number is a typing error (costs are in SEK)
+LARGEST_AMOUNT = 1e15
+#: an e-mail address; a phone number, Swedish (070-123 45 67, 08-123 456 78) or international
+#: (+46 70 123 45 67, 0046 …): 7 to 13 digits, grouped by spaces, dashes, slashes, parentheses
+_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+|00)[1-9][0-9]?|0)[ ()/-]{0,3}[1-9](?:[ ()/-]{0,2}[0-9]){5,11}(?![0-9])"
+)
 #: at most this many distinct values per column get close matches suggested: a file written
 #: against the wrong organisation must not spend minutes in difflib
 SUGGESTIONS_PER_COLUMN = 25
+_PUBLISHED = (
+    "it is published in the action plan; write a role (Enhetschef) instead of a person's"
+    " contact details"
+)
 
 
 def normalise(text: str) -> str:
@@ -77,6 +97,35 @@ def text(max_length: int) -> Parser:
     return parse
 
 
+def published_text(max_length: int) -> Parser:
+    """Text a unit writes that is published as it is (an action's title in the action plan's
+    HTML, DOCX and CSV): no e-mail address nor phone number. A personnummer is refused in
+    every column already."""
+    within = text(max_length)
+
+    def parse(value: str) -> str:
+        searched = personnummer.normalised(value)
+        found = [what for what, pattern in _CONTACT_DETAILS if pattern.search(searched)]
+        if found:
+            raise ValueError(f"contains {' and '.join(found)}: {_PUBLISHED}")
+        return within(value)
+
+    return parse
+
+
+_CONTACT_DETAILS = (
+    ("an e-mail address (e-postadress)", _EMAIL),
+    ("a phone number (telefonnummer)", _PHONE),
+)
+
+
+def mask_contact_details(text: str) -> str:
+    """``text`` with e-mail addresses and phone numbers masked: only their first characters
+    are shown, enough to find them in the file."""
+    text = _EMAIL.sub(lambda m: m.group()[0] + "***@***", text)
+    return _PHONE.sub(lambda m: m.group()[:3] + "***", text)
+
+
 def iso_date(today: date, *, years_ahead: int = 0) -> Parser:
     """A date ``YYYY-MM-DD`` from 1990 up to ``today``; a time after it is ignored.
 
@@ -93,6 +142,8 @@ def iso_date(today: date, *, years_ahead: int = 0) -> Parser:
     def parse(value: str) -> date:
         match = _DATE.fullmatch(value)
         if not match:
+            if _DATE_AND_SOMETHING.fullmatch(value):
+                raise ValueError("no such time of day: a time after the date must be 00:00-23:59")
             raise ValueError("not a date as YYYY-MM-DD")
         try:
             day = date(int(match[1]), int(match[2]), int(match[3]))
@@ -151,10 +202,13 @@ def number(value: str) -> float:
 
 
 def amount(value: str) -> float:
-    """A :func:`number` that is not below zero (beds, costs, planned and actual volumes)."""
+    """A :func:`number` that is not below zero (beds, costs, planned and actual volumes) nor
+    above :data:`LARGEST_AMOUNT`."""
     parsed = number(value)
     if parsed < 0:
         raise ValueError("below zero: must be 0 or more")
+    if parsed > LARGEST_AMOUNT:
+        raise ValueError("too large: at most 1 000 000 000 000 000")
     return parsed
 
 
@@ -163,7 +217,10 @@ def count(value: str) -> int:
     compact = "".join(value.split())
     whole = _WHOLE.fullmatch(compact)
     if whole:
-        return int(whole[1])
+        digits = whole[1].lstrip("0") or "0"
+        if len(digits) > 10 or int(digits) > LARGEST_COUNT:  # int() of 10⁵ digits is slow
+            raise ValueError(f"too large: at most {LARGEST_COUNT:,}".replace(",", " "))
+        return int(digits)
     if not _NUMBER.fullmatch(compact):
         raise ValueError("not a whole number (like 0, 12 or 1 234)")
     if compact.startswith("-"):
