@@ -24,13 +24,23 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from arshjul import analysis
+from arshjul.analysis import figures as analysis_figures
+from arshjul.analysis.findings import (
+    CATEGORY_SOURCES,
+    SEVERITY_SV,
+    Analysis,
+    Finding,
+    analyse_unit,
+    load_findings,
+)
+from arshjul.analysis.stats import peer_medians
 from arshjul.charts import bar_chart
 from arshjul.config import Config
 from arshjul.documents import Provenance, write_unit_documents
 from arshjul.models import Action, ActionStatus, StepRun
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
+from arshjul.periods import Period
 from arshjul.render import number, percent
 from arshjul.signoff import Stamp
 
@@ -55,29 +65,6 @@ _FINDING_YEAR = re.compile(r"^(\d{4}):")
 
 
 # --- loading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredFinding:
-    """A finding as the analysis stored it (``analysis.store_findings``)."""
-
-    id: str
-    year: int
-    unit_id: str
-    kind: str
-    title: str
-    measure: str
-    value: float | None
-    baseline: float | None
-    severity: int
-
-    @property
-    def key(self) -> str:
-        return self.id.removeprefix(analysis.finding_id(self.year, self.unit_id, self.kind, ""))
-
-    def id_in(self, year: int) -> str:
-        """The id the same finding has in the analysis of ``year``."""
-        return analysis.finding_id(year, self.unit_id, self.kind, self.key)
 
 
 @dataclass(frozen=True)
@@ -109,25 +96,6 @@ class PlannedAction:
 
     def overdue(self, today: date) -> bool:
         return self.status in OPEN and self.due_date is not None and self.due_date < today
-
-
-def load_findings(conn: Connection, up_to: int) -> list[StoredFinding]:
-    """Every finding of the years up to ``up_to``: a few per unit and year, and actions
-    carried over from any earlier year point at them."""
-    rows = conn.execute(
-        select(
-            FindingRow.id,
-            FindingRow.year,
-            FindingRow.unit_id,
-            FindingRow.kind,
-            FindingRow.title,
-            FindingRow.measure,
-            FindingRow.value,
-            FindingRow.baseline,
-            FindingRow.severity,
-        ).where(FindingRow.year <= up_to)
-    )
-    return [StoredFinding(*r) for r in rows]
 
 
 def load_actions(conn: Connection) -> list[PlannedAction]:
@@ -162,7 +130,7 @@ class EffectCheck:
     """A finished action's finding: its measure then and a year later."""
 
     action: PlannedAction
-    finding: StoredFinding
+    finding: Finding
     follow_year: int
     #: the measure in ``follow_year``; None when not measurable (yet)
     after: float | None
@@ -217,14 +185,14 @@ class Plan:
     unit_id: str
     year: int
     #: the unit's findings of the year, most severe first, each with its actions
-    findings: tuple[tuple[StoredFinding, tuple[PlannedAction, ...]], ...]
+    findings: tuple[tuple[Finding, tuple[PlannedAction, ...]], ...]
     #: actions of the year that answer no finding of the year
     other: tuple[PlannedAction, ...]
     #: open actions of earlier years
     carried: tuple[PlannedAction, ...]
     effects: tuple[EffectCheck, ...]
     #: the findings of other years that carried-over and other actions answer, by id
-    earlier_findings: dict[str, StoredFinding] = field(default_factory=dict)
+    earlier_findings: dict[str, Finding] = field(default_factory=dict)
 
     def finding_title(self, action: PlannedAction) -> str:
         """The title of the finding ``action`` answers, or an empty string."""
@@ -296,7 +264,7 @@ def roll_up(tree: OrgTree, plans: dict[str, Plan], today: date) -> dict[str, Tal
     return tree.roll_up(lambda unit_id: tally(plans[unit_id], today))
 
 
-def _severity_order(f: StoredFinding) -> tuple[int, str]:
+def _severity_order(f: Finding) -> tuple[int, str]:
     return -f.severity, f.id
 
 
@@ -306,7 +274,7 @@ def build_plans(conn: Connection, config: Config, tree: OrgTree, year: int) -> d
     actions = load_actions(conn)
     analysed = analysed_years(conn)
     by_id = {f.id: f for f in findings}
-    own: dict[str, list[StoredFinding]] = {uid: [] for uid in tree.units}
+    own: dict[str, list[Finding]] = {uid: [] for uid in tree.units}
     for f in findings:
         if f.year == year and f.unit_id in own:
             own[f.unit_id].append(f)
@@ -331,9 +299,9 @@ def build_plans(conn: Connection, config: Config, tree: OrgTree, year: int) -> d
 def _plan(
     unit_id: str,
     year: int,
-    findings: list[StoredFinding],
+    findings: list[Finding],
     actions: list[PlannedAction],
-    by_id: dict[str, StoredFinding],
+    by_id: dict[str, Finding],
     measured: dict[str, float | None],
     analysed: set[int],
 ) -> Plan:
@@ -383,38 +351,36 @@ def measure_after(
     config: Config,
     tree: OrgTree,
     year: int,
-    findings: Sequence[StoredFinding],
+    findings: Sequence[Finding],
 ) -> dict[str, float | None]:
     """The measure of each finding of ``year - 1`` as the analysis of ``year`` computes it,
     whether or not that analysis flags it again (None: ``year`` has no data)."""
     wanted = [f for f in findings if f.unit_id in tree]
     if not wanted:
         return {}
-    data = analysis.gather(conn, tree, year)
+    data = analysis_figures.gather(conn, tree, year)
     if year not in data.with_data:
         return {f.id: None for f in wanted}
     this_year = {uid: d.years[-1].deviations for uid, d in data.units.items()}
-    peers = analysis.peer_medians(tree, this_year)
+    peers = peer_medians(tree, this_year)
     days = config.settings.targets.complaint_answer_days
-    done: dict[str, analysis.Analysis] = {}
+    done: dict[str, Analysis] = {}
     out: dict[str, float | None] = {}
     for f in wanted:
         if f.unit_id not in done:
-            done[f.unit_id] = analysis.analyse_unit(
-                data, f.unit_id, config.codes, days, peers[f.unit_id]
-            )
+            done[f.unit_id] = analyse_unit(data, f.unit_id, config.codes, days, peers[f.unit_id])
         out[f.id] = measure(done[f.unit_id], data.units[f.unit_id], f.kind, f.key)
     return out
 
 
-def measure(a: analysis.Analysis, data: analysis.UnitData, kind: str, key: str) -> float | None:
+def measure(a: Analysis, data: analysis_figures.UnitData, kind: str, key: str) -> float | None:
     """What a finding of ``kind``/``key`` measures (see ``analysis``), in analysis ``a``;
     None for a kind this check does not know."""
     if kind == "trend":
         return next((float(t.current) for t in a.trends if t.key == key), None)
     if kind == "surge":
         prefix, _, category = key.partition(":")
-        counter = next(c for p, _, c in analysis.CATEGORY_SOURCES if p == prefix)
+        counter = next(c for p, _, c in CATEGORY_SOURCES if p == prefix)
         return float(getattr(data.years[-1], counter).get(category, 0))
     if kind == "spc":
         if a.chart is None:
@@ -444,7 +410,7 @@ def write_documents(
     out: Path,
     config: Config,
     tree: OrgTree,
-    year: int,
+    period: Period,
     plans: dict[str, Plan],
     unit_ids: Iterable[str],
     origin: Provenance,
@@ -459,7 +425,7 @@ def write_documents(
         t = totals[unit.id]
         return dict(
             region=config.settings.region,
-            year=year,
+            year=period.year,
             today=today,
             plan=plans[unit.id],
             total=t,
@@ -467,11 +433,11 @@ def write_documents(
             without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
             statuses=[(s, STATUS_SV[s]) for s in ActionStatus],
             chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ActionStatus]),
-            severity_sv=analysis.SEVERITY_SV,
+            severity_sv=SEVERITY_SV,
             origin=origin,
             sign_off=sign_off if unit.parent_id is None else None,
         )
 
     return write_unit_documents(
-        out, year, tree, unit_ids, FILE_NAME, "action_plan.html.j2", context
+        out, period, tree, unit_ids, FILE_NAME, "action_plan.html.j2", context
     )

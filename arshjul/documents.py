@@ -21,6 +21,7 @@ from arshjul.formats.tables import parse_html, read_tables, write_csv_tables, wr
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
+from arshjul.periods import Period
 from arshjul.render import compile_templates, render
 
 LEVEL_FOLDER = {
@@ -31,9 +32,9 @@ LEVEL_FOLDER = {
 }
 
 
-def unit_dir(out: Path, period: int | str, unit: Unit) -> Path:
+def unit_dir(out: Path, period: Period, unit: Unit) -> Path:
     """``out/<period>/<level>/<id>``: ids are slugged so that data never picks the path."""
-    return inside(out, str(period), LEVEL_FOLDER[unit.level], slug(unit.id))
+    return inside(out, period.label, LEVEL_FOLDER[unit.level], slug(unit.id))
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def write_document(
 
 def write_unit_documents(
     out: Path,
-    year: int | str,
+    period: Period,
     tree: OrgTree,
     unit_ids: Iterable[str],
     file_name: str,
@@ -134,16 +135,16 @@ def write_unit_documents(
     xlsx: bool = False,
 ) -> list[Path]:
     """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
-    which holds the ``origin`` Provenance) into the unit's folder under ``year`` (or a period
-    such as ``2026-T2``) as ``file_name``, with its other formats (see ``write_document``);
-    returns the HTML files written. Units are written in parallel (:mod:`arshjul.parallel`):
-    ``context`` must not use the database."""
+    which holds the ``origin`` Provenance) into the unit's folder under ``period`` (a data
+    year, ``2025``, or an interim period such as ``2026-T2``) as ``file_name``, with its other
+    formats (see ``write_document``); returns the HTML files written. Units are written in
+    parallel (:mod:`arshjul.parallel`): ``context`` must not use the database."""
 
     def write_one(unit_id: str) -> Path:
         unit = tree[unit_id]
         extra = context(unit)
         html = render(template, unit=unit, path=tree.path(unit_id), **extra)
-        path = unit_dir(out, year, unit) / file_name
+        path = unit_dir(out, period, unit) / file_name
         return write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
 
     compile_templates(template)
@@ -163,19 +164,19 @@ def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:
     ]
 
 
-def write_year_index(out: Path, tree: OrgTree, year: int | str, region_name: str) -> Path:
+def write_year_index(out: Path, tree: OrgTree, period: Period, region_name: str) -> Path:
     """``out/<year>/index.html`` (or a period's, ``out/2026-T2/index.html``): every unit,
     parents before children, with links to the documents that exist for it and their DOCX,
     XLSX and CSV tables."""
-    root = inside(out, str(year))
+    root = inside(out, period.label)
     rows = []
     for unit in tree.walk(tree.root.id):
-        folder = unit_dir(out, year, unit)
+        folder = unit_dir(out, period, unit)
         links = [
             (title, (folder / name).relative_to(root).as_posix(), _formats(folder, name, root))
             for name, title in DOCUMENT_TITLES.items()
             if (folder / name).exists()
         ]
         rows.append((unit, len(tree.ancestors(unit.id)), links))
-    html = render("index.html.j2", year=year, region_name=region_name, rows=rows)
+    html = render("index.html.j2", year=period.label, region_name=region_name, rows=rows)
     return write_text_atomic(root / "index.html", html)

@@ -88,6 +88,15 @@ class OrgTree:
             parent = self.units[parent].parent_id
         return out
 
+    def affected(self, unit_id: str | None) -> list[str]:
+        """The units whose documents a step for ``unit_id`` (None: all) must (re)write: the
+        unit and the units above it, whose roll-ups include it; an unknown id is a usage
+        error."""
+        if unit_id is None:
+            return [u.id for u in self.walk(self.root.id)]
+        self.get(unit_id)
+        return [unit_id, *(u.id for u in self.ancestors(unit_id))]
+
     def at_level(self, level: OrgLevel) -> list[Unit]:
         return sorted(
             (u for u in self.units.values() if u.level == level), key=lambda u: (u.name, u.id)

@@ -1,5 +1,6 @@
-"""Reporting periods of the interim reports: ``2026-T1`` (jan–apr), ``2026-T2`` (jan–aug,
-cumulative, as the delårsrapport counts it) and ``2026`` (the full year, årsredovisningen).
+"""Periods: ``2026-T1`` (jan–apr), ``2026-T2`` (jan–aug, cumulative, as the delårsrapport
+counts it) and ``2026`` (the full year, årsredovisningen). The interim reports cover any of the
+three; the cycle's steps a data year, which is the full year (``Period.full_year(2025)``).
 
 A period is reported on only once it has ended: a report "as of" a day inside the period would
 show a half month as if it were the period, so a period not yet over is refused as a usage
@@ -31,9 +32,15 @@ class Period:
     year: int
     part: Part
 
+    @classmethod
+    def full_year(cls, year: int) -> Period:
+        """January to December of ``year``: a data year of the cycle."""
+        return cls(year, "year")
+
     @property
     def label(self) -> str:
-        """``2026-T1``, ``2026-T2`` or ``2026``: the CLI's form, the folder and status key."""
+        """``2026-T1``, ``2026-T2`` or ``2026``: the CLI's form, the folder, the lock's and
+        ``step_run``'s key."""
         return str(self.year) if self.part == "year" else f"{self.year}-{self.part}"
 
     @property
@@ -125,7 +132,7 @@ def latest_period(today: date) -> Period:
     """The period that ended last before ``today``: what a report started without
     ``--period`` is about (in September and later: this year's T2)."""
     candidates = [
-        Period(today.year - 1, "year"),
+        Period.full_year(today.year - 1),
         Period(today.year, "T1"),
         Period(today.year, "T2"),
     ]

@@ -32,19 +32,15 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from arshjul import analysis
-from arshjul.compilation import (
-    SAFETY_COURSE,
-    Figures,
-    count_own,
-    count_tables,
-    roll_up,
-)
+from arshjul.analysis.findings import SEVERITY_SV
+from arshjul.compilation import count_tables
 from arshjul.config import Config
 from arshjul.documents import Provenance, write_unit_documents
+from arshjul.figures import SAFETY_COURSE, Figures, count_own, roll_up
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
+from arshjul.periods import Period
 from arshjul.render import NBSP, share
 from arshjul.signoff import Stamp
 
@@ -287,7 +283,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         open_statuses=OPEN,
         findings=[f for f in data.findings if f.severity >= MIN_SEVERITY_SHOWN],
         priorities=[f for f in data.findings if top and f.severity == top],
-        severity_sv=analysis.SEVERITY_SV,
+        severity_sv=SEVERITY_SV,
         sign_off=stamp,
         origin=origin,
     )
@@ -305,7 +301,7 @@ def write_document(
     files written (``FILE_NAME`` and whatever ``write_unit_documents`` writes beside it)."""
     return write_unit_documents(
         out,
-        data.year,
+        Period.full_year(data.year),
         tree,
         [tree.root.id],
         FILE_NAME,

@@ -40,6 +40,7 @@ from arshjul.formats.xlsx import (
 from arshjul.models import ActionStatus
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
+from arshjul.periods import Period
 
 FILE_NAME = "handlingsplan-arbetsblad.xlsx"
 SHEET = "Handlingsplan"
@@ -255,7 +256,7 @@ def build_workbook(unit: Unit, plan: Plan, codes: Codes, now: datetime) -> Workb
 def write_worksheets(
     out: Path,
     tree: OrgTree,
-    year: int,
+    period: Period,
     plans: dict[str, Plan],
     codes: Codes,
     unit_ids: Iterable[str],
@@ -267,6 +268,6 @@ def write_worksheets(
     def write_one(uid: str) -> Path:
         unit = tree[uid]
         data = workbook_bytes(build_workbook(unit, plans[uid], codes, now))
-        return write_bytes_atomic(unit_dir(out, year, unit) / FILE_NAME, data)
+        return write_bytes_atomic(unit_dir(out, period, unit) / FILE_NAME, data)
 
     return map_units(write_one, list(unit_ids))

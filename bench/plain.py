@@ -15,12 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from arshjul import compilation
 from arshjul.clock import local
 from arshjul.documents import unit_dir
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import find_input_files
-from arshjul.periods import latest_period, parse_period
+from arshjul.periods import Period, latest_period, parse_period
 from arshjul.workspace import Workspace
 from flows import action_plan, analyse, calendars, importing, interim, safety_report
 from flows import compile as compiling
@@ -63,58 +62,60 @@ def import_all(ws: Workspace, folder: Path, now: datetime, steps: Steps) -> dict
 
 def compile_step(ws: Workspace, year: int, unit: str | None, now: datetime, steps: Steps) -> None:
     """flows.compile.compile_flow(publish=False)."""
-    tree, totals = steps("compile: count + roll up", lambda: compiling.count_figures.fn(ws, year))
-    unit_ids = compilation.affected(tree, unit)
-    with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
+    period = Period.full_year(year)
+    tree, totals = steps("compile: count + roll up", lambda: compiling.count_figures.fn(ws, period))
+    unit_ids = tree.affected(unit)
+    with exclusive(ws, "compile", period, [unit] if unit else unit_ids):
         steps(
             "compile: write documents",
-            lambda: compiling.write_compilations.fn(ws, tree, totals, year, unit_ids, now),
+            lambda: compiling.write_compilations.fn(ws, tree, totals, period, unit_ids, now),
         )
-        steps("record steps", lambda: record_step.fn(ws, "compile", year, unit_ids, now, now))
+        steps("record steps", lambda: record_step.fn(ws, "compile", period, unit_ids, now, now))
 
 
 def cycle(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
     """flows.cycle.cycle_flow(approve=True, publish=False)."""
     compile_step(ws, year, None, now, steps)
+    period = Period.full_year(year)
 
     tree, analyses = steps(
         "analyse: gather + analyse",
-        lambda: analyse.analyse_units.fn(ws, year, local(now).date()),
+        lambda: analyse.analyse_units.fn(ws, period, local(now).date()),
     )
-    unit_ids = compilation.affected(tree, None)
-    with exclusive(ws, "analyse", str(year), unit_ids):
+    unit_ids = tree.affected(None)
+    with exclusive(ws, "analyse", period, unit_ids):
         steps(
             "analyse: store findings",
-            lambda: analyse.store_findings.fn(ws, analyses, year, unit_ids),
+            lambda: analyse.store_findings.fn(ws, analyses, period, unit_ids),
         )
         steps(
             "analyse: write documents",
-            lambda: analyse.write_analyses.fn(ws, tree, analyses, year, unit_ids, now),
+            lambda: analyse.write_analyses.fn(ws, tree, analyses, period, unit_ids, now),
         )
-        steps("record steps", lambda: record_step.fn(ws, "analyse", year, unit_ids, now, now))
+        steps("record steps", lambda: record_step.fn(ws, "analyse", period, unit_ids, now, now))
 
-    tree, plans = steps("action plan: build", lambda: action_plan.build_plans.fn(ws, year))
-    with exclusive(ws, action_plan.DOCUMENT, str(year), unit_ids):
+    tree, plans = steps("action plan: build", lambda: action_plan.build_plans.fn(ws, period))
+    with exclusive(ws, action_plan.DOCUMENT, period, unit_ids):
         steps(
             "action plan: write XLSX worksheets",
-            lambda: action_plan.write_worksheets.fn(ws, tree, plans, year, unit_ids, now),
+            lambda: action_plan.write_worksheets.fn(ws, tree, plans, period, unit_ids, now),
         )
         steps(
             "action plan: write documents",
-            lambda: action_plan.write_plans.fn(ws, tree, plans, year, unit_ids, now),
+            lambda: action_plan.write_plans.fn(ws, tree, plans, period, unit_ids, now),
         )
         steps(
             "record steps",
-            lambda: record_step.fn(ws, action_plan.DOCUMENT, year, unit_ids, now, now),
+            lambda: record_step.fn(ws, action_plan.DOCUMENT, period, unit_ids, now, now),
         )
     role = ws.config.settings.sign_off.role(action_plan.DOCUMENT)
-    path = unit_dir(ws.out, year, tree.root) / action_plan.action_plan.FILE_NAME
+    path = unit_dir(ws.out, period, tree.root) / action_plan.action_plan.FILE_NAME
     steps(
         "sign-offs",
         lambda: request_sign_off(
             ws,
             document=action_plan.DOCUMENT,
-            period=str(year),
+            period=period.label,
             unit_id=tree.root.id,
             path=path,
             role=role,
@@ -135,7 +136,7 @@ def cycle(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
         lambda: request_sign_off(
             ws,
             document=safety_report.safety_report.DOCUMENT,
-            period=str(year),
+            period=period.label,
             unit_id=tree.root.id,
             path=html,
             role=stamp.role,
@@ -144,7 +145,8 @@ def cycle(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
         ),
     )
     steps(
-        "record steps", lambda: record_step.fn(ws, "safety_report", year, [tree.root.id], now, now)
+        "record steps",
+        lambda: record_step.fn(ws, "safety_report", period, [tree.root.id], now, now),
     )
 
 
@@ -152,15 +154,15 @@ def interim_report(ws: Workspace, period_label: str, now: datetime, steps: Steps
     """flows.interim.interim_report_flow(publish=False)."""
     period = parse_period(period_label, now.date())
     tree, totals = steps("interim: gather", lambda: interim.gather_figures.fn(ws, period))
-    unit_ids = compilation.affected(tree, None)
-    with exclusive(ws, "interim_report", period.label, unit_ids):
+    unit_ids = tree.affected(None)
+    with exclusive(ws, "interim_report", period, unit_ids):
         steps(
             "interim: write documents",
             lambda: interim.write_sections.fn(ws, tree, totals, period, unit_ids, now),
         )
         steps(
             "record steps",
-            lambda: record_step.fn(ws, "interim_report", period.label, unit_ids, now, now),
+            lambda: record_step.fn(ws, "interim_report", period, unit_ids, now, now),
         )
 
 

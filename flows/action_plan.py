@@ -9,12 +9,13 @@ from pathlib import Path
 
 from prefect import flow
 
-from arshjul import action_plan, compilation, signoff, worksheet
+from arshjul import action_plan, signoff, worksheet
 from arshjul.clock import local
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import provenance, unit_dir, write_year_index
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
@@ -29,10 +30,10 @@ SOURCES = ("organisation", "deviations", "complaints", "actions")
 
 
 @step_task
-def build_plans(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, action_plan.Plan]]:
+def build_plans(ws: Workspace, period: Period) -> tuple[OrgTree, dict[str, action_plan.Plan]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        return tree, action_plan.build_plans(conn, ws.config, tree, year)
+        return tree, action_plan.build_plans(conn, ws.config, tree, period.year)
 
 
 @step_task
@@ -40,11 +41,11 @@ def write_worksheets(
     ws: Workspace,
     tree: OrgTree,
     plans: dict[str, action_plan.Plan],
-    year: int,
+    period: Period,
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
-    return worksheet.write_worksheets(ws.out, tree, year, plans, ws.config.codes, unit_ids, now)
+    return worksheet.write_worksheets(ws.out, tree, period, plans, ws.config.codes, unit_ids, now)
 
 
 @step_task
@@ -52,19 +53,19 @@ def write_plans(
     ws: Workspace,
     tree: OrgTree,
     plans: dict[str, action_plan.Plan],
-    year: int,
+    period: Period,
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
     role = ws.config.settings.sign_off.role(DOCUMENT)
     with ws.engine.connect() as conn:
         origin = provenance(conn, SOURCES, now=now, run_id=run_id())
-        stamp = signoff.draft_stamp(conn, DOCUMENT, str(year), tree.root.id, role)
+        stamp = signoff.draft_stamp(conn, DOCUMENT, period.label, tree.root.id, role)
     today = local(now).date()
     written = action_plan.write_documents(
-        ws.out, ws.config, tree, year, plans, unit_ids, origin, today, stamp
+        ws.out, ws.config, tree, period, plans, unit_ids, origin, today, stamp
     )
-    write_year_index(ws.out, tree, year, ws.config.settings.region.name)
+    write_year_index(ws.out, tree, period, ws.config.settings.region.name)
     return written
 
 
@@ -82,21 +83,21 @@ def action_plan_flow(
     ``publish``: update the calendars if a unit met its deadline (a rerun does not).
     Returns the documents, then the worksheets."""
     started = now or wall_clock()
-    year = year or default_data_year(started.date())
+    period = Period.full_year(year or default_data_year(started.date()))
     ws = open_workspace()
-    tree, plans = build_plans(ws, year)
-    unit_ids = compilation.affected(tree, unit)
-    with exclusive(ws, DOCUMENT, str(year), [unit] if unit else unit_ids):
-        sheets = write_worksheets(ws, tree, unwalked(plans), year, unit_ids, started)
-        written = write_plans(ws, tree, unwalked(plans), year, unit_ids, started)
-        newly_done = record_step(ws, DOCUMENT, year, unit_ids, started, now or wall_clock())
+    tree, plans = build_plans(ws, period)
+    unit_ids = tree.affected(unit)
+    with exclusive(ws, DOCUMENT, period, [unit] if unit else unit_ids):
+        sheets = write_worksheets(ws, tree, unwalked(plans), period, unit_ids, started)
+        written = write_plans(ws, tree, unwalked(plans), period, unit_ids, started)
+        newly_done = record_step(ws, DOCUMENT, period, unit_ids, started, now or wall_clock())
     root = tree.root
     request_sign_off(
         ws,
         document=DOCUMENT,
-        period=str(year),
+        period=period.label,
         unit_id=root.id,
-        path=unit_dir(ws.out, year, root) / action_plan.FILE_NAME,
+        path=unit_dir(ws.out, period, root) / action_plan.FILE_NAME,
         role=ws.config.settings.sign_off.role(DOCUMENT),
         approve=approve,
         now=started,
@@ -105,7 +106,7 @@ def action_plan_flow(
         publish_calendars(now=now)
     log.info(
         "action plans %s: %d documents and %d worksheets for %d units",
-        year,
+        period,
         len(written),
         len(sheets),
         len(unit_ids),

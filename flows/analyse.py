@@ -8,12 +8,13 @@ from pathlib import Path
 
 from prefect import flow
 
-from arshjul import analysis, compilation
+from arshjul.analysis import document, figures, findings
 from arshjul.clock import local
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import write_year_index
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.runtime import run_id
@@ -24,35 +25,35 @@ log = logging.getLogger("arshjul")
 
 @step_task
 def analyse_units(
-    ws: Workspace, year: int, today: date
-) -> tuple[OrgTree, dict[str, analysis.Analysis]]:
+    ws: Workspace, period: Period, today: date
+) -> tuple[OrgTree, dict[str, findings.Analysis]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        data = analysis.gather(conn, tree, year, today=today)
-    return tree, analysis.analyse(data, tree, ws.config)
+        data = figures.gather(conn, tree, period.year, today=today)
+    return tree, findings.analyse(data, tree, ws.config)
 
 
 @step_task
 def store_findings(
-    ws: Workspace, analyses: dict[str, analysis.Analysis], year: int, unit_ids: list[str]
+    ws: Workspace, analyses: dict[str, findings.Analysis], period: Period, unit_ids: list[str]
 ) -> int:
-    findings = [f for u in unit_ids for f in analyses[u].findings]
+    found = [f for u in unit_ids for f in analyses[u].findings]
     with ws.engine.begin() as conn:
-        return analysis.store_findings(conn, year, unit_ids, findings, run_id())
+        return findings.store_findings(conn, period.year, unit_ids, found, run_id())
 
 
 @step_task
 def write_analyses(
     ws: Workspace,
     tree: OrgTree,
-    analyses: dict[str, analysis.Analysis],
-    year: int,
+    analyses: dict[str, findings.Analysis],
+    period: Period,
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
     origin = cycle_provenance(ws, now)
-    written = analysis.write_documents(ws.out, ws.config, tree, year, analyses, unit_ids, origin)
-    write_year_index(ws.out, tree, year, ws.config.settings.region.name)
+    written = document.write_documents(ws.out, ws.config, tree, period, analyses, unit_ids, origin)
+    write_year_index(ws.out, tree, period, ws.config.settings.region.name)
     return written
 
 
@@ -67,19 +68,19 @@ def analyse_flow(
     units above it; a unit's findings replace those of its previous analysis.
     ``publish``: update the calendars if a unit met its deadline (a rerun does not)."""
     started = now or wall_clock()
-    year = year or default_data_year(started.date())
+    period = Period.full_year(year or default_data_year(started.date()))
     ws = open_workspace()
-    tree, analyses = analyse_units(ws, year, local(started).date())
-    unit_ids = compilation.affected(tree, unit)
-    with exclusive(ws, "analyse", str(year), [unit] if unit else unit_ids):
-        stored = store_findings(ws, unwalked(analyses), year, unit_ids)
-        written = write_analyses(ws, tree, unwalked(analyses), year, unit_ids, started)
-        newly_done = record_step(ws, "analyse", year, unit_ids, started, now or wall_clock())
+    tree, analyses = analyse_units(ws, period, local(started).date())
+    unit_ids = tree.affected(unit)
+    with exclusive(ws, "analyse", period, [unit] if unit else unit_ids):
+        stored = store_findings(ws, unwalked(analyses), period, unit_ids)
+        written = write_analyses(ws, tree, unwalked(analyses), period, unit_ids, started)
+        newly_done = record_step(ws, "analyse", period, unit_ids, started, now or wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)
     log.info(
         "analysed %s: %d findings, %d documents for %d units",
-        year,
+        period,
         stored,
         len(written),
         len(unit_ids),

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from prefect import flow
 
-from arshjul import compilation
+from arshjul import compilation, figures
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import write_year_index
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
 from flows.steps import cycle_provenance, exclusive, record_step, step_task, unwalked
@@ -21,10 +22,10 @@ log = logging.getLogger("arshjul")
 
 
 @step_task
-def count_figures(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, compilation.Figures]]:
+def count_figures(ws: Workspace, period: Period) -> tuple[OrgTree, dict[str, figures.Figures]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        totals = compilation.roll_up(tree, compilation.count_own(conn, year))
+        totals = figures.roll_up(tree, figures.count_own(conn, period.year))
     return tree, totals
 
 
@@ -32,14 +33,14 @@ def count_figures(ws: Workspace, year: int) -> tuple[OrgTree, dict[str, compilat
 def write_compilations(
     ws: Workspace,
     tree: OrgTree,
-    totals: dict[str, compilation.Figures],
-    year: int,
+    totals: dict[str, figures.Figures],
+    period: Period,
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
     origin = cycle_provenance(ws, now)
-    written = compilation.write_documents(ws.out, ws.config, tree, year, totals, unit_ids, origin)
-    write_year_index(ws.out, tree, year, ws.config.settings.region.name)
+    written = compilation.write_documents(ws.out, ws.config, tree, period, totals, unit_ids, origin)
+    write_year_index(ws.out, tree, period, ws.config.settings.region.name)
     return written
 
 
@@ -54,14 +55,14 @@ def compile_flow(
     units above it. ``publish``: update the calendars if a unit met its deadline (a rerun
     does not)."""
     started = now or wall_clock()
-    year = year or default_data_year(started.date())
+    period = Period.full_year(year or default_data_year(started.date()))
     ws = open_workspace()
-    tree, totals = count_figures(ws, year)
-    unit_ids = compilation.affected(tree, unit)
-    with exclusive(ws, "compile", str(year), [unit] if unit else unit_ids):
-        written = write_compilations(ws, tree, unwalked(totals), year, unit_ids, started)
-        newly_done = record_step(ws, "compile", year, unit_ids, started, now or wall_clock())
+    tree, totals = count_figures(ws, period)
+    unit_ids = tree.affected(unit)
+    with exclusive(ws, "compile", period, [unit] if unit else unit_ids):
+        written = write_compilations(ws, tree, unwalked(totals), period, unit_ids, started)
+        newly_done = record_step(ws, "compile", period, unit_ids, started, now or wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)
-    log.info("compiled %s: %d documents for %d units", year, len(written), len(unit_ids))
+    log.info("compiled %s: %d documents for %d units", period, len(written), len(unit_ids))
     return written

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from prefect import flow
 
-from arshjul import compilation, interim
 from arshjul.clock import now as wall_clock
 from arshjul.documents import provenance, write_year_index
+from arshjul.interim import document, figures
 from arshjul.org import OrgTree
 from arshjul.periods import Period, latest_period, parse_period
 from arshjul.workspace import Workspace, open_workspace
@@ -29,25 +29,25 @@ SOURCES = ("organisation", "waiting", "production", "capacity", "training")
 
 
 @step_task
-def gather_figures(ws: Workspace, period: Period) -> tuple[OrgTree, dict[str, interim.Figures]]:
+def gather_figures(ws: Workspace, period: Period) -> tuple[OrgTree, dict[str, figures.Figures]]:
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        return tree, interim.gather(conn, tree, period)
+        return tree, figures.gather(conn, tree, period)
 
 
 @step_task
 def write_sections(
     ws: Workspace,
     tree: OrgTree,
-    totals: dict[str, interim.Figures],
+    totals: dict[str, figures.Figures],
     period: Period,
     unit_ids: list[str],
     now: datetime,
 ) -> list[Path]:
     with ws.engine.connect() as conn:
         origin = provenance(conn, SOURCES, now=now, run_id=run_id())
-    written = interim.write_documents(ws.out, ws.config, tree, period, totals, unit_ids, origin)
-    write_year_index(ws.out, tree, period.label, ws.config.settings.region.name)
+    written = document.write_documents(ws.out, ws.config, tree, period, totals, unit_ids, origin)
+    write_year_index(ws.out, tree, period, ws.config.settings.region.name)
     return written
 
 
@@ -67,11 +67,11 @@ def interim_report_flow(
     chosen = parse_period(period, today) if period else latest_period(today)
     ws = open_workspace()
     tree, totals = gather_figures(ws, chosen)
-    unit_ids = compilation.affected(tree, unit)
-    with exclusive(ws, "interim_report", chosen.label, [unit] if unit else unit_ids):
+    unit_ids = tree.affected(unit)
+    with exclusive(ws, "interim_report", chosen, [unit] if unit else unit_ids):
         written = write_sections(ws, tree, unwalked(totals), chosen, unit_ids, started)
         newly_done = record_step(
-            ws, "interim_report", chosen.label, unit_ids, started, now or wall_clock()
+            ws, "interim_report", chosen, unit_ids, started, now or wall_clock()
         )
     if publish and newly_done:
         publish_calendars(now=now)

@@ -13,6 +13,7 @@ from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
 from arshjul.documents import Provenance, provenance, write_year_index
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.signoff import SignOffResult
 from arshjul.workspace import Workspace, open_workspace
 from flows.calendars import publish_calendars
@@ -48,7 +49,7 @@ def write_report(
     origin: Provenance,
 ) -> Path:
     written = safety_report.write_document(ws.out, ws.config, tree, data, stamp, origin)
-    write_year_index(ws.out, tree, data.year, ws.config.settings.region.name)
+    write_year_index(ws.out, tree, Period.full_year(data.year), ws.config.settings.region.name)
     # the HTML is the document signed off (DOCX and CSV beside it are copies for editing)
     return next(p for p in written if p.name == safety_report.FILE_NAME)
 
@@ -80,7 +81,7 @@ def safety_report_flow(
         now=started,
     )
     newly_done = record_step(
-        ws, "safety_report", year, [tree.root.id], started, now or wall_clock()
+        ws, "safety_report", Period.full_year(year), [tree.root.id], started, now or wall_clock()
     )
     if publish and newly_done:
         publish_calendars(now=now)

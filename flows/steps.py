@@ -18,6 +18,7 @@ from arshjul import status
 from arshjul.clock import now as wall_clock
 from arshjul.documents import Provenance, provenance
 from arshjul.locks import step_lock
+from arshjul.periods import Period
 from arshjul.workspace import Workspace
 from flows.runtime import run_id
 
@@ -58,19 +59,19 @@ def unwalked(value: R) -> R:
 def record_step(
     ws: Workspace,
     step: str,
-    period: int | str,
+    period: Period,
     unit_ids: list[str],
     started: datetime,
     finished: datetime,
 ) -> int:
-    """Record ``step`` as done for ``period`` (the data year, or ``2026-T2``) for each unit
+    """Record ``step`` as done for ``period`` (a data year, or ``2026-T2``) for each unit
     (one document each) by this flow run; returns how many units did it for the first time:
     only then do the calendars change (a deadline met), so a rerun need not republish them."""
     with ws.engine.begin() as conn:
         return status.record_done(
             conn,
             step=step,
-            period=str(period),
+            period=period.label,
             unit_documents=[(u, 1) for u in unit_ids],
             run_id=run_id(),
             started_at=started,
@@ -87,11 +88,16 @@ def cycle_provenance(ws: Workspace, now: datetime) -> Provenance:
 
 
 @contextmanager
-def exclusive(ws: Workspace, step: str, period: str, unit_ids: list[str]) -> Iterator[None]:
+def exclusive(ws: Workspace, step: str, period: Period, unit_ids: list[str]) -> Iterator[None]:
     """This flow run alone runs ``step`` for ``period`` and ``unit_ids`` (the unit asked for,
     or every unit) while the block runs; another waits up to five minutes, then is refused
     naming the run it waited for (see :mod:`arshjul.locks`)."""
     with step_lock(
-        ws.engine, step=step, period=period, unit_ids=unit_ids, run_id=run_id(), clock=wall_clock
+        ws.engine,
+        step=step,
+        period=period.label,
+        unit_ids=unit_ids,
+        run_id=run_id(),
+        clock=wall_clock,
     ):
         yield

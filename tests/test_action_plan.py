@@ -11,7 +11,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Connection, create_engine, insert, select
 
-from arshjul import action_plan, analysis, worksheet
+from arshjul import action_plan, worksheet
+from arshjul.analysis.findings import Finding, store_findings
 from arshjul.config import Config
 from arshjul.db import make_engine, migrate
 from arshjul.documents import provenance, unit_dir
@@ -28,6 +29,7 @@ from arshjul.models import (
     StepRun,
 )
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import NOW, TODAY
 
 pytestmark = pytest.mark.both_databases
@@ -48,9 +50,9 @@ ORG = [
 
 def finding(
     unit: str, kind: str, key: str, value: float, baseline: float | None, year: int = YEAR
-) -> analysis.Finding:
+) -> Finding:
     title = f"{unit}: {kind} {key} {year}"
-    return analysis.Finding(year, unit, kind, key, title, "avvikelser", value, baseline, 2)
+    return Finding(year, unit, kind, key, title, "avvikelser", value, baseline, 2)
 
 
 #: the findings planted for YEAR
@@ -79,7 +81,7 @@ def batch(conn: Connection, kind: str = "synthetic") -> int:
     ).scalar_one()
 
 
-def load_region(conn: Connection, findings: list[analysis.Finding] = FINDINGS) -> OrgTree:
+def load_region(conn: Connection, findings: list[Finding] = FINDINGS) -> OrgTree:
     batch(conn, "organisation")
     conn.execute(
         insert(OrgUnit),
@@ -87,7 +89,7 @@ def load_region(conn: Connection, findings: list[analysis.Finding] = FINDINGS) -
     )
     for year in sorted({f.year for f in findings}):
         in_year = [f for f in findings if f.year == year]
-        analysis.store_findings(conn, year, [u[0] for u in ORG], in_year, "run-analyse")
+        store_findings(conn, year, [u[0] for u in ORG], in_year, "run-analyse")
     return OrgTree.load(conn)
 
 
@@ -106,7 +108,9 @@ def write_html(
 ) -> dict[str, str]:
     origin = provenance(conn, ("actions",), now=NOW, run_id="test-run")
     plans = build(conn, config, tree)
-    written = action_plan.write_documents(out, config, tree, YEAR, plans, unit_ids, origin, TODAY)
+    written = action_plan.write_documents(
+        out, config, tree, Period.full_year(YEAR), plans, unit_ids, origin, TODAY
+    )
     return {p.parent.name: p.read_text("utf-8") for p in written}
 
 
@@ -149,8 +153,13 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
 ):
     tree = load_region(conn)
     plans = build(conn, config, tree)
-    [path] = worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
-    assert path == unit_dir(tmp_path, YEAR, tree["E1"]) / "handlingsplan-arbetsblad.xlsx"
+    [path] = worksheet.write_worksheets(
+        tmp_path, tree, Period.full_year(YEAR), plans, config.codes, ["E1"], NOW
+    )
+    assert (
+        path
+        == unit_dir(tmp_path, Period.full_year(YEAR), tree["E1"]) / "handlingsplan-arbetsblad.xlsx"
+    )
     filled = tmp_path / "ifylld.xlsx"
     fill_in(path, filled)
 
@@ -183,7 +192,9 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
 
     # the rerun's worksheet shows what was entered, under the same ids, and new ids after
     plans = build(conn, config, tree)
-    worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
+    worksheet.write_worksheets(
+        tmp_path, tree, Period.full_year(YEAR), plans, config.codes, ["E1"], NOW
+    )
     rows = list(load_workbook(path).worksheets[0].iter_rows(min_row=2, values_only=True))
     by_id = {r[0]: r for r in rows}
     assert by_id["E1-2025-003"][4:8] == (
@@ -278,7 +289,9 @@ def test_open_actions_of_last_year_are_carried_over_with_their_status(conn, conf
     assert "Klar sedan länge" not in carried and "Struken idé" not in unit
     # the worksheet carries them too, under their own ids, with the old finding named
     plans = build(conn, config, tree)
-    [path] = worksheet.write_worksheets(tmp_path, tree, YEAR, plans, config.codes, ["E1"], NOW)
+    [path] = worksheet.write_worksheets(
+        tmp_path, tree, Period.full_year(YEAR), plans, config.codes, ["E1"], NOW
+    )
     rows = {r[0]: r for r in load_workbook(path).worksheets[0].iter_rows(values_only=True)}
     assert rows["E1-2024-001"][3] == f"Överförd från 2024: {old.title}"
     assert rows["E1-2024-002"][7] == "Pågår"
@@ -381,12 +394,7 @@ def test_measure_after_knows_each_finding_kind(conn, config):
         finding("E1", "care_chain", "avvikelser", 1, None, year=YEAR - 1),
         finding("E1", "answer_time", "klagomal", 1, 1, year=YEAR - 1),
     ]
-    stored = [
-        action_plan.StoredFinding(
-            f.id, f.year, f.unit_id, f.kind, f.title, f.measure, f.value, f.baseline, f.severity
-        )
-        for f in wanted
-    ]
+    stored = wanted
     after = action_plan.measure_after(conn, config, tree, YEAR, stored)
     assert {f.kind: after[f.id] for f in stored} == {
         "trend": 12,

@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Select, create_engine, insert, select
 
-from arshjul import analysis, compilation
+from arshjul import figures
+from arshjul.analysis import document as analysis_document
+from arshjul.analysis import figures as analysis_figures
+from arshjul.analysis import findings as analysis_findings
+from arshjul.analysis import stats
 from arshjul.cli import main
 from arshjul.config import Config
 from arshjul.demo import build_organisation, silent_units, write_demo
@@ -32,6 +36,7 @@ from arshjul.models import (
     Training,
 )
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.both_databases
@@ -42,7 +47,7 @@ YEAR = 2025
 
 
 def test_c_chart_limits_and_a_point_beyond_them():
-    chart = analysis.control_chart([1, 1, 1, 1, 1, 10])
+    chart = stats.control_chart([1, 1, 1, 1, 1, 10])
     # c̄ = 15/6 = 2.5, limits 2.5 ± 3·√2.5 = 2.5 ± 4.743, the lower one cut at 0
     assert chart.centre == 2.5
     assert chart.upper[0] == pytest.approx(7.2434, abs=1e-4)
@@ -51,7 +56,7 @@ def test_c_chart_limits_and_a_point_beyond_them():
 
 
 def test_u_chart_limits_follow_each_points_exposure():
-    chart = analysis.control_chart([2, 10], exposure=[10, 50])
+    chart = stats.control_chart([2, 10], exposure=[10, 50])
     # ū = 12/60 = 0.2; n=10: 0.2 ± 3·√0.02; n=50: 0.2 ± 3·√0.004
     assert chart.centre == pytest.approx(0.2)
     assert chart.values == pytest.approx((0.2, 0.2))
@@ -71,11 +76,11 @@ def test_u_chart_limits_follow_each_points_exposure():
     ],
 )
 def test_run_of_eight_on_one_side(values, runs):
-    assert analysis.long_runs(values, 10.0) == runs
+    assert stats.long_runs(values, 10.0) == runs
 
 
 def test_pareto_vital_few_reach_eighty_per_cent():
-    rows = analysis.pareto(Counter({"C": 10, "A": 50, "E": 4, "B": 30, "D": 6, "F": 0}))
+    rows = stats.pareto(Counter({"C": 10, "A": 50, "E": 4, "B": 30, "D": 6, "F": 0}))
     assert [(r.name, r.cumulative, r.vital) for r in rows] == [
         ("A", 0.5, True),
         ("B", 0.8, True),  # reaches 80 %: the last of the vital few
@@ -97,19 +102,19 @@ def test_pareto_vital_few_reach_eighty_per_cent():
     ],
 )
 def test_trend_against_the_mean_of_previous_years(counts, baseline, significant):
-    t = analysis.trend("k", "avvikelser", counts)
+    t = stats.trend("k", "avvikelser", counts)
     assert (t.baseline, t.significant) == (baseline, significant)
 
 
 def test_answer_times_from_a_histogram_of_days():
-    answers = compilation.durations(Counter({5: 2, 30: 1, None: 1}), 28)
+    answers = figures.durations(Counter({5: 2, 30: 1, None: 1}), 28)
     assert (answers.total, answers.done, answers.median_days) == (4, 3, 5)
     assert answers.within_target == 2
     assert answers.share_within == 0.5
 
 
 def test_risk_matrix_has_the_highest_probability_on_top(config: Config):
-    matrix = analysis.risk_matrix(Counter({(4, 4): 1, (1, 1): 2, (None, 2): 5}), config.codes)
+    matrix = stats.risk_matrix(Counter({(4, 4): 1, (1, 1): 2, (None, 2): 5}), config.codes)
     top_right, bottom_left = matrix[0][-1], matrix[-1][0]
     assert (top_right.count, top_right.score, top_right.band) == (1, 16, "mycket hög")
     assert (bottom_left.count, bottom_left.score, bottom_left.band) == (2, 1, "låg")
@@ -323,12 +328,16 @@ def tree(conn: Connection) -> OrgTree:
 
 
 @pytest.fixture
-def analyses(conn: Connection, config: Config, tree: OrgTree) -> dict[str, analysis.Analysis]:
-    data = analysis.gather(conn, tree, YEAR, today=NOW.date())
-    return analysis.analyse(data, tree, config)
+def analyses(
+    conn: Connection, config: Config, tree: OrgTree
+) -> dict[str, analysis_findings.Analysis]:
+    data = analysis_figures.gather(conn, tree, YEAR, today=NOW.date())
+    return analysis_findings.analyse(data, tree, config)
 
 
-def found(analyses: dict[str, analysis.Analysis], unit_id: str) -> dict[str, analysis.Finding]:
+def found(
+    analyses: dict[str, analysis_findings.Analysis], unit_id: str
+) -> dict[str, analysis_findings.Finding]:
     return {f"{f.kind}:{f.key}": f for f in analyses[unit_id].findings}
 
 
@@ -412,7 +421,7 @@ def test_managers_training_below_target_per_unit_and_subtree(analyses):
 
 
 def test_last_years_actions_overdue_or_without_effect(analyses):
-    assert analyses["E1"].actions == analysis.ActionFollowUp(4, 1, 1)
+    assert analyses["E1"].actions == analysis_figures.ActionFollowUp(4, 1, 1)
     e1 = found(analyses, "E1")
     overdue = e1["actions:overdue"]
     assert (overdue.value, overdue.baseline, overdue.severity) == (1, 4, 2)
@@ -420,13 +429,13 @@ def test_last_years_actions_overdue_or_without_effect(analyses):
     # an action numbered by the unit itself belongs to the plan through its finding
     e3 = found(analyses, "E3")["actions:overdue"]
     assert (e3.value, e3.baseline, e3.severity) == (1, 1, 3)
-    assert analyses["E2"].actions == analysis.ActionFollowUp(2, 0, 0)
-    assert analyses["V1"].actions == analysis.ActionFollowUp()  # its own plan has none
+    assert analyses["E2"].actions == analysis_figures.ActionFollowUp(2, 0, 0)
+    assert analyses["V1"].actions == analysis_figures.ActionFollowUp()  # its own plan has none
 
 
 def test_actions_are_read_only_with_a_day_to_judge_them(conn, config, tree):
-    data = analysis.gather(conn, tree, YEAR)
-    assert {d.actions for d in data.units.values()} == {analysis.ActionFollowUp()}
+    data = analysis_figures.gather(conn, tree, YEAR)
+    assert {d.actions for d in data.units.values()} == {analysis_figures.ActionFollowUp()}
 
 
 def test_knowledge_area_rise_is_found_region_wide_and_per_omrade(config, analyses):
@@ -452,9 +461,9 @@ def test_roll_ups_are_analysed_and_the_region_has_no_peers(analyses):
 
 
 def test_a_year_never_imported_is_no_baseline(conn, config, tree):
-    data = analysis.gather(conn, tree, YEAR + 1)  # 2026 has no data; 2024 and 2025 have
+    data = analysis_figures.gather(conn, tree, YEAR + 1)  # 2026 has no data; 2024 and 2025 have
     assert data.with_data == {YEAR - 1, YEAR}
-    e2 = analysis.analyse(data, tree, config)["E2"]
+    e2 = analysis_findings.analyse(data, tree, config)["E2"]
     assert e2.trends[0].counts == (120, 120, None)
     assert len(e2.months) == 24
 
@@ -463,21 +472,23 @@ def test_findings_have_stable_ids_and_a_rerun_replaces_them(conn, analyses):
     unit_ids = list(analyses)
     findings = [f for a in analyses.values() for f in a.findings]
     assert "2025:E3:under_reporting:avvikelser" in {f.id for f in findings}
-    analysis.store_findings(conn, YEAR, unit_ids, findings, "run-1")
+    analysis_findings.store_findings(conn, YEAR, unit_ids, findings, "run-1")
     first = set(conn.execute(select(Finding.id)).scalars())
-    analysis.store_findings(conn, YEAR, unit_ids, findings, "run-2")
+    analysis_findings.store_findings(conn, YEAR, unit_ids, findings, "run-2")
     rows = conn.execute(select(Finding.id, Finding.run_id)).all()
     assert {i for i, _ in rows} == first and len(rows) == len(findings)
     assert {r for _, r in rows} == {"run-2"}
     # a finding that no longer holds disappears; other units are untouched
-    analysis.store_findings(conn, YEAR, ["E3"], [], "run-3")
+    analysis_findings.store_findings(conn, YEAR, ["E3"], [], "run-3")
     left = set(conn.execute(select(Finding.id)).scalars())
     assert left == {i for i in first if ":E3:" not in i}
 
 
 def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, tmp_path: Path):
     origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
-    written = analysis.write_documents(tmp_path, config, tree, YEAR, analyses, ["E1", "V1"], origin)
+    written = analysis_document.write_documents(
+        tmp_path, config, tree, Period.full_year(YEAR), analyses, ["E1", "V1"], origin
+    )
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
         "2025/enheter/E1/analys.html",
         "2025/verksamheter/V1/analys.html",
@@ -505,7 +516,9 @@ def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, 
 
 def test_region_document_follows_knowledge_areas(conn, config, tree, analyses, tmp_path: Path):
     origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
-    [path] = analysis.write_documents(tmp_path, config, tree, YEAR, analyses, ["R1"], origin)
+    [path] = analysis_document.write_documents(
+        tmp_path, config, tree, Period.full_year(YEAR), analyses, ["R1"], origin
+    )
     region = path.read_text("utf-8")
     area = config.knowledge_areas.areas_of("Fall")[0]
     assert "<h2>Kunskapsområden</h2>" in region

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, insert
 
-from arshjul import compilation
+from arshjul import compilation, figures
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Config, KnowledgeAreas
 from arshjul.documents import provenance
 from arshjul.importers import import_file
 from arshjul.models import Base, Capacity, Deviation, DeviationStatus, ImportBatch, Training
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import FIXTURES, NOW
 
 pytestmark = pytest.mark.both_databases
@@ -82,10 +83,10 @@ def tree(conn: Connection, config: Config) -> OrgTree:
 
 
 @pytest.fixture
-def totals(conn: Connection, tree: OrgTree) -> dict[str, compilation.Figures]:
+def totals(conn: Connection, tree: OrgTree) -> dict[str, figures.Figures]:
     insert_rows(conn, Capacity, CAPACITY)
     insert_rows(conn, Training, TRAINING)
-    return compilation.roll_up(tree, compilation.count_own(conn, 2025))
+    return figures.roll_up(tree, figures.count_own(conn, 2025))
 
 
 def test_unit_counts_only_its_own_records_of_the_year(totals):
@@ -150,7 +151,7 @@ def test_risk_scores_are_consequence_times_probability_in_bands(conn, config, tr
             )
         ],
     )
-    totals = compilation.roll_up(tree, compilation.count_own(conn, 2025))
+    totals = figures.roll_up(tree, figures.count_own(conn, 2025))
     # E1: D01 1×2, D02 2×2, D03 3×3, D04 1×1
     assert totals["E1"].by_risk_score == {2: 1, 4: 1, 9: 1, 1: 1}
     assert totals["E2"].by_risk_score == {4: 2, 0: 1}
@@ -190,7 +191,7 @@ def test_open_deviations_older_than_the_target(totals):
 
 
 def test_a_closed_deviation_without_a_closing_date_is_counted_but_not_timed(conn, tree):
-    before = compilation.count_own(conn, 2025)["E2"]
+    before = figures.count_own(conn, 2025)["E2"]
     row = dict(
         source_id="X1",
         unit_id="E2",
@@ -204,7 +205,7 @@ def test_a_closed_deviation_without_a_closing_date_is_counted_but_not_timed(conn
         closed_date=None,
     )
     insert_rows(conn, Deviation, [row])
-    after = compilation.count_own(conn, 2025)["E2"]
+    after = figures.count_own(conn, 2025)["E2"]
     assert (after.deviations, after.lex_maria) == (before.deviations + 1, before.lex_maria + 1)
     assert after.by_status - before.by_status == Counter({DeviationStatus.CLOSED: 1})
     assert after.by_month - before.by_month == Counter({6: 1})
@@ -222,10 +223,10 @@ def test_answer_times_of_complaints(totals):
 
 
 def test_median_of_a_histogram():
-    assert compilation.median_of(Counter()) is None
-    assert compilation.median_of(Counter({5: 1})) == 5
-    assert compilation.median_of(Counter({1: 1, 2: 1, 10: 2})) == 6  # 1 2 10 10
-    assert compilation.median_of(Counter({3: 2, 1: 1})) == 3
+    assert figures.median_of(Counter()) is None
+    assert figures.median_of(Counter({5: 1})) == 5
+    assert figures.median_of(Counter({1: 1, 2: 1, 10: 2})) == 6  # 1 2 10 10
+    assert figures.median_of(Counter({3: 2, 1: 1})) == 3
 
 
 def test_reporting_rate_uses_only_units_and_months_with_patient_days(totals):
@@ -265,20 +266,20 @@ def test_deviations_per_knowledge_area(totals):
 
 
 def test_an_empty_year_gives_zeros_everywhere(conn, tree):
-    totals = compilation.roll_up(tree, compilation.count_own(conn, 2019))
+    totals = figures.roll_up(tree, figures.count_own(conn, 2019))
     assert {f.deviations + f.complaints for f in totals.values()} == {0}
     assert set(totals) == set(tree.units)
 
 
 def test_one_unit_step_touches_the_unit_and_everything_above(tree):
-    assert compilation.affected(tree, "E2") == ["E2", "V1", "A1", "R1"]
-    assert len(compilation.affected(tree, None)) == len(tree)
+    assert tree.affected("E2") == ["E2", "V1", "A1", "R1"]
+    assert len(tree.affected(None)) == len(tree)
 
 
 def test_documents_show_the_figures(conn, config, tree, totals, tmp_path: Path):
     origin = provenance(conn, ("deviations",), now=NOW, run_id="test-run")
     written = compilation.write_documents(
-        tmp_path, config, tree, 2025, totals, ["R1", "E1"], origin
+        tmp_path, config, tree, Period.full_year(2025), totals, ["R1", "E1"], origin
     )
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
         "2025/region/R1/sammanstallning.html",
@@ -310,7 +311,9 @@ def test_documents_show_the_figures(conn, config, tree, totals, tmp_path: Path):
 
 def test_a_unit_without_capacity_data_says_so(conn, config, tree, totals, tmp_path: Path):
     origin = provenance(conn, ("deviations",), now=NOW, run_id="test-run")
-    [path] = compilation.write_documents(tmp_path, config, tree, 2025, totals, ["E2"], origin)
+    [path] = compilation.write_documents(
+        tmp_path, config, tree, Period.full_year(2025), totals, ["E2"], origin
+    )
     text = path.read_text("utf-8")
     assert "per 1\u00a0000 vårddagar: saknas" in text
     assert "avvikelser per 1\u00a0000 vårddagar" not in text

@@ -36,7 +36,10 @@ from docx.text.paragraph import Paragraph
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Connection
 
-from arshjul import analysis, compilation, documents, files, render
+from arshjul import compilation, documents, figures, files, render
+from arshjul.analysis import document as analysis_document
+from arshjul.analysis import figures as analysis_figures
+from arshjul.analysis.findings import analyse
 from arshjul.clock import local
 from arshjul.config import Config
 from arshjul.documents import Provenance, Source, provenance
@@ -51,6 +54,7 @@ from arshjul.formats.tables import (
 )
 from arshjul.importers import import_file
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 
 GOLDEN = Path(__file__).parent / "golden" / "documents"
@@ -133,13 +137,15 @@ def written(
     conn: Connection, config: Config, tree: OrgTree, origin: Provenance, tmp_path: Path
 ) -> list[Path]:
     """The compilation and the analysis of E1 and the region, in all formats."""
-    totals = compilation.roll_up(tree, compilation.count_own(conn, YEAR))
-    data = analysis.gather(conn, tree, YEAR, today=NOW.date())
-    analyses = analysis.analyse(data, tree, config)
+    totals = figures.roll_up(tree, figures.count_own(conn, YEAR))
+    data = analysis_figures.gather(conn, tree, YEAR, today=NOW.date())
+    analyses = analyse(data, tree, config)
     out = tmp_path / "out"
     return compilation.write_documents(
-        out, config, tree, YEAR, totals, ["E1", "R1"], origin
-    ) + analysis.write_documents(out, config, tree, YEAR, analyses, ["E1", "R1"], origin)
+        out, config, tree, Period.full_year(YEAR), totals, ["E1", "R1"], origin
+    ) + analysis_document.write_documents(
+        out, config, tree, Period.full_year(YEAR), analyses, ["E1", "R1"], origin
+    )
 
 
 def _golden_texts(root: Path) -> dict[str, bytes]:
@@ -450,7 +456,9 @@ def test_docx_without_body_content_is_still_a_document():
 
 def test_year_index_links_each_document_and_its_other_formats(written: list[Path], tree: OrgTree):
     out = written[0].parents[3]
-    index = documents.write_year_index(out, tree, YEAR, "Region Test").read_text("utf-8")
+    index = documents.write_year_index(out, tree, Period.full_year(YEAR), "Region Test").read_text(
+        "utf-8"
+    )
     assert '<a href="enheter/E1/sammanstallning.html">Sammanställning</a>' in index
     assert '<a class="format" href="enheter/E1/sammanstallning.docx">DOCX</a>' in index
     assert '<a class="format" href="region/R1/analys-tabeller/">CSV</a>' in index

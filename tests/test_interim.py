@@ -29,10 +29,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, create_engine, insert, select
 
-from arshjul import interim
 from arshjul.documents import provenance
 from arshjul.errors import UsageError
-from arshjul.interim import PREV
+from arshjul.interim.document import write_documents
+from arshjul.interim.figures import PREV, Figures, Span, ended_units, gather
+from arshjul.interim.lines import (
+    capacity_line,
+    coverage,
+    coverage_note,
+    production_line,
+    training_lines,
+    wait_line,
+    waiting_charts,
+)
+from arshjul.interim.summary import summary
 from arshjul.models import (
     Capacity,
     ImportBatch,
@@ -213,8 +223,8 @@ def tree(conn: Connection) -> OrgTree:
 
 
 @pytest.fixture
-def t2(conn: Connection, tree: OrgTree) -> dict[str, interim.Figures]:
-    return interim.gather(conn, tree, T2)
+def t2(conn: Connection, tree: OrgTree) -> dict[str, Figures]:
+    return gather(conn, tree, T2)
 
 
 BELOW = 5
@@ -225,12 +235,12 @@ ALL = ["besök", "operation"]
 
 
 def test_waiting_at_period_end_by_bucket_excluding_patient_chosen(t2):
-    total = interim.wait_line(t2["E2"], "Totalt", ALL, BELOW)
+    total = wait_line(t2["E2"], "Totalt", ALL, BELOW)
     # besök 20+5 ≤90 | 7+2 in 91-180 | 6 >180; operation 8 ≤90, 9 patient-chosen
     assert (total.total, total.chosen, total.guarantee) == (57, 9, 48)
     assert (total.over_90, total.over_180) == (15, 6)
     assert total.share_90 == pytest.approx(33 / 48)
-    besok = interim.wait_line(t2["E2"], "besök", ["besök"], BELOW)
+    besok = wait_line(t2["E2"], "besök", ["besök"], BELOW)
     assert (besok.guarantee, besok.over_90, besok.over_180) == (40, 15, 6)
     assert besok.share_90 == pytest.approx(25 / 40)
     # last year: 10 ≤90, 6 in 91-180, 4 >180 (PvV 3 left out) → share 10/20, change 15-10
@@ -241,14 +251,14 @@ def test_waiting_at_period_end_by_bucket_excluding_patient_chosen(t2):
 
 
 def test_t1_takes_the_last_april_snapshot_and_nothing_after_april(conn, tree):
-    t1 = interim.gather(conn, tree, T1)
-    e2 = interim.wait_line(t1["E2"], "", ALL, BELOW)
+    t1 = gather(conn, tree, T1)
+    e2 = wait_line(t1["E2"], "", ALL, BELOW)
     # 2026-04-30 (12 ≤90, 8 >90), not the 15th (99) nor 1 May (77)
     assert (e2.guarantee, e2.over_90) == (20, 8)
-    v1 = interim.wait_line(t1["V1"], "", ALL, BELOW)
+    v1 = wait_line(t1["V1"], "", ALL, BELOW)
     assert (v1.guarantee, v1.over_90) == (48, 8)  # E1's 28 in April; E1 had not ended yet
     assert v1.share_90 == pytest.approx(40 / 48)
-    assert interim.coverage(t1["V1"], "waiting").state == "ok"
+    assert coverage(t1["V1"], "waiting").state == "ok"
     assert v1.prev_guarantee is None  # no snapshot in April 2025: nothing to compare with
 
 
@@ -268,77 +278,75 @@ def test_a_day_that_is_only_another_units_last_snapshot_does_not_count(conn, tre
             batch_id=batch,
         ),
     )
-    t1 = interim.gather(conn, tree, T1)
-    assert (interim.wait_line(t1["E2"], "", ALL, BELOW).guarantee) == 20
-    e4 = interim.wait_line(t1["E4"], "", ALL, BELOW)
+    t1 = gather(conn, tree, T1)
+    assert (wait_line(t1["E2"], "", ALL, BELOW).guarantee) == 20
+    e4 = wait_line(t1["E4"], "", ALL, BELOW)
     assert (e4.guarantee, e4.over_90, e4.over_180) == (7, 7, 0)
-    assert interim.wait_line(t1["R1"], "", ALL, BELOW).guarantee == 20 + 28 + 7
+    assert wait_line(t1["R1"], "", ALL, BELOW).guarantee == 20 + 28 + 7
 
 
 def test_split_unit_rolls_up_old_and_new_units(t2):
-    v1 = interim.wait_line(t2["V1"], "", ALL, BELOW)
+    v1 = wait_line(t2["V1"], "", ALL, BELOW)
     # E1a 20 (6 >90), E1b 12 + 2 operation >90, E2 48 (15 >90); E1 ended in April
     assert (v1.total, v1.chosen, v1.guarantee) == (91, 9, 82)
     assert (v1.over_90, v1.over_180) == (23, 6)
     assert v1.share_90 == pytest.approx(59 / 82)
     # last year: E1 30 and E2 20 (10 >90)
     assert (v1.prev_guarantee, v1.prev_over_90, v1.change_over_90) == (50, 10, 13)
-    cov = interim.coverage(t2["V1"], "waiting")
+    cov = coverage(t2["V1"], "waiting")
     assert cov.state == "ok" and cov.reporting == 3 and cov.ended == {"E1": date(2026, 4, 1)}
 
 
 def test_ended_unit_is_not_missing_and_says_it_ended(t2, tree):
     e1 = t2["E1"]
-    assert interim.coverage(e1, "waiting").state == "none"
-    assert interim.wait_line(e1, "", ALL, BELOW).guarantee is None
-    note = interim.coverage_note(tree, interim.coverage(e1, "waiting"), T2, "waiting", leaf=True)
+    assert coverage(e1, "waiting").state == "none"
+    assert wait_line(e1, "", ALL, BELOW).guarantee is None
+    note = coverage_note(tree, coverage(e1, "waiting"), T2, "waiting", leaf=True)
     assert note == "upphörde efter apr 2026"
-    production = interim.coverage(e1, "production")
+    production = coverage(e1, "production")
     assert production.state == "ok" and not production.missing
-    assert interim.coverage_note(tree, production, T2, "production", leaf=True) == (
-        "jan–apr (upphörde)"
-    )
+    assert coverage_note(tree, production, T2, "production", leaf=True) == ("jan–apr (upphörde)")
     # the new units are shown with the months they have
-    e1a = interim.coverage(t2["E1a"], "production")
-    assert interim.coverage_note(tree, e1a, T2, "production", leaf=True) == "maj–aug"
+    e1a = coverage(t2["E1a"], "production")
+    assert coverage_note(tree, e1a, T2, "production", leaf=True) == "maj–aug"
 
 
 def test_ended_units_need_a_sibling_that_takes_over(tree):
     spans = {
-        "E1": interim.Span(date(2025, 1, 1), date(2026, 4, 1)),
-        "E1a": interim.Span(date(2026, 5, 1), date(2026, 8, 1)),
-        "E3": interim.Span(date(2025, 1, 1), date(2026, 7, 1)),  # stops, nobody starts
-        "E2": interim.Span(date(2026, 6, 1), date(2026, 8, 1)),  # not E3's sibling
+        "E1": Span(date(2025, 1, 1), date(2026, 4, 1)),
+        "E1a": Span(date(2026, 5, 1), date(2026, 8, 1)),
+        "E3": Span(date(2025, 1, 1), date(2026, 7, 1)),  # stops, nobody starts
+        "E2": Span(date(2026, 6, 1), date(2026, 8, 1)),  # not E3's sibling
     }
-    assert interim.ended_units(tree, spans) == {"E1": date(2026, 4, 1)}
+    assert ended_units(tree, spans) == {"E1": date(2026, 4, 1)}
 
 
 def test_a_unit_without_its_last_snapshot_is_missing_not_zero(t2, tree):
-    e3 = interim.wait_line(t2["E3"], "", ALL, BELOW)
+    e3 = wait_line(t2["E3"], "", ALL, BELOW)
     assert e3.guarantee is None and e3.over_90 is None
-    cov = interim.coverage(t2["E3"], "waiting")
+    cov = coverage(t2["E3"], "waiting")
     assert cov.state == "missing"
-    assert interim.coverage_note(tree, cov, T2, "waiting", leaf=True) == "saknas: aug"
+    assert coverage_note(tree, cov, T2, "waiting", leaf=True) == "saknas: aug"
     # the område adds what it has and says what it lacks
-    a1 = interim.wait_line(t2["A1"], "", ALL, BELOW)
+    a1 = wait_line(t2["A1"], "", ALL, BELOW)
     assert a1.guarantee == 82
-    a1_cov = interim.coverage(t2["A1"], "waiting")
+    a1_cov = coverage(t2["A1"], "waiting")
     assert a1_cov.state == "partial"
-    assert interim.coverage_note(tree, a1_cov, T2, "waiting", leaf=False) == (
+    assert coverage_note(tree, a1_cov, T2, "waiting", leaf=False) == (
         "1 av 4 enheter saknar data (Enhet Tre: aug)"
     )
     assert a1.prev_guarantee == 53  # last year E3's 3 were there
 
 
 def test_small_counts_hide_shares_and_changes(t2):
-    e3_before = interim.wait_line(t2["E3"], "", ALL, BELOW)
+    e3_before = wait_line(t2["E3"], "", ALL, BELOW)
     assert e3_before.prev_guarantee == 3 and e3_before.prev_share_90 is None
-    op = interim.wait_line(t2["E1b"], "operation", ["operation"], BELOW)
+    op = wait_line(t2["E1b"], "operation", ["operation"], BELOW)
     assert op.over_90 == 2 and op.share_90 is None  # 0 of 2: a share of a small count
-    v1_op = interim.wait_line(t2["V1"], "operation", ["operation"], BELOW)
+    v1_op = wait_line(t2["V1"], "operation", ["operation"], BELOW)
     assert (v1_op.over_90, v1_op.prev_over_90, v1_op.change_over_90) == (2, 0, None)
-    assert interim.waiting_charts(t2["E1b"], T2, BELOW)[1] is None  # August's bar is 2
-    chart = interim.waiting_charts(t2["V1"], T2, BELOW)[0]
+    assert waiting_charts(t2["E1b"], T2, BELOW)[1] is None  # August's bar is 2
+    chart = waiting_charts(t2["V1"], T2, BELOW)[0]
     assert chart is not None
     # month ends: jan E1 30; apr E1 28 + E2 20; may E1a 15 + E1b 13 + E2 77; aug 82
     assert [b.value for b in chart.bars] == [30, 0, 0, 48, 105, 0, 0, 82]
@@ -348,7 +356,7 @@ def test_small_counts_hide_shares_and_changes(t2):
 
 
 def test_production_against_plan_month_and_period(t2):
-    v1 = interim.production_line(t2["V1"], "DRG-poäng")
+    v1 = production_line(t2["V1"], "DRG-poäng")
     # Jan-Apr E1 4 × 50 / 40; May-Aug E1a 4 × 30 / 30 and E1b 4 × 20 / 15
     assert (v1.planned, v1.actual) == (400, 340)
     assert v1.deviation == pytest.approx(340 / 400 - 1)
@@ -358,33 +366,33 @@ def test_production_against_plan_month_and_period(t2):
 
 
 def test_cost_per_drg_point_and_per_visit_against_last_year(t2):
-    drg = interim.production_line(t2["V1"], "DRG-poäng")
+    drg = production_line(t2["V1"], "DRG-poäng")
     # (8 000 000 + 6 000 000 + 3 000 000) / 340 = 50 000; last year 16 200 000 / 360 = 45 000
     assert drg.cost == 17_000_000 and drg.cost_per == "per DRG-poäng"
     assert drg.unit_cost == pytest.approx(50_000) and drg.prev_unit_cost == pytest.approx(45_000)
     assert drg.unit_cost_change == pytest.approx(50_000 / 45_000 - 1)
-    visits = interim.production_line(t2["E2"], "besök")
+    visits = production_line(t2["E2"], "besök")
     assert visits.unit_cost == pytest.approx(720_000 / 720)  # 1 000 kr per visit
     assert visits.prev_unit_cost == pytest.approx(608_000 / 640)  # 950 kr
 
 
 def test_missing_months_are_named_and_not_counted_as_zero(t2, tree):
-    e3 = interim.production_line(t2["E3"], "besök")
+    e3 = production_line(t2["E3"], "besök")
     assert (e3.planned, e3.actual) == (60, 60)  # six months, not eight
-    cov = interim.coverage(t2["E3"], "production")
+    cov = coverage(t2["E3"], "production")
     assert cov.missing == {"E3": (date(2026, 3, 1), date(2026, 4, 1))}
-    assert interim.coverage_note(tree, cov, T2, "production", leaf=True) == "saknas: mar–apr"
-    region = interim.coverage(t2["R1"], "production")
+    assert coverage_note(tree, cov, T2, "production", leaf=True) == "saknas: mar–apr"
+    region = coverage(t2["R1"], "production")
     assert region.reporting == 5  # E1, E1a, E1b, E2, E3
-    assert interim.coverage_note(tree, region, T2, "production", leaf=False) == (
+    assert coverage_note(tree, region, T2, "production", leaf=False) == (
         "1 av 5 enheter saknar data (Enhet Tre: mar–apr)"
     )
     # last year's period was complete
-    assert not interim.coverage(t2["R1"], "production", PREV).missing
+    assert not coverage(t2["R1"], "production", PREV).missing
 
 
 def test_beds_and_bed_days_per_100_beds_and_month(t2):
-    v1 = interim.capacity_line(t2["V1"])
+    v1 = capacity_line(t2["V1"])
     # beds 4×20 + 4×12 + 4×8 = 160 over 8 months; overcrowding 16+12+4, outlying 8+0+4
     assert v1.beds == pytest.approx(20.0)
     assert (v1.overcrowding, v1.outlying) == (32, 12)
@@ -393,17 +401,17 @@ def test_beds_and_bed_days_per_100_beds_and_month(t2):
     # 2025: 8 × 20 beds, 8 × 2 overcrowding, 8 × 1 outlying
     assert v1.prev_overcrowding_per_100 == pytest.approx(10.0)
     assert v1.prev_outlying_per_100 == pytest.approx(5.0)
-    e1 = interim.capacity_line(t2["E1"])
+    e1 = capacity_line(t2["E1"])
     assert (e1.beds, e1.overcrowding_per_100) == (20.0, pytest.approx(20.0))
-    assert interim.capacity_line(t2["E4"]).beds is None
+    assert capacity_line(t2["E4"]).beds is None
 
 
 def test_managers_trained_by_the_period_end(t2):
-    lines = interim.training_lines(t2["A1"], ["patientsäkerhet", "produktionsplanering"], 0.9)
+    lines = training_lines(t2["A1"], ["patientsäkerhet", "produktionsplanering"], 0.9)
     # managers p1, p2, p4; p1 and p2 done patient safety; p1's production planning is later
     assert [(t.managers, t.trained) for t in lines] == [(3, 2), (3, 0)]
     assert lines[0].share == pytest.approx(2 / 3) and not lines[0].meets_target
-    e1a = interim.training_lines(t2["E1a"], ["patientsäkerhet"], 0.9)
+    e1a = training_lines(t2["E1a"], ["patientsäkerhet"], 0.9)
     assert (e1a[0].share, e1a[0].meets_target) == (1.0, True)
 
 
@@ -411,7 +419,7 @@ def test_managers_trained_by_the_period_end(t2):
 
 
 def test_summary_names_the_largest_changes_and_their_units(t2, tree):
-    changes = interim.summary(tree, t2, tree["V1"], T2, ALL, ["besök", "DRG-poäng"], BELOW, limit=3)
+    changes = summary(tree, t2, tree["V1"], T2, ALL, ["besök", "DRG-poäng"], BELOW, limit=3)
     # > 90 days 23 vs 10 (+130 %), overcrowding 20 vs 10 per 100 (+100 %), waiting 82 vs 50
     assert [c.label for c in changes] == [
         "Väntande mer än 90 dagar",
@@ -423,7 +431,7 @@ def test_summary_names_the_largest_changes_and_their_units(t2, tree):
     assert changes[1].drivers == ("Enhet Ett (+100,0\u00a0%)",)
     assert changes[2].drivers == ("Enhet Två ny (+28)",)
     # the region names enheter, not its område, and says its figure lacks E3's August
-    region = interim.summary(tree, t2, tree["R1"], T2, ALL, ["besök", "DRG-poäng"], BELOW)
+    region = summary(tree, t2, tree["R1"], T2, ALL, ["besök", "DRG-poäng"], BELOW)
     assert region[0].text == "Väntande mer än 90 dagar: 23 mot 10 samma period 2025"
     assert region[0].incomplete and not changes[0].incomplete
     assert region[0].drivers == ("Enhet Två ny (+5)",)
@@ -480,7 +488,7 @@ NB = "\u00a0"
 @pytest.fixture
 def documents(conn, config, tree, t2, tmp_path) -> dict[str, Path]:
     origin = provenance(conn, ("waiting",), now=NOW, run_id="test-run")
-    paths = interim.write_documents(tmp_path, config, tree, T2, t2, ["V1", "E3"], origin)
+    paths = write_documents(tmp_path, config, tree, T2, t2, ["V1", "E3"], origin)
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
         "2026-T2/verksamheter/V1/uppskjuten-vard.html",
         "2026-T2/enheter/E3/uppskjuten-vard.html",
@@ -696,8 +704,8 @@ def test_a_wards_whole_cost_is_per_drg_point_wherever_it_was_booked(conn, config
         ],
     )
     tree = OrgTree.load(conn)
-    figures = interim.gather(conn, tree, Period(2026, "T1"))
-    drg = interim.production_line(figures["RW"], "DRG-poäng")
+    figures = gather(conn, tree, Period(2026, "T1"))
+    drg = production_line(figures["RW"], "DRG-poäng")
     assert drg.unit_cost == pytest.approx(900_000 / 30)  # 30 000 kr per DRG point
     assert drg.prev_unit_cost == pytest.approx(800_000 / 32)  # 25 000 kr
-    assert interim.production_line(figures["RW"], "vårddagar").unit_cost is None
+    assert production_line(figures["RW"], "vårddagar").unit_cost is None

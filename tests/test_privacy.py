@@ -14,17 +14,18 @@ from jinja2.exceptions import SecurityError
 from sqlalchemy import Connection, Engine, String, Text, select
 
 from arshjul import render
-from arshjul.compilation import count_own, roll_up
 from arshjul.compilation import write_documents as write_compilations
 from arshjul.db import make_engine, migrate
 from arshjul.documents import provenance, unit_dir
 from arshjul.errors import InputError
+from arshjul.figures import count_own, roll_up
 from arshjul.files import inside
 from arshjul.formats.tables import parse_html, read_tables
 from arshjul.importers import import_file
 from arshjul.importers import personnummer as pnr
 from arshjul.models import Base, OrgLevel
 from arshjul.org import OrgTree, Unit
+from arshjul.periods import Period
 from tests.conftest import NOW
 from tests.fixtures.imports.cases import (
     BAD,
@@ -188,7 +189,7 @@ HOSTILE_IDS = ["../../../etc", "..", "E1/../../x", "/tmp/abs", "C:\\Windows", "E
 @pytest.mark.parametrize("unit_id", HOSTILE_IDS)
 def test_a_hostile_unit_id_stays_inside_the_output_folder(tmp_path, unit_id):
     out = tmp_path / "out"
-    folder = unit_dir(out, 2025, Unit(unit_id, "../x", OrgLevel.UNIT, "V1"))
+    folder = unit_dir(out, Period.full_year(2025), Unit(unit_id, "../x", OrgLevel.UNIT, "V1"))
     assert folder.resolve().is_relative_to(out.resolve())
     assert folder.parent == (out / "2025" / "enheter").resolve()
 
@@ -214,7 +215,9 @@ def test_documents_of_units_with_hostile_ids_are_written_inside_the_output_folde
     origin = provenance(conn, ("organisation",), now=NOW, run_id="run-1")
     totals = roll_up(tree, count_own(conn, 2025))
     unit_ids = [u.id for u in tree.walk(tree.root.id)]
-    written = write_compilations(out, config, tree, 2025, totals, unit_ids, origin)
+    written = write_compilations(
+        out, config, tree, Period.full_year(2025), totals, unit_ids, origin
+    )
     assert len(written) == len(unit_ids) == 9
     made = {p.resolve() for p in tmp_path.rglob("*") if p.is_file()} - {org_file.resolve()}
     assert made and all(p.is_relative_to(out.resolve()) for p in made)

@@ -23,7 +23,8 @@ from openpyxl import load_workbook
 from sqlalchemy import Connection, func, insert, select
 
 from arshjul import worksheet
-from arshjul.action_plan import Plan, PlannedAction, StoredFinding
+from arshjul.action_plan import Plan, PlannedAction
+from arshjul.analysis.findings import Finding as AnalysisFinding
 from arshjul.config import Config
 from arshjul.errors import InputError
 from arshjul.formats import tables
@@ -390,7 +391,8 @@ def test_a_formula_as_an_action_title_is_imported_as_text_and_written_back_as_te
     import_file(conn, config, "actions", write(tmp_path, lines(ACTION_HEADER, row)), now=NOW)
     assert conn.execute(select(Action.title)).scalar_one() == title
 
-    stored = StoredFinding(finding_id, 2025, "E1", "category", "@SUM(1+1)", "Fall", 12, 7, 2)
+    stored = AnalysisFinding(2025, "E1", "category", "Fall", "@SUM(1+1)", "Fall", 12, 7, 2)
+    assert stored.id == finding_id
     action = PlannedAction(
         "E1-2026-001", "E1", finding_id, title, "Enhetschef", None, ActionStatus.PLANNED, None
     )

@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from arshjul import worksheet
-from arshjul.action_plan import Plan, PlannedAction, StoredFinding
+from arshjul.action_plan import Plan, PlannedAction
+from arshjul.analysis.findings import Finding
 from arshjul.config import Config
 from arshjul.models import ActionStatus, OrgLevel
 from arshjul.org import Unit
@@ -19,10 +20,8 @@ from tests.conftest import NOW
 UNIT = Unit("SE-E1", "Enhet Ett", OrgLevel.UNIT, "SE-V1")
 
 
-def finding(key: str, severity: int, year: int = 2025) -> StoredFinding:
-    return StoredFinding(
-        f"{year}:SE-E1:trend:{key}", year, "SE-E1", "trend", f"Ökning av {key}", key, 9, 4, severity
-    )
+def finding(key: str, severity: int, year: int = 2025) -> Finding:
+    return Finding(year, "SE-E1", "trend", key, f"Ökning av {key}", key, 9, 4, severity)
 
 
 RISE = finding("avvikelser", 3)

@@ -1,63 +1,41 @@
-"""Analys: patterns, trends and risks in each unit's deviations and complaints.
-
-The figures come from the compilation's counts (``compilation.count_own``) for the year and the
-two before it, plus two small grouped queries for what those counts lack (the risk matrix, and
-the follow-up of last year's action plan). Everything after the queries is pure Python over the
-tree, so the cost grows with the number of units, not of records. Every check yields
-:class:`Finding` s with ids that stay the same across reruns, so actions in a unit's plan keep
-pointing at them.
-"""
+"""The findings of the analysis: one unit's :class:`Analysis` and the checks that draw
+:class:`Finding` s from it, and the findings as stored in and loaded from the database."""
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from math import sqrt
-from pathlib import Path
-from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, delete, insert, select
 
-from arshjul.compilation import (
-    SAFETY_COURSE,
-    TRAINING_ROLES_SV,
-    Durations,
-    Figures,
-    count_own,
-    durations,
-    roll_up,
+from arshjul.analysis.figures import ActionFollowUp, Data, UnitData
+from arshjul.analysis.stats import (
+    ControlChart,
+    ParetoRow,
+    RiskCell,
+    Trend,
+    control_chart,
+    pareto,
+    peer_medians,
+    risk_matrix,
+    trend,
 )
 from arshjul.config import Codes, Config, KnowledgeAreas
-from arshjul.documents import Provenance, write_unit_documents
-from arshjul.models import Action, ActionStatus, Deviation, OrgLevel
+from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Durations, Figures, durations
 from arshjul.models import Finding as FindingRow
-from arshjul.org import OrgTree, Unit
+from arshjul.models import OrgLevel
+from arshjul.org import OrgTree
 from arshjul.render import MONTHS_SV, number, percent
 
-K = TypeVar("K")
-
-#: |observed - expected| / sqrt(expected) above this is a significant change (Poisson)
-Z_SIGNAL = 3.0
 #: z at or above these raise the severity to 2 and 3
 Z_SEVERITY = (5.0, 8.0)
-#: a yearly total must reach this (this year or the baseline) before its trend is judged
-MIN_TREND_COUNT = 10
 #: a category must reach this many this year before a surge is reported
 MIN_SURGE_COUNT = 5
-#: SPC: this many consecutive points on one side of the centre line is a signal
-RUN_LENGTH = 8
-SIGMA_LIMIT = 3.0
 #: SPC: below this mean per month a c-chart flags chance, so no signals are judged
 MIN_CHART_CENTRE = 2.0
-#: Pareto: the vital few are the categories that together reach this share
-PARETO_CUTOFF = 0.8
 #: under-reporting: a unit below this share of its peers' median reports too little
 UNDER_REPORTING_SHARE = 0.25
-MIN_PEERS = 3
 #: peers must report at least this many per year for "too little" to mean anything
 MIN_PEER_MEDIAN = 4.0
 #: care chain: share of deviations at or above which the finding's severity is 2 and 3
@@ -75,15 +53,10 @@ TRAINING_ROLE = "chef"
 TRAINING_SEVERITY = (0.2, 0.5)
 #: actions: the share of last year's actions overdue at which the severity is 2 and 3
 OVERDUE_SEVERITY = (0.25, 0.5)
-#: the judged effect of a carried-out action that made no difference (codes.action_effects)
-NO_EFFECT = "Ingen effekt"
 #: knowledge areas are followed up on these levels (the audit: region-wide and per område)
 KNOWLEDGE_AREA_LEVELS = (OrgLevel.REGION, OrgLevel.AREA)
 
 SEVERITY_SV = {1: "Låg", 2: "Medel", 3: "Hög"}
-
-
-# --- findings ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -103,6 +76,10 @@ class Finding:
     @property
     def id(self) -> str:
         return finding_id(self.year, self.unit_id, self.kind, self.key)
+
+    def id_in(self, year: int) -> str:
+        """The id the same finding has in the analysis of ``year``."""
+        return finding_id(year, self.unit_id, self.kind, self.key)
 
 
 def finding_id(year: int, unit_id: str, kind: str, key: str) -> str:
@@ -138,272 +115,30 @@ def store_findings(
     return len(rows)
 
 
-def _severity(value: float, thresholds: tuple[float, float]) -> int:
-    return 1 + sum(value >= t for t in thresholds)
-
-
-# --- statistics (pure) ---------------------------------------------------------------------
-
-
-def poisson_z(observed: float, expected: float) -> float:
-    # expected floored at 1: a rise from nothing is measurable without dividing by zero
-    return (observed - expected) / sqrt(max(expected, 1.0))
-
-
-@dataclass(frozen=True)
-class Trend:
-    """A yearly count against the mean of the previous years that have data."""
-
-    key: str
-    label: str
-    counts: tuple[int | None, ...]  # oldest first, None for a year without data
-    baseline: float | None
-    z: float | None
-    significant: bool
-
-    @property
-    def current(self) -> int:
-        return self.counts[-1] or 0
-
-    @property
-    def change(self) -> float | None:
-        return (self.current - self.baseline) / self.baseline if self.baseline else None
-
-    @property
-    def rising(self) -> bool:
-        return self.significant and (self.z or 0.0) > 0
-
-
-def trend(
-    key: str, label: str, counts: Sequence[int | None], min_count: int = MIN_TREND_COUNT
-) -> Trend:
-    """Significant when |z| > ``Z_SIGNAL`` and this year or the baseline reaches
-    ``min_count`` (small counts swing widely by chance)."""
-    previous = [c for c in counts[:-1] if c is not None]
-    current = counts[-1] or 0
-    if not previous:
-        return Trend(key, label, tuple(counts), None, None, False)
-    baseline = sum(previous) / len(previous)
-    z = poisson_z(current, baseline)
-    large_enough = max(current, baseline) >= min_count
-    return Trend(key, label, tuple(counts), baseline, z, large_enough and abs(z) > Z_SIGNAL)
-
-
-@dataclass(frozen=True)
-class ControlChart:
-    """An SPC u-chart; with every exposure 1 it is a c-chart of the counts."""
-
-    values: tuple[float, ...]
-    centre: float
-    upper: tuple[float, ...]
-    lower: tuple[float, ...]
-    beyond: tuple[int, ...]  # indexes of points outside the limits
-    runs: tuple[tuple[int, int], ...]  # first and last index of each long run on one side
-
-
-def control_chart(counts: Sequence[int], exposure: Sequence[float] | None = None) -> ControlChart:
-    """Centre line ū = Σc/Σn, limits ū ± 3·√(ū/nᵢ) (the lower one not below 0), and the two
-    signals: a point beyond the limits, ``RUN_LENGTH`` points in a row on one side."""
-    sizes = [1.0] * len(counts) if exposure is None else list(exposure)
-    if len(sizes) != len(counts) or any(n <= 0 for n in sizes):
-        raise ValueError("every point needs a positive exposure")
-    centre = sum(counts) / sum(sizes) if sizes else 0.0
-    values = tuple(c / n for c, n in zip(counts, sizes, strict=True))
-    spread = [SIGMA_LIMIT * sqrt(centre / n) for n in sizes]
-    upper = tuple(centre + s for s in spread)
-    lower = tuple(max(0.0, centre - s) for s in spread)
-    beyond = tuple(
-        i
-        for i, (v, lo, hi) in enumerate(zip(values, lower, upper, strict=True))
-        if not lo <= v <= hi
+def load_findings(conn: Connection, up_to: int) -> list[Finding]:
+    """Every finding stored for the years up to ``up_to``: a few per unit and year, and
+    actions carried over from any earlier year point at them (a key is the rest of its id)."""
+    rows = conn.execute(
+        select(
+            FindingRow.id,
+            FindingRow.year,
+            FindingRow.unit_id,
+            FindingRow.kind,
+            FindingRow.title,
+            FindingRow.measure,
+            FindingRow.value,
+            FindingRow.baseline,
+            FindingRow.severity,
+        ).where(FindingRow.year <= up_to)
     )
-    return ControlChart(values, centre, upper, lower, beyond, long_runs(values, centre))
-
-
-def long_runs(values: Sequence[float], centre: float) -> tuple[tuple[int, int], ...]:
-    """Runs of at least ``RUN_LENGTH`` points strictly on one side of ``centre``; a point on
-    the line ends a run (the cautious reading: it is not evidence of a shift)."""
-    runs = []
-    start, side = 0, 0
-    for i, v in enumerate([*values, centre]):  # the sentinel on the line closes the last run
-        s = (v > centre) - (v < centre)
-        if s != side or s == 0:
-            if side and i - start >= RUN_LENGTH:
-                runs.append((start, i - 1))
-            start, side = i, s
-    return tuple(runs)
-
-
-@dataclass(frozen=True)
-class ParetoRow:
-    name: str
-    count: int
-    share: float
-    cumulative: float
-    vital: bool
-
-
-def pareto(counts: Counter[str], cutoff: float = PARETO_CUTOFF) -> list[ParetoRow]:
-    """Categories largest first; the vital few are those needed to reach ``cutoff``."""
-    total = sum(counts.values())
-    rows, before = [], 0
-    for name, n in sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])):
-        rows.append(ParetoRow(name, n, n / total, (before + n) / total, before / total < cutoff))
-        before += n
-    return rows
-
-
-@dataclass(frozen=True)
-class RiskCell:
-    consequence: int
-    probability: int
-    count: int
-    score: int
-    band: str
-
-
-def risk_matrix(counts: Counter[tuple[Any, Any]], codes: Codes) -> list[list[RiskCell]]:
-    """Rows by probability, highest first; columns by consequence, lowest first."""
     return [
-        [
-            RiskCell(c, p, counts.get((c, p), 0), c * p, codes.risk_band(c * p))
-            for c in sorted(codes.consequence)
-        ]
-        for p in sorted(codes.probability, reverse=True)
+        Finding(year, unit_id, kind, fid.removeprefix(finding_id(year, unit_id, kind, "")), *rest)
+        for fid, year, unit_id, kind, *rest in rows
     ]
 
 
-def peer_medians(tree: OrgTree, counts: dict[str, int]) -> dict[str, tuple[float, int] | None]:
-    """Each unit's peers' median count and how many peers: its siblings on the same level, or
-    every other unit on its level when it has fewer than ``MIN_PEERS`` siblings."""
-    by_level: dict[str, list[str]] = {}
-    for u in tree.units.values():
-        by_level.setdefault(u.level, []).append(u.id)
-    out: dict[str, tuple[float, int] | None] = {}
-    for unit in tree.units.values():
-        if unit.parent_id is None:
-            out[unit.id] = None
-            continue
-        siblings = [u.id for u in tree.children(unit.parent_id) if u.level == unit.level]
-        peers = [u for u in siblings if u != unit.id]
-        if len(peers) < MIN_PEERS:
-            peers = [u for u in by_level[unit.level] if u != unit.id]
-        enough = len(peers) >= MIN_PEERS
-        out[unit.id] = (
-            (statistics.median(counts.get(u, 0) for u in peers), len(peers)) if enough else None
-        )
-    return out
-
-
-# --- data ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActionFollowUp:
-    """A unit's own actions in last year's action plan, as of the day of the analysis."""
-
-    total: int = 0
-    #: Planerad or Pågår with the due date passed
-    overdue: int = 0
-    #: Klar with the effect judged "Ingen effekt"
-    without_effect: int = 0
-
-
-@dataclass(frozen=True)
-class UnitData:
-    """A unit's subtree figures for the analysed year and the two before it."""
-
-    years: tuple[Figures, ...]  # oldest first
-    risk: Counter[tuple[Any, Any]]  # (consequence, probability) -> deviations, analysed year
-    actions: ActionFollowUp  # the unit's own plan (not its subtree's)
-
-
-@dataclass(frozen=True)
-class Data:
-    year: int
-    years: tuple[int, ...]  # the analysed year last
-    #: the years the database holds any record of (a year never imported is no baseline)
-    with_data: frozenset[int]
-    units: dict[str, UnitData]
-    today: date | None  # None: last year's actions were not read
-
-
-def gather(conn: Connection, tree: OrgTree, year: int, *, today: date | None = None) -> Data:
-    """The figures the analysis of ``year`` needs. ``today`` decides which of last year's
-    actions are late; None: the actions are not read (for callers that only re-measure
-    findings)."""
-    years = (year - 2, year - 1, year)
-    figures = [roll_up(tree, count_own(conn, y)) for y in years]
-    risk = roll_up_counters(tree, count_risk(conn, year))
-    actions = count_actions(conn, year - 1, today) if today else {}
-    root = tree.root.id
-    with_data = frozenset(
-        y for y, f in zip(years, figures, strict=True) if f[root].deviations + f[root].complaints
-    )
-    units = {
-        uid: UnitData(tuple(f[uid] for f in figures), risk[uid], actions.get(uid, ActionFollowUp()))
-        for uid in tree.units
-    }
-    return Data(year, years, with_data, units, today)
-
-
-def _in_year(column: Any, year: int) -> ColumnElement[bool]:
-    return column.between(date(year, 1, 1), date(year, 12, 31))
-
-
-def count_risk(conn: Connection, year: int) -> dict[str, Counter[tuple[Any, Any]]]:
-    """Each unit's own deviations of ``year`` by (consequence, probability)."""
-    own: dict[str, Counter[tuple[Any, Any]]] = {}
-    rows = conn.execute(
-        select(Deviation.unit_id, Deviation.consequence, Deviation.probability, func.count())
-        .where(_in_year(Deviation.reported_date, year))
-        .group_by(Deviation.unit_id, Deviation.consequence, Deviation.probability)
-    )
-    for unit_id, consequence, probability, n in rows:
-        own.setdefault(unit_id, Counter())[consequence, probability] += n
-    return own
-
-
-def count_actions(conn: Connection, plan_year: int, today: date) -> dict[str, ActionFollowUp]:
-    """Each unit's own actions of the plan on data year ``plan_year``: those answering a
-    finding of that year, or numbered ``{unit}-{plan_year}-nnn`` as the worksheet numbers
-    them."""
-    in_plan = or_(
-        Action.finding_id.like(f"{plan_year}:%"), Action.action_id.like(f"%-{plan_year}-%")
-    )
-    late = and_(
-        Action.status.in_((ActionStatus.PLANNED, ActionStatus.IN_PROGRESS)),
-        Action.due_date < today,
-    )
-    no_effect = and_(Action.status == ActionStatus.DONE, Action.effect == NO_EFFECT)
-    rows = conn.execute(
-        select(
-            Action.unit_id,
-            func.count(),
-            func.sum(case((late, 1), else_=0)),
-            func.sum(case((no_effect, 1), else_=0)),
-        )
-        .where(in_plan)
-        .group_by(Action.unit_id)
-    )
-    return {
-        uid: ActionFollowUp(n, overdue or 0, ineffective or 0)
-        for uid, n, overdue, ineffective in rows
-    }
-
-
-def roll_up_counters(tree: OrgTree, own: dict[str, Counter[K]]) -> dict[str, Counter[K]]:
-    """Like ``compilation.roll_up`` for a single counter per unit."""
-    total: dict[str, Counter[K]] = {}
-    for unit in reversed(list(tree.walk(tree.root.id))):
-        c: Counter[K] = Counter(own.get(unit.id, {}))
-        for child in tree.children(unit.id):
-            c.update(total[child.id])
-        total[unit.id] = c
-    return total
-
-
-# --- one unit's analysis -------------------------------------------------------------------
+def _severity(value: float, thresholds: tuple[float, float]) -> int:
+    return 1 + sum(value >= t for t in thresholds)
 
 
 @dataclass(frozen=True)
@@ -636,7 +371,7 @@ def _category_source(t: Trend) -> str:
     return next(label for prefix, label, _ in CATEGORY_SOURCES if t.key.startswith(prefix))
 
 
-def _month_sv(month: tuple[int, int]) -> str:
+def month_sv(month: tuple[int, int]) -> str:
     return f"{MONTHS_SV[month[1] - 1]} {month[0]}"
 
 
@@ -651,7 +386,7 @@ def _chart_findings(a: Analysis) -> Iterable[Finding]:
     beyond = [i for i in chart.beyond if i >= first]
     if beyond:
         months = ", ".join(
-            f"{_month_sv(a.months[i])} ({'över' if chart.values[i] > chart.centre else 'under'})"
+            f"{month_sv(a.months[i])} ({'över' if chart.values[i] > chart.centre else 'under'})"
             for i in beyond
         )
         worst = max(beyond, key=lambda i: abs(chart.values[i] - chart.centre))
@@ -671,7 +406,7 @@ def _chart_findings(a: Analysis) -> Iterable[Finding]:
         side = "över" if chart.values[s] > chart.centre else "under"
         title = (
             f"{e - s + 1} månader i följd {side} medellinjen"
-            f" ({_month_sv(a.months[s])}–{_month_sv(a.months[e])})"
+            f" ({month_sv(a.months[s])}–{month_sv(a.months[e])})"
         )
         mean = sum(chart.values[s : e + 1]) / (e - s + 1)
         yield _finding(
@@ -833,90 +568,3 @@ def _knowledge_findings(a: Analysis) -> Iterable[Finding]:
             baseline=t.baseline,
             severity=_severity(t.z, Z_SEVERITY),
         )
-
-
-# --- documents -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChartDrawing:
-    """Geometry of a control chart; the template draws it as SVG."""
-
-    width: int
-    height: int
-    pad: int
-    line: str  # SVG polyline points of the values
-    upper: str
-    lower: str
-    centre_y: float
-    beyond: tuple[tuple[float, float], ...]  # points outside the limits
-    in_runs: tuple[tuple[float, float], ...]  # points in a long run
-    ticks: tuple[tuple[float, str], ...]  # x and label at each January
-    top: float
-
-
-def draw_control_chart(
-    chart: ControlChart,
-    months: Sequence[tuple[int, int]],
-    *,
-    width: int = 640,
-    height: int = 200,
-    pad: int = 28,
-) -> ChartDrawing:
-    top = max([*chart.values, *chart.upper, 1.0])
-    step = (width - 2 * pad) / max(len(chart.values) - 1, 1)
-    plot_h = height - 2 * pad
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        return round(pad + i * step, 1), round(pad + plot_h * (1 - v / top), 1)
-
-    def polyline(values: Sequence[float]) -> str:
-        return " ".join("{},{}".format(*xy(i, v)) for i, v in enumerate(values))
-
-    in_runs = sorted({i for s, e in chart.runs for i in range(s, e + 1)})
-    return ChartDrawing(
-        width=width,
-        height=height,
-        pad=pad,
-        line=polyline(chart.values),
-        upper=polyline(chart.upper),
-        lower=polyline(chart.lower),
-        centre_y=xy(0, chart.centre)[1],
-        beyond=tuple(xy(i, chart.values[i]) for i in chart.beyond),
-        in_runs=tuple(xy(i, chart.values[i]) for i in in_runs),
-        ticks=tuple((xy(i, 0)[0], str(y)) for i, (y, m) in enumerate(months) if m == 1),
-        top=top,
-    )
-
-
-def write_documents(
-    out: Path,
-    config: Config,
-    tree: OrgTree,
-    year: int,
-    analyses: dict[str, Analysis],
-    unit_ids: Iterable[str],
-    origin: Provenance,
-) -> list[Path]:
-    """The analysis of each unit in ``unit_ids`` as HTML; returns the files written."""
-
-    def context(unit: Unit) -> dict[str, Any]:
-        a = analyses[unit.id]
-        return dict(
-            region=config.settings.region,
-            year=year,
-            a=a,
-            findings=sorted(a.findings, key=lambda f: (-f.severity, f.kind, f.key)),
-            severity_sv=SEVERITY_SV,
-            drawing=draw_control_chart(a.chart, a.months) if a.chart else None,
-            months=[_month_sv(m) for m in a.months],
-            children=[(c, analyses[c.id]) for c in tree.children(unit.id)],
-            answer_target=ANSWER_SHARE_TARGET,
-            pareto_cutoff=PARETO_CUTOFF,
-            training_roles=TRAINING_ROLES_SV,
-            origin=origin,
-        )
-
-    return write_unit_documents(
-        out, year, tree, unit_ids, "analys.html", "analysis.html.j2", context
-    )
