@@ -1,0 +1,123 @@
+"""Complementary suppression (issue 15.8): hand-computed patterns, what a reader works out."""
+
+from __future__ import annotations
+
+import pytest
+
+from arshjul.disclosure import Key, Ledger, Line, Mark, intervals, protect
+
+P, S = Mark.PRIMARY, Mark.SECONDARY
+
+
+def one_way(total: int, parts: list[int]) -> tuple[dict[Key, int], list[Line]]:
+    values: dict[Key, int] = {"total": total, **{f"c{i}": n for i, n in enumerate(parts)}}
+    return values, [Line("total", tuple(k for k in values if k != "total"))]
+
+
+def test_a_row_with_one_small_cell_hides_the_next_smallest_too():
+    # complaints by channel: 523 = 227 + 155 + 137 + 4; alone, the 4 is 523 - 227 - 155 - 137
+    values, lines = one_way(523, [227, 155, 137, 4])
+    assert protect(values, lines, 5) == {"c3": P, "c2": S}
+
+
+def test_a_row_without_small_cells_hides_nothing():
+    values, lines = one_way(30, [10, 0, 20])
+    assert protect(values, lines, 5) == {}
+
+
+def test_two_small_cells_protect_each_other_unless_their_sum_pins_them():
+    values, lines = one_way(20, [3, 2, 15])
+    assert protect(values, lines, 5) == {"c0": P, "c1": P}  # 5 = 3 + 2: 1..4 each
+    values, lines = one_way(17, [1, 1, 15])
+    # 2 = 1 + 1 can only be 1 + 1: the 15 goes too
+    assert protect(values, lines, 5) == {"c0": P, "c1": P, "c2": S}
+
+
+def test_a_complement_of_five_beside_a_one_is_not_enough():
+    # "..": 0 or at least 5; 1 + 5 = 6 leaves only 1 + 5, so the next cell goes as well
+    values, lines = one_way(21, [1, 5, 15])
+    assert protect(values, lines, 5) == {"c0": P, "c1": S, "c2": S}
+
+
+def test_zero_cells_are_not_complements_while_others_are_left():
+    values, lines = one_way(12, [3, 0, 9])
+    assert protect(values, lines, 5) == {"c0": P, "c2": S}
+
+
+def test_a_table_with_margins_both_ways_hides_a_rectangle():
+    #        x   y | total
+    #   A    3  10 |  13
+    #   B    7   8 |  15
+    #   tot 10  18 |  28
+    values: dict[Key, int] = dict(A_x=3, A_y=10, A_t=13, B_x=7, B_y=8, B_t=15, T_x=10, T_y=18, T_t=28)
+    lines = [
+        Line("A_t", ("A_x", "A_y")),
+        Line("B_t", ("B_x", "B_y")),
+        Line("T_t", ("T_x", "T_y")),
+        Line("T_x", ("A_x", "B_x")),
+        Line("T_y", ("A_y", "B_y")),
+        Line("T_t", ("A_t", "B_t")),
+    ]
+    marks = protect(values, lines, 5)
+    assert marks == {"A_x": P, "B_x": S, "B_y": S, "A_y": S}
+    assert intervals(values, lines, marks, (), 5)["A_x"] == (1, 4)
+
+
+def test_a_column_with_one_small_cell_gets_a_second_suppression():
+    ledger = Ledger()
+    for area, n in (("nord", 2), ("syd", 40), ("mitt", 9)):
+        ledger.count(area, n)
+    ledger.count("region", 51)
+    ledger.line("region", ["nord", "syd", "mitt"])
+    shown = ledger.publish(5)
+    assert [shown.show(k) for k in ("nord", "syd", "mitt", "region")] == ["<5", "40", "..", "51"]
+
+
+def test_a_total_the_parts_do_not_cover_gets_an_unshown_rest():
+    # 4 deviations reported directly under the region: 20 - 12 - 4 is not the small one
+    ledger = Ledger()
+    for key, n in (("a", 12), ("b", 4), ("region", 20)):
+        ledger.count(key, n)
+    ledger.line("region", ["a", "b"])
+    shown = ledger.publish(5)
+    assert shown.marks == {"b": P}
+
+
+def test_a_secondary_value_that_the_others_pin_is_still_no_leak_of_the_small_one():
+    # the reader learns nothing of 3 from a total that is hidden as well
+    values, lines = one_way(9, [3, 6])
+    marks = protect(values, lines, 5)
+    bounds = intervals(values, lines, marks, (), 5)
+    assert marks["c0"] is P and bounds["c0"] == (1, 4)
+
+
+def test_shares_of_hidden_counts_are_not_shown():
+    ledger = Ledger()
+    for key, n in (("total", 149), ("within", 145), ("over", 4)):
+        ledger.count(key, n)
+    ledger.line("total", ["within", "over"])
+    shown = ledger.publish(5)
+    assert shown.show("over") == "<5" and shown.show("within") == ".."
+    assert shown.share("within", "total") is None  # 97,3 % of 149 would give 145, so 4
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("3 avvikelser med risknivån hög", "<5 avvikelser med risknivån hög"),
+        ("137 klagomål via IVO", ".. klagomål via IVO"),
+        ("138 klagomål, median 137,5 dagar, 137 %", "138 klagomål, median 137,5 dagar, 137 %"),
+    ],
+)
+def test_sentences_hide_small_numbers_and_the_values_tables_hide(text, written):
+    values, lines = one_way(523, [227, 155, 137, 4])
+    ledger = Ledger()
+    for k, v in values.items():
+        ledger.count(k, v)
+    ledger.line("total", [k for k in values if k != "total"])
+    assert ledger.publish(5).text(text) == written
+
+
+def test_the_rule_is_stated_with_the_documents_limit():
+    ledger = Ledger()
+    assert ledger.publish(5).rule.startswith("Antal 1–4 visas som <5. För att de inte ska")
