@@ -66,14 +66,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from arshjul.inputs import LocalPath
     from flows.cycle import run_flow
 
     _set_out(args.out)
-    where = f"data in {args.data}" if args.data else "the demo region"
+    where = f"data in {LocalPath(path=args.data)}" if args.data else "the demo region"
     print(f"arshjul run: {where}", file=sys.stderr)
-    summary = run_flow(year=args.year, data=args.data, approve=args.approve)
+    data = LocalPath(path=args.data) if args.data else None
+    summary = run_flow(year=args.year, data=data, approve=args.approve)
     out = Path(os.environ.get("ARSHJUL_OUT", "out"))
-    print(f"Data year {summary.year}, data from {summary.data}")
+    print(f"Data year {summary.year}, data from {summary.data}")  # masked, see LocalPath
     for result in summary.imports:
         print(f"  imported      {result.file}: {result.rows} rows")
     for step, written in summary.cycle.documents.items():
@@ -91,12 +93,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from arshjul.inputs import InputFile
     from flows.importing import import_data
 
-    missing = [str(f) for f in args.files if not f.is_file()]
+    files = [InputFile(kind=args.kind, path=f) for f in args.files]
+    missing = [str(f) for f in files if not f.path.is_file()]
     if missing:
         raise UsageError(f"FILE: no such file: {', '.join(missing)}")
-    import_data([(args.kind, f) for f in args.files])
+    import_data(files)
     return 0
 
 
@@ -289,12 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str, prefect: bool = True
+    ) -> Any:
+        """``prefect``: the command runs flows or asks Prefect's API."""
         p = sub.add_parser(name, help=help, description=help)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, prefect=prefect)
         return p
 
-    p = command("demo", cmd_demo, "write a synthetic region's input files")
+    p = command("demo", cmd_demo, "write a synthetic region's input files", prefect=False)
     p.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
     p.add_argument("--scale", choices=("small", "large"), default="small")
     p.add_argument("--seed", type=int, default=1)
@@ -322,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--year", type=_year, help="data year (default: the last full year)")
         p.add_argument("--unit", metavar="ID", help="only this unit and the units above it")
 
-    p = command("status", cmd_status, "which unit has done which step of a year's cycle")
+    p = command(
+        "status", cmd_status, "which unit has done which step of a year's cycle", prefect=False
+    )
     p.add_argument("--year", type=_year, help="data year (default: the last full year)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
@@ -360,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
     p.add_argument("--out", type=Path, help="output folder to serve (default: $ARSHJUL_OUT)")
     p = cal_sub.add_parser("tokens", help="list every unit's secret feed link")
-    p.set_defaults(handler=cmd_calendar_tokens)
+    p.set_defaults(handler=cmd_calendar_tokens, prefect=False)
     return parser
 
 
@@ -369,6 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_output(args.verbose)
     try:
+        if args.prefect:
+            from flows.runtime import ephemeral_server_dies_with_this_process
+
+            ephemeral_server_dies_with_this_process()
         return int(args.handler(args))
     except ArshjulError as exc:
         print(f"arshjul: {exc}", file=sys.stderr)
@@ -379,11 +392,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001  (the last line of defence: no traceback for users)
         if args.verbose:
             raise
-        print(
-            f"arshjul: failed: {type(exc).__name__}: {exc} (run with -v for details)",
-            file=sys.stderr,
-        )
+        print(f"arshjul: failed: {_failure(exc)} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+def _failure(exc: Exception) -> str:
+    """What went wrong, in a line: a database's error without the SQL statement and its
+    parameters (SQLAlchemy puts both in its message), never a personnummer."""
+    from sqlalchemy.exc import StatementError
+
+    from arshjul.importers.personnummer import mask
+
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        lines = str(exc.orig).strip().splitlines() or [""]
+        return mask(f"the database: {type(exc.orig).__name__}: {lines[0]}")
+    return mask(f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def make_engine(url: str | None = None) -> Engine:
         raise UsageError(f"ARSHJUL_DATABASE_URL: {chosen!r} is not a database URL") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, future=True)
+    # a statement's parameters are data (ids, names): never in an error's message or a log
+    engine = create_engine(parsed, future=True, hide_parameters=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)

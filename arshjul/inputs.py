@@ -1,29 +1,58 @@
-"""Finding input files in a data folder by kind."""
+"""Input files as the flows pass them on, and finding them in a data folder by kind."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, field_serializer
+
 from arshjul.errors import UsageError
+from arshjul.importers.personnummer import mask
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
 
 
-def find_input_files(folder: Path, kinds: Sequence[str]) -> list[tuple[str, Path]]:
-    """``(kind, file)`` for every file in ``folder`` whose name starts with a kind, in the
-    order of ``kinds`` (organisation first), then by name."""
+class LocalPath(BaseModel):
+    """A path on this machine as a flow's parameter. Prefect keeps every flow run's parameters
+    in its database as JSON: there a personnummer in a file's or folder's name is masked. The
+    flow itself is given this object, path and all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+
+    @field_serializer("path", when_used="json")
+    def _masked(self, path: Path) -> str:
+        return mask(str(path))
+
+    def __str__(self) -> str:
+        """As messages show it."""
+        return mask(str(self.path))
+
+
+class InputFile(LocalPath):
+    """A file to import as a ``kind`` of input (see SPEC §4)."""
+
+    kind: str
+
+
+def find_input_files(folder: Path, kinds: Sequence[str]) -> list[InputFile]:
+    """Every file in ``folder`` whose name starts with a kind, in the order of ``kinds``
+    (organisation first), then by name."""
     if not folder.is_dir():
-        raise UsageError(f"--data: {folder}: no such folder")
-    found: list[tuple[str, Path]] = []
+        raise UsageError(f"--data: {mask(str(folder))}: no such folder")
+    found: list[InputFile] = []
     for kind in kinds:
         matches = sorted(
             p
             for p in folder.iterdir()
             if p.is_file() and p.suffix.lower() in SUFFIXES and p.stem.lower().startswith(kind)
         )
-        found.extend((kind, p) for p in matches)
+        found.extend(InputFile(kind=kind, path=p) for p in matches)
     if not found:
         names = ", ".join(f"{k}.csv" for k in kinds)
-        raise UsageError(f"--data: {folder}: no input files (expected names like {names})")
+        raise UsageError(
+            f"--data: {mask(str(folder))}: no input files (expected names like {names})"
+        )
     return found

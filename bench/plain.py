@@ -18,7 +18,7 @@ from typing import TypeVar
 from arshjul.clock import local
 from arshjul.documents import unit_dir
 from arshjul.importers import KINDS, ImportResult
-from arshjul.inputs import find_input_files
+from arshjul.inputs import InputFile, find_input_files
 from arshjul.periods import Period, latest_period, parse_period
 from arshjul.workspace import Workspace
 from flows import action_plan, analyse, calendars, importing, interim, safety_report
@@ -51,12 +51,12 @@ def import_all(ws: Workspace, folder: Path, now: datetime, steps: Steps) -> dict
     """flows.importing.import_data: every input file, one transaction each; rows per kind."""
     rows: dict[str, int] = {}
 
-    def one(kind: str, path: Path) -> ImportResult:
-        return importing.import_one.fn(ws, kind, path, now)
+    def one(file: InputFile) -> ImportResult:
+        return importing.import_one.fn(ws, file, now)
 
-    for kind, path in find_input_files(folder, KINDS):
-        result = steps(f"import {kind}", partial(one, kind, path))
-        rows[kind] = rows.get(kind, 0) + result.rows
+    for file in find_input_files(folder, KINDS):
+        result = steps(f"import {file.kind}", partial(one, file))
+        rows[file.kind] = rows.get(file.kind, 0) + result.rows
     return rows
 
 

@@ -13,7 +13,7 @@ from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year, load_config
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
-from arshjul.inputs import find_input_files
+from arshjul.inputs import LocalPath, find_input_files
 from arshjul.periods import latest_period
 from arshjul.signoff import SignOffResult
 from flows.action_plan import action_plan_flow
@@ -65,7 +65,7 @@ def cycle_flow(
 @dataclass(frozen=True)
 class RunSummary:
     year: int
-    data: Path
+    data: LocalPath
     imports: list[ImportResult]
     cycle: CycleResult
     #: the interim sections written: period label -> documents
@@ -74,15 +74,15 @@ class RunSummary:
 
 
 @step_task
-def generate_demo_data(data: Path, now: datetime, seed: int) -> Path:
+def generate_demo_data(data: Path, now: datetime, seed: int) -> LocalPath:
     write_demo(data, load_config(), today=now.date(), seed=seed)
-    return data
+    return LocalPath(path=data)
 
 
 @flow(name="run")
 def run_flow(
     year: int | None = None,
-    data: Path | None = None,
+    data: LocalPath | None = None,
     now: datetime | None = None,
     demo_seed: int = 1,
     approve: bool = False,
@@ -93,7 +93,7 @@ def run_flow(
     now = now or wall_clock()
     year = year or default_data_year(now.date())
     folder = data if data is not None else generate_demo_data(Path("var/demo"), now, demo_seed)
-    imports = import_data(find_input_files(folder, KINDS), now=now)
+    imports = import_data(find_input_files(folder.path, KINDS), now=now)
     # the calendars are published once, after all steps, not after each
     cycle = cycle_flow(year=year, now=now, approve=approve, publish=False)
     periods = dict.fromkeys([str(year), latest_period(now.date()).label])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 LOGGING_YML = Path(__file__).with_name("logging.yml")
 
@@ -25,6 +28,66 @@ def configure_environment() -> None:
     """Set arshjul's Prefect defaults; anything the operator set already wins."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+
+
+#: stops Prefect's ephemeral API server once the process that started it is gone (its parent
+#: process changes): polls twice a second, asks the server to stop, kills it after 5 s. A
+#: pidfd names the server, so a new process that got its number is never signalled.
+_WATCHDOG = """
+import os, select, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+parent, server = int(sys.argv[1]), os.pidfd_open(int(sys.argv[2]))
+while os.getppid() == parent:
+    time.sleep(0.5)
+for stop in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        signal.pidfd_send_signal(server, stop)
+    except ProcessLookupError:
+        break
+    if select.select([server], [], [], 5.0)[0]:
+        break
+"""
+
+
+def ephemeral_server_dies_with_this_process() -> None:
+    """Without ``PREFECT_API_URL``, Prefect starts a throw-away API server (uvicorn) as a child
+    process and stops it at exit; a ``kill -9`` skips that, and the server ran on, an orphan.
+    From now on each such server gets a watchdog process (a few lines of standard Python)
+    that stops it when this process is gone. Linux only (pidfd); elsewhere nothing changes."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or not hasattr(os, "pidfd_open"):
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class WatchedServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            server = super()._run_uvicorn_command()
+            _watchdogs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-I",
+                        "-S",
+                        "-c",
+                        _WATCHDOG,
+                        str(os.getpid()),
+                        str(server.pid),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            return server
+
+    # Prefect asks for ``SubprocessASGIServer()``, one instance per port (None: any port),
+    # and gets the one made first: this one
+    WatchedServer()
+
+
+#: the watchdogs started, kept so that they are not reaped as garbage while they watch
+_watchdogs: list[subprocess.Popen[bytes]] = []
 
 
 def server_log_handler() -> logging.Handler:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,100 @@ def test_report_interim_and_safety_write_their_documents(workdir, capsys):
     out = capsys.readouterr().out
     assert "safety_report 2025 version 1: approved by automatiskt godkänd" in out
     assert (workdir / "out" / "2025" / "region" / "R1" / "patientsakerhetsberattelse.docx").exists()
+
+
+def test_a_locked_database_is_one_clean_line_without_sql_or_parameters(
+    workdir, tmp_path, capsys, monkeypatch
+):
+    """SQLAlchemy's message of a failed statement holds the SQL and its parameters."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from arshjul import cli
+
+    path = tmp_path / "locked.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN EXCLUSIVE")
+    locked = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+
+    def write_to_the_locked_database(_args) -> int:
+        with locked.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": "19121212-1212"})
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_status", write_to_the_locked_database)
+    try:
+        assert main(["status"]) == 1
+    finally:
+        holder.close()
+        locked.dispose()
+    err = capsys.readouterr().err
+    assert err == (
+        "arshjul: failed: the database: OperationalError: database is locked"
+        " (run with -v for details)\n"
+    )
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid`` -> their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found[int(entry.name)] = command
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_cli_takes_its_ephemeral_prefect_server_with_it(tmp_path):
+    """`arshjul import` in ephemeral mode, killed with SIGKILL while Prefect's API server is
+    starting: the server (uvicorn) must not run on as an orphan."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ARSHJUL_"))}
+    env.update(
+        ARSHJUL_NOW="2026-11-23T09:30",
+        ARSHJUL_DATABASE_URL=f"sqlite:///{tmp_path / 'arshjul.sqlite'}",
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+    )
+    script = Path(sys.executable).with_name("arshjul")
+    cli = subprocess.Popen(
+        [str(script), "import", "organisation", str(FIXTURES / "imports" / "organisation.csv")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    servers: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and cli.poll() is None and not servers:
+            servers = [pid for pid, cmd in _children(cli.pid).items() if "uvicorn" in cmd]
+            time.sleep(0.1)
+        assert servers, "no API server started"
+        time.sleep(1.0)  # it takes seconds to answer: the command is still waiting for it
+        assert cli.poll() is None
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(map(_running, servers)):
+            time.sleep(0.2)
+        assert not any(map(_running, servers))
+    finally:
+        cli.kill()
+        for pid in filter(_running, servers):
+            os.kill(pid, signal.SIGKILL)

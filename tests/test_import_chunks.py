@@ -75,7 +75,7 @@ def same_in_sheets(
     monkeypatch.setattr(read, "BLOCK", 40)
     monkeypatch.setattr(read, "ROWS", 2)
     monkeypatch.setattr(validate, "REMEMBERED", 3)
-    assert len(list(sheets(path, survey(path)))) > 3  # really read in sheets
+    assert len(list(sheets(path, survey(path, path.name), path.name))) > 3  # really read in sheets
     assert outcome(conn, config, kind, path) == whole
     return whole
 
@@ -177,10 +177,10 @@ def test_the_bad_corpus_gives_the_same_problems_in_sheets(conn, config, findings
 def test_a_file_that_changes_while_it_is_read_is_refused(tmp_path):
     path = tmp_path / "deviations.csv"
     path.write_bytes(lines(DEV_HEADER, DEV_OK))
-    surveyed = survey(path)
+    surveyed = survey(path, path.name)
     path.write_bytes(lines(DEV_HEADER, DEV_OK.replace("2025-01-05", "2025-01-06")))
     with pytest.raises(UsageError, match="changed while it was imported"):
-        list(sheets(path, surveyed))
+        list(sheets(path, surveyed, path.name))
 
 
 def test_encodings_are_told_apart_across_blocks(tmp_path, tiny):
@@ -188,12 +188,12 @@ def test_encodings_are_told_apart_across_blocks(tmp_path, tiny):
     path = tmp_path / "deviations.csv"
     latin = lines(DEV_HEADER, *rows, encoding="cp1252")
     path.write_bytes(latin)
-    assert survey(path).form == "cp1252"
+    assert survey(path, path.name).form == "cp1252"
     # a UTF-8 letter far from the first Windows-1252 one: mixed, both lines named
     path.write_bytes(latin + "D99;E1;;2025-01-05;Läkemedel;;;;;Ny;\n".encode())
-    problem = survey(path).problem
+    problem = survey(path, path.name).problem
     assert problem is not None and problem.line == 1
     assert "mixed encodings: line 22 has UTF-8 text ('ä'" in problem.reason
     # a UTF-8 letter cut in two by the end of a block is still one letter
     path.write_bytes(("x" * 39 + "ä\n").encode())
-    assert survey(path).form == "utf-8-sig"
+    assert survey(path, path.name).form == "utf-8-sig"

@@ -211,7 +211,7 @@ def test_trailing_empty_cells_blank_rows_and_times_are_accepted(conn, imp):
 )
 def test_plain_and_quoted_files_read_the_same(tmp_path, text):
     path = write(tmp_path, "f.csv", text.encode())
-    (sheet,) = sheets(path, survey(path))
+    (sheet,) = sheets(path, survey(path, path.name), path.name)
     # quote-free files without blank lines are split at C speed, numbered by a range; the rest
     # are read by the csv module
     assert isinstance(sheet.lines, range) != ('"' in text or "\n\n" in text)

@@ -4,6 +4,7 @@ outside the output folder, and a feed server that cuts off clients that stop rea
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -263,3 +264,55 @@ def test_the_request_size_limits_hold(tmp_path):
         endless = b"GET /calendar/x.ics HTTP/1.1\r\n" + b"X: " + b"y" * 70_000 + b"\r\n\r\n"
         assert status_of(raw(server, endless)) == 431
         assert status_of(raw(server, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n")) == 414
+
+
+# --- a personnummer in an input file's name (issue 15) --------------------------------------
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_personnummer_in_a_file_name_is_masked_in_messages_and_in_prefect(
+    workdir, tmp_path, capsys
+):
+    """Everything a person or Prefect's database sees: the CLI's lines, the refusal, the
+    import batch, the flow runs' parameters, the task runs' states and the logs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter
+
+    from arshjul.cli import main
+
+    folder = tmp_path / "export 471124–8809"
+    folder.mkdir()
+    good = folder / "avvikelser 19121212-1212.csv"
+    good.write_bytes(lines(DEV_HEADER, DEV_OK))
+    bad = folder / "avvikelser 121212 1212.csv"
+    bad.write_bytes(lines(DEV_HEADER, DEV_OK.replace(";E1;", ";E9;")))
+    assert main(["import", "organisation", str(ORGANISATION)]) == 0
+    capsys.readouterr()
+    assert main(["import", "deviations", str(good)]) == 0
+    assert main(["import", "deviations", str(bad)]) == 2
+    assert main(["import", "deviations", str(folder / "saknas 19121212-1212.csv")]) == 2
+    said = capsys.readouterr()
+    printed = said.out + said.err
+    assert "avvikelser 19121212-****.csv (deviations): 1 rows" in printed
+    assert "avvikelser 121212 ****.csv, line 2" in printed
+    assert "export 471124-****/saknas 19121212-****.csv" in printed
+
+    engine = make_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    with engine.connect() as conn:
+        stored = every_text_value(conn)
+    engine.dispose()
+    assert "avvikelser 19121212-****.csv" in stored
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+        parameters = json.dumps([run.parameters for run in runs], ensure_ascii=False)
+        states = json.dumps(
+            [str(run.state and run.state.message) for run in client.read_task_runs()],
+            ensure_ascii=False,
+        )
+        logs = [log.message for log in client.read_logs(LogFilter())]
+    assert "export 471124-****/avvikelser 19121212-****.csv" in parameters
+    assert "avvikelser 121212 ****.csv" in parameters
+    assert "avvikelser 121212 ****.csv, line 2" in states
+    seen = [printed, *stored, parameters, states, *logs]
+    assert pnr.find_in(seen) == {}

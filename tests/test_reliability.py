@@ -257,7 +257,7 @@ from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 from arshjul.importers.read import sheets, survey
 path = Path(sys.argv[1])
-for sheet in sheets(path, survey(path)):
+for sheet in sheets(path, survey(path, path.name), path.name):
     for problem in sheet.problems:
         print(problem)
 """

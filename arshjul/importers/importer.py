@@ -23,6 +23,7 @@ from arshjul.org import OrgTree
 @dataclass(frozen=True)
 class ImportResult:
     kind: str
+    #: the file's name, any personnummer in it masked
     file: str
     #: distinct records in the file (an identical repeated row counts once)
     rows: int
@@ -52,24 +53,27 @@ def import_file(
     spec = BY_NAME.get(kind)
     if spec is None:
         raise UsageError(f"KIND: {kind!r} is not one of {', '.join(BY_NAME)}")
+    # the name is shown and kept (documents say which files they are built from): never a
+    # person's identity number in it
+    file_name = personnummer.mask(path.name)
     try:
-        surveyed = survey(path)
+        surveyed = survey(path, file_name)
     except FileNotFoundError:
-        raise UsageError(f"FILE: {path}: no such file") from None
+        raise UsageError(f"FILE: {personnummer.mask(str(path))}: no such file") from None
     except OSError as exc:
-        raise UsageError(f"FILE: {path}: {exc.strerror}") from None
+        raise UsageError(f"FILE: {personnummer.mask(str(path))}: {exc.strerror}") from None
     earlier = rows_of_earlier_import(conn, kind, surveyed.sha256)
     if earlier is not None:
-        return ImportResult(kind, path.name, earlier, 0, 0, earlier, True, ())
+        return ImportResult(kind, file_name, earlier, 0, 0, earlier, True, ())
 
     with page_cache(conn), conn.begin_nested():
         context = Context(config.codes, now.date(), OrgTree.load(conn).units, conn)
         aliases = config.columns.aliases.get(kind, {})
         validator: Validator | None = None
         staging: Staging | None = None
-        for sheet in sheets(path, surveyed, whole=spec.whole_file):
+        for sheet in sheets(path, surveyed, file_name, whole=spec.whole_file):
             if validator is None:  # the first sheet has the file's header
-                validator = Validator(spec, sheet.header, path.name, aliases, context)
+                validator = Validator(spec, sheet.header, file_name, aliases, context)
                 if validator.header_ok:
                     tally = spec.tally is not None and spec.tally not in validator.positions
                     staging = Staging(conn, spec, tally=tally)
@@ -85,15 +89,13 @@ def import_file(
         if problems:
             raise InputError(_presentable(problems))
         assert staging is not None  # a header without problems
-        # the name is kept (documents say which files they are built from): never a person's
-        file_name = personnummer.mask(path.name)
         rows, inserted, updated = store(
             conn, staging, file_name=file_name, sha256=surveyed.sha256, now=now
         )
     unchanged = rows - inserted - updated
     return ImportResult(
         kind,
-        path.name,
+        file_name,
         rows,
         inserted,
         updated,

@@ -83,10 +83,10 @@ class Survey:
     problem: Problem | None = None
 
 
-def survey(path: Path) -> Survey:
+def survey(path: Path, file: str) -> Survey:
     """Hash ``path`` and find its form: a workbook, or text in an accepted encoding, or the
-    problem that makes it unreadable. Raises ``OSError`` when the file cannot be opened."""
-    file = path.name
+    problem that makes it unreadable (of ``file``, the name it is shown by). Raises
+    ``OSError`` when the file cannot be opened."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         head = stream.read(len(_OLE_FILE))
@@ -116,11 +116,11 @@ def _sha256(stream: io.BufferedIOBase) -> str:
     return digest.hexdigest()
 
 
-def sheets(path: Path, surveyed: Survey, *, whole: bool = False) -> Iterator[Sheet]:
+def sheets(path: Path, surveyed: Survey, file: str, *, whole: bool = False) -> Iterator[Sheet]:
     """The file in sheets, all with the file's header (the first sheet's), none of more than a
     few MB of text; ``whole``: in one sheet. The sheets together carry every problem of
-    reading, including an empty file or one with only a header."""
-    file = path.name
+    reading, including an empty file or one with only a header, as problems of ``file`` (the
+    name it is shown by)."""
     if surveyed.problem is not None:
         yield Sheet(file, [], problems=[surveyed.problem])
         return
@@ -128,7 +128,7 @@ def sheets(path: Path, surveyed: Survey, *, whole: bool = False) -> Iterator[She
         parts: Iterable[Sheet] = _xlsx_sheets(path, file, None if whole else ROWS)
     else:
         assert surveyed.form is not None
-        pieces = _pieces(_text(path, surveyed, whole))
+        pieces = _pieces(_text(path, file, surveyed, whole))
         parts = _csv_sheets(pieces, file, None if whole else ROWS)
     header: list[str] | None = None
     rows = problems = False
@@ -291,7 +291,7 @@ def _first_utf8_character(path: Path, skip: int) -> tuple[int, bytes] | None:
     return None
 
 
-def _text(path: Path, surveyed: Survey, whole: bool) -> Iterator[str]:
+def _text(path: Path, file: str, surveyed: Survey, whole: bool) -> Iterator[str]:
     """The file's text, decoded as surveyed, in blocks; a file that changes meanwhile is
     refused (what is stored must be what was hashed)."""
     assert surveyed.form is not None
@@ -303,7 +303,7 @@ def _text(path: Path, surveyed: Survey, whole: bool) -> Iterator[str]:
             yield INVISIBLE.sub("", decoder.decode(block))
     yield INVISIBLE.sub("", decoder.decode(b"", final=True))
     if digest.hexdigest() != surveyed.sha256:
-        raise UsageError(f"FILE: {path}: the file changed while it was imported")
+        raise UsageError(f"FILE: {file}: the file changed while it was imported")
 
 
 def _pieces(texts: Iterable[str]) -> Iterator[str]:
