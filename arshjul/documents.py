@@ -1,8 +1,9 @@
 """Where documents go, what every document says about its origin, and its formats.
 
 A template renders each document once, to HTML (for reading); the HTML is then converted to
-DOCX (for editing, ``arshjul.formats.docx``) and its tables to CSV files and, when asked for,
-an XLSX workbook (``arshjul.formats.tables``), so one Jinja template set gives every format.
+DOCX (for editing, ``arshjul.formats.docx``), its tables to CSV files and, when asked for, an
+XLSX workbook (``arshjul.formats.tables``), and a document the region publishes to PDF
+(``arshjul.formats.pdf``), so one Jinja template set gives every format.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import Connection, select
 
 from arshjul.files import inside, slug, write_text_atomic
 from arshjul.formats.docx import write_docx
+from arshjul.formats.pdf import prepare as prepare_pdf
+from arshjul.formats.pdf import write_pdf
 from arshjul.formats.tables import parse_html, read_tables, write_csv_tables, write_workbook
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
@@ -77,6 +80,21 @@ DOCUMENT_TITLES = {
 }
 
 
+#: the documents a region publishes on its web site, written as PDF too (the HTML's print
+#: layout): the patientsäkerhetsberättelse and the deferred-care section of the interim reports
+PUBLISHED = frozenset({"patientsakerhetsberattelse.html", "uppskjuten-vard.html"})
+#: the levels whose published documents are: the region's and each område's (nämnd's)
+#: delårsrapport. A verksamhet's or enhet's section is followed up in its område's tables and
+#: read on the web; a PDF for each would cost a third of a second apiece (~20 CPU minutes for
+#: a large region's two periods)
+PUBLISHED_LEVELS = frozenset({OrgLevel.REGION, OrgLevel.AREA})
+
+
+def published(file_name: str, unit: Unit) -> bool:
+    """Whether ``unit``'s document ``file_name`` is published, and so written as PDF too."""
+    return file_name in PUBLISHED and unit.level in PUBLISHED_LEVELS
+
+
 def docx_path(html: Path) -> Path:
     return html.with_suffix(".docx")
 
@@ -90,6 +108,10 @@ def xlsx_path(html: Path) -> Path:
     return html.with_suffix(".xlsx")
 
 
+def pdf_path(html: Path) -> Path:
+    return html.with_suffix(".pdf")
+
+
 def write_document(
     path: Path,
     html: str,
@@ -98,12 +120,16 @@ def write_document(
     docx: bool = True,
     tables: bool = True,
     xlsx: bool = False,
+    pdf: bool = False,
 ) -> Path:
     """Write ``html`` to ``path`` (``x.html``) and beside it ``x.docx``, the tables as
-    ``x-tabeller/NN-<caption>.csv`` and, with ``xlsx``, ``x.xlsx`` (one sheet per table; none
-    when the document has no table). The DOCX and XLSX take their time stamps from
-    ``origin.generated_at``: the same data and run give the same bytes. Returns ``path``."""
+    ``x-tabeller/NN-<caption>.csv``, with ``xlsx`` ``x.xlsx`` (one sheet per table; none
+    when the document has no table) and with ``pdf`` ``x.pdf``. The DOCX and XLSX take their
+    time stamps from ``origin.generated_at``: the same data and run give the same bytes.
+    Returns ``path``."""
     write_text_atomic(path, html)
+    if pdf:
+        write_pdf(pdf_path(path), html)
     if not (docx or tables or xlsx):
         return path
     root = parse_html(html)
@@ -137,17 +163,23 @@ def write_unit_documents(
     """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
     which holds the ``origin`` Provenance) into the unit's folder under ``period`` (a data
     year, ``2025``, or an interim period such as ``2026-T2``) as ``file_name``, with its other
-    formats (see ``write_document``); returns the HTML files written. Units are written in
-    parallel (:mod:`arshjul.parallel`): ``context`` must not use the database."""
+    formats (see ``write_document``); returns the HTML files written. A ``published`` document
+    gets a PDF too. Units are written in parallel (:mod:`arshjul.parallel`): ``context`` must
+    not use the database."""
 
     def write_one(unit_id: str) -> Path:
         unit = tree[unit_id]
         extra = context(unit)
         html = render(template, unit=unit, path=tree.path(unit_id), **extra)
         path = unit_dir(out, period, unit) / file_name
-        return write_document(path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx)
+        pdf = published(file_name, unit)
+        return write_document(
+            path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx, pdf=pdf
+        )
 
     compile_templates(template)
+    if file_name in PUBLISHED:
+        prepare_pdf()
     return map_units(write_one, list(unit_ids))
 
 
@@ -156,7 +188,12 @@ def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:
     if not name.endswith(".html"):
         return []
     html = folder / name
-    others = [("DOCX", docx_path(html)), ("XLSX", xlsx_path(html)), ("CSV", tables_dir(html))]
+    others = [
+        ("PDF", pdf_path(html)),
+        ("DOCX", docx_path(html)),
+        ("XLSX", xlsx_path(html)),
+        ("CSV", tables_dir(html)),
+    ]
     return [
         (label, p.relative_to(root).as_posix() + ("/" if p.is_dir() else ""))
         for label, p in others
@@ -166,8 +203,8 @@ def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:
 
 def write_year_index(out: Path, tree: OrgTree, period: Period, region_name: str) -> Path:
     """``out/<year>/index.html`` (or a period's, ``out/2026-T2/index.html``): every unit,
-    parents before children, with links to the documents that exist for it and their DOCX,
-    XLSX and CSV tables."""
+    parents before children, with links to the documents that exist for it and their PDF,
+    DOCX, XLSX and CSV tables."""
     root = inside(out, period.label)
     rows = []
     for unit in tree.walk(tree.root.id):

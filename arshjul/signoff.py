@@ -23,6 +23,8 @@ Design
   When a version is decided, the block is rendered again with the decision and replaced in
   the version's HTML; the sha256 recorded is that of the decided file, so anyone can check
   that ``-v<N>.html`` is the document as it was fastställd.
+* A published document's PDF (:data:`arshjul.documents.PUBLISHED`) follows its HTML: each
+  version has its ``-v<N>.pdf``, written again when the version is decided.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from arshjul.documents import docx_path
+from arshjul.documents import PUBLISHED, docx_path, pdf_path
 from arshjul.errors import ConflictError
 from arshjul.files import write_bytes_atomic
 from arshjul.formats.docx import write_docx
+from arshjul.formats.pdf import write_pdf
 from arshjul.formats.tables import parse_html
 from arshjul.models import SignOff, SignOffState
 from arshjul.render import render
@@ -187,7 +190,22 @@ def write_draft(
     draft = Draft(document, period, unit_id, version, latest)
     _refuse_decided(conn, draft)
     write_bytes_atomic(draft.path, latest.read_bytes())
+    _pdfs_follow(latest, draft)
     return draft
+
+
+def _pdfs_follow(source: Path, draft: Draft, *, render: bool = False) -> None:
+    """A published document's two PDFs (the version's and the latest's) become that of
+    ``source``, one of its two HTML files: written from it when ``render`` or missing, else
+    copied."""
+    if draft.latest.name not in PUBLISHED:
+        return
+    pdf = pdf_path(source)
+    if render or not pdf.exists():
+        write_pdf(pdf, source.read_text("utf-8"))
+    data = pdf.read_bytes()
+    for html in {draft.path, draft.latest} - {source}:
+        write_bytes_atomic(pdf_path(html), data)
 
 
 def open_draft(conn: Connection, document: str, period: str, unit_id: str, latest: Path) -> Draft:
@@ -239,8 +257,9 @@ def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> S
         ) from None
     write_bytes_atomic(draft.path, data)
     write_bytes_atomic(draft.latest, data)
-    # the DOCX beside the latest version, for editing, shows the decision as the HTML does
+    # the DOCX beside the latest version, for editing, and the PDFs show the decision too
     write_docx(docx_path(draft.latest), parse_html(data.decode("utf-8")), created=decision.at)
+    _pdfs_follow(draft.path, draft, render=True)
     return draft.result(
         state, decision.role, decision.signed_by, decision.at, decision.comment, digest
     )
@@ -289,4 +308,5 @@ def still_approved(
         return None
     write_bytes_atomic(latest, approved)
     write_docx(docx_path(latest), parse_html(approved.decode("utf-8")), created=row.at)
+    _pdfs_follow(draft.path, draft)
     return draft.result("approved", row.role, row.signed_by, row.at, row.comment, row.sha256)

@@ -138,10 +138,20 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     report = next(year.glob("region/*/patientsakerhetsberattelse.html")).read_text("utf-8")
     assert "Fastställd av automatiskt godkänd" in report
     assert len(list((workdir / "elsewhere" / "2026-T2").rglob("uppskjuten-vard.html"))) == units
+    # PDF for what the region publishes: the report (and its signed version), the region's
+    # and the områdens deferred-care sections
+    pdfs = sorted(p.relative_to(year).as_posix().split("/", 2)[::2] for p in year.rglob("*.pdf"))
+    assert pdfs == [
+        *[["omraden", "uppskjuten-vard.pdf"]] * 3,
+        ["region", "patientsakerhetsberattelse-v1.pdf"],
+        ["region", "patientsakerhetsberattelse.pdf"],
+        ["region", "uppskjuten-vard.pdf"],
+    ]
     # compile, analyse, action plan and two interim periods per unit, one safety report
     assert count(workdir, StepRun) == 5 * units + 1
     index = (year / "index.html").read_text("utf-8")
     assert index.count('sammanstallning.html"') == units
+    assert index.count('uppskjuten-vard.pdf">PDF</a>') == 1 + 3
     assert "sign-off      safety_report 2025 version 1: approved" in out
     feeds = {p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics")}
     assert "region.ics" in feeds

@@ -627,6 +627,12 @@ def test_flow_writes_the_unit_and_above_and_records_the_period(workdir):
         "2026-T2/region/R1/uppskjuten-vard.html",
         "2026-T2/verksamheter/V1/uppskjuten-vard.html",
     ]
+    # the sections the region and its områden publish are PDF too
+    pdfs = sorted(p.relative_to(workdir / "out").as_posix() for p in workdir.rglob("*.pdf"))
+    assert pdfs == [
+        "2026-T2/omraden/A1/uppskjuten-vard.pdf",
+        "2026-T2/region/R1/uppskjuten-vard.pdf",
+    ]
     e2 = tables_of(workdir / "out" / html[0])
     assert e2["Väntande per vårdåtgärd 2026-08-31"][-1][:7] == [
         "Totalt",

@@ -303,8 +303,8 @@ def doc(conn: Connection, config: Config, tmp_path: Path) -> Document:
 # --- tests ---------------------------------------------------------------------------------
 
 
-def test_the_headings_are_skrs_in_order(doc):
-    assert doc.headings == HEADINGS
+def test_the_headings_are_skrs_in_order_after_the_table_of_contents(doc):
+    assert doc.headings == ["Innehåll", *HEADINGS]
 
 
 def test_deviation_figures_are_counted_and_small_ones_suppressed(doc):

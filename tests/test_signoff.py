@@ -21,6 +21,8 @@ from arshjul.models import OrgLevel, OrgUnit, SignOff, SignOffState
 from arshjul.render import render
 from arshjul.signoff import Decision, Stamp
 from tests.conftest import FIXTURES, NOW
+from tests.test_safety_report import squeeze
+from tests.tools import pdf_pages
 
 pytestmark = pytest.mark.both_databases
 
@@ -141,11 +143,16 @@ def test_approve_records_an_automatic_approval_and_new_data_makes_version_two(wo
     assert first.path == v1
     signed = v1.read_bytes()
     assert f"Fastställd av {signoff.AUTOMATIC}, Chefläkare, 2026-11-23 09:30." in signed.decode()
+    # the published PDF of the version and of the latest show the decision too
+    signed_pdf = v1.with_suffix(".pdf").read_bytes()
+    assert (region / "patientsakerhetsberattelse.pdf").read_bytes() == signed_pdf
+    assert "Fastställd av automatiskt godkänd" in squeeze(pdf_pages(v1.with_suffix(".pdf"))[0])
 
     # the same data again: the approved version stands, nothing new to sign off
     again = safety_report_flow(year=YEAR, now=NOW, publish=False, approve=False)
     assert (again.version, again.state, again.sha256) == (1, "approved", first.sha256)
     assert (region / "patientsakerhetsberattelse.html").read_bytes() == signed
+    assert (region / "patientsakerhetsberattelse.pdf").read_bytes() == signed_pdf
     assert not (region / "patientsakerhetsberattelse-v2.html").exists()
 
     # one more deviation reported: the report says something else, so it is a new version
@@ -159,6 +166,9 @@ def test_approve_records_an_automatic_approval_and_new_data_makes_version_two(wo
     second = safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True)
     assert second.version == 2 and v1.read_bytes() == signed
     assert (region / "patientsakerhetsberattelse.html").read_bytes() == second.path.read_bytes()
+    assert v1.with_suffix(".pdf").read_bytes() == signed_pdf
+    v2_pdf = second.path.with_suffix(".pdf").read_bytes()
+    assert (region / "patientsakerhetsberattelse.pdf").read_bytes() == v2_pdf != signed_pdf
     recorded = rows(workdir)
     assert [(r.version, r.state, r.signed_by, r.at) for r in recorded] == [
         (1, SignOffState.APPROVED, signoff.AUTOMATIC, NOW),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,19 @@ def require_program(name: str) -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """The text of each page of a PDF, as poppler's pdftotext reads it (in layout order)."""
+    program = require_program("pdftotext")
+    done = subprocess.run(
+        [program, "-layout", "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.split("\f")[:-1]  # each page ends with a form feed
 
 
 @contextmanager

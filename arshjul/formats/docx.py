@@ -228,7 +228,7 @@ def _document_rels(links: dict[str, str]) -> bytes:
 BOLD, ITALIC, CODE = 1, 2, 4
 _INLINE_FORMAT = {"b": BOLD, "strong": BOLD, "em": ITALIC, "i": ITALIC, "code": CODE}
 _BLOCKS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "table", "div", "svg", "footer"}
-_CONTAINERS = ("div", "section", "article", "main", "header", "nav", "aside", "body")
+_CONTAINERS = ("div", "section", "article", "main", "header", "aside", "body")
 _SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is no whitespace
 _RIGHT = '<w:p><w:pPr><w:jc w:val="right"/></w:pPr>'  # a number's paragraph in a cell
 #: characters XML cannot hold: control characters (bar tab and line ends) as UTF-8 bytes, and
@@ -262,6 +262,8 @@ class _Body:
             if not isinstance(el.tag, str) or hidden(el):
                 continue
             tag = el.tag
+            if tag == "nav":  # links within the web page; Word navigates by the headings
+                continue
             if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
                 self.paragraph(self.segments(el), f"Heading{min(int(tag[1]), 3)}")
             elif tag in ("ul", "ol"):
