@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.test_privacy import small_counts_in_public_documents
 from tests.test_reliability import arshjul, cli_env, finished
+from tests.tools import pdf_pages
 
 # a whole run takes 30-90 s on two busy cores: more than the suite's 300 s per test in all
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -68,10 +69,17 @@ def normalised(data: bytes, suffix: str) -> bytes:
 def output_files(folder: Path) -> dict[str, bytes]:
     out = folder / "out"
     return {
-        str(p.relative_to(out)): normalised(p.read_bytes(), p.suffix)
+        str(p.relative_to(out)): normalised(content(p), p.suffix)
         for p in sorted(out.rglob("*"))
         if p.is_file() and not TEMPORARY.fullmatch(p.name)
     }
+
+
+def content(path: Path) -> bytes:
+    """A file's bytes; a PDF's text, page by page (the run id is in its compressed pages)."""
+    if path.suffix == ".pdf":
+        return "\f".join(pdf_pages(path)).encode()
+    return path.read_bytes()
 
 
 def run(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
