@@ -228,7 +228,7 @@ def cmd_calendar_export(args: argparse.Namespace) -> int:
 
 def cmd_calendar_serve(args: argparse.Namespace) -> int:
     from arshjul.calendar_site import CALENDAR_FOLDER, INDEX_PAGE
-    from arshjul.config import load_config
+    from arshjul.config import DEFAULT_BASE_URL, load_config
     from arshjul.feedserver import FeedServer
     from arshjul.workspace import out_dir
 
@@ -239,13 +239,15 @@ def cmd_calendar_serve(args: argparse.Namespace) -> int:
 
         print(f"arshjul: nothing exported in {out / CALENDAR_FOLDER}: exporting", file=sys.stderr)
         publish_calendars()
+    base_url = load_config().settings.calendar.base_url
+    # the default base URL names no real address: links follow the address a client asks for
+    rebase = base_url if base_url == DEFAULT_BASE_URL else None
     try:
-        server = FeedServer(out, args.host, args.port)
+        server = FeedServer(out, args.host, args.port, rebase=rebase)
     except OSError as exc:
         raise UsageError(f"--port: cannot listen on {args.host}:{args.port}: {exc}") from None
-    base_url = load_config().settings.calendar.base_url
     print(f"Serving {server.url}/{CALENDAR_FOLDER}/ from {out} (Ctrl-C stops)", file=sys.stderr)
-    if not base_url.startswith(server.url):
+    if rebase is None and not base_url.startswith(server.url):
         print(f"  links in the feeds point to {base_url} (calendar.base_url)", file=sys.stderr)
     with server:
         try:

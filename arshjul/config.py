@@ -52,8 +52,13 @@ class Targets(Strict):
     training_coverage: float = Field(0.9, ge=0, le=1)
 
 
+#: where `arshjul calendar serve` listens by default; as the base URL, links follow the address
+#: a client asks the server for (arshjul.feedserver)
+DEFAULT_BASE_URL = "http://127.0.0.1:8080"
+
+
 class CalendarSettings(Strict):
-    base_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    base_url: str = Field(DEFAULT_BASE_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     refresh_hours: int = Field(12, ge=1)
     reminder_days: tuple[int, ...] = (14, 3)
     #: serve each unit's feed only under a secret token path (``arshjul calendar tokens``)

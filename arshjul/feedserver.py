@@ -7,12 +7,19 @@ let calendar programs polling every few hours mostly get 304. A request is read 
 ``client_timeout`` seconds and within size limits, or refused; a client that does not read its
 answer for as long is cut off, so that it holds neither a connection nor the answer's bytes.
 Every answer is one line on stderr, with the secret part of token paths left out.
+
+The exported pages and feeds link to ``calendar.base_url``. While that is the default
+(``http://127.0.0.1:8080``), which names this server only on its default port and to this
+machine, the server rewrites those links in what it serves to the address the client asked
+for (its Host header): the calendar page served on another port or name still links to itself.
+A configured base URL is left as written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import re
 import socket
 import sys
@@ -22,6 +29,7 @@ from datetime import UTC
 from http import HTTPStatus
 from pathlib import Path
 
+from arshjul.ical_text import replace_in_lines
 from arshjul.static_files import Redirect, Resource, StaticFiles
 
 DEFAULT_HOST = "127.0.0.1"
@@ -34,6 +42,8 @@ CLIENT_TIMEOUT = 10.0
 #: the pages may style themselves inline and show inline images; nothing else runs
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 _TOKEN_IN_PATH = re.compile(r"/t/[^/\s]+/")
+#: a Host header links may be built from: a name or an IP address, and a port
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class _Refused(Exception):
@@ -125,13 +135,34 @@ def error_answer(status: HTTPStatus) -> Answer:
     return Answer(status, (("Content-Type", "text/plain; charset=utf-8"),), text)
 
 
-def answer(files: StaticFiles, request: Request) -> Answer:
-    """What the server says to a GET or HEAD (other methods are refused before)."""
+def rebased(resource: Resource, base_url: str, host: str | None) -> Resource:
+    """``resource`` with its links to ``base_url`` (the URL the files were written with, an
+    origin without a path) pointing to ``host`` instead: pages and feeds; other files, and
+    a missing or malformed Host, as they are."""
+    old = base_url.split("://", 1)[1].rstrip("/")
+    if host is None or host == old or not _HOST.fullmatch(host):
+        return resource
+    before, after = f"://{old}/", f"://{host}/"
+    if resource.content_type.startswith("text/html"):
+        body = resource.body.replace(before.encode(), after.encode())
+    elif resource.content_type.startswith("text/calendar"):
+        body = replace_in_lines(resource.body, before, after)
+    else:
+        return resource
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Resource(body, resource.content_type, etag, resource.modified)
+
+
+def answer(files: StaticFiles, request: Request, rebase: str | None = None) -> Answer:
+    """What the server says to a GET or HEAD (other methods are refused before); with
+    ``rebase``, links to that base URL point to the request's Host."""
     found = files.lookup(request.target)
     if found is None:
         return error_answer(HTTPStatus.NOT_FOUND)
     if isinstance(found, Redirect):
         return Answer(HTTPStatus.FOUND, (("Location", found.location),))
+    if rebase is not None:
+        found = rebased(found, rebase, request.headers.get("host"))
     validators = (
         ("ETag", found.etag),
         ("Last-Modified", found.last_modified),
@@ -171,7 +202,8 @@ def client_has(resource: Resource, headers: dict[str, str]) -> bool:
 
 class FeedServer:
     """The server for the files under ``root``, listening from construction on; it serves in
-    the thread that calls :meth:`serve_forever` until :meth:`shutdown` or Ctrl-C."""
+    the thread that calls :meth:`serve_forever` until :meth:`shutdown` or Ctrl-C. ``rebase``:
+    the base URL the files link to, to be rewritten to each request's Host (see above)."""
 
     def __init__(
         self,
@@ -180,9 +212,11 @@ class FeedServer:
         port: int = DEFAULT_PORT,
         *,
         client_timeout: float = CLIENT_TIMEOUT,
+        rebase: str | None = None,
     ):
         self.files = StaticFiles(root)
         self.client_timeout = client_timeout
+        self.rebase = rebase
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # a backlog for 50 clients connecting at once, so that none waits for a SYN retry
         self.socket = socket.create_server((host, port), family=family, backlog=128)
@@ -269,7 +303,7 @@ class FeedServer:
             # a body we would not read would be taken for the next request
             await self._send(writer, peer, request.line, error_answer(HTTPStatus.BAD_REQUEST))
             return False
-        result = answer(self.files, request)
+        result = answer(self.files, request, self.rebase)
         keep = request.keep_alive
         await self._send(
             writer, peer, request.line, result, head=request.method == "HEAD", keep=keep

@@ -87,6 +87,13 @@ def fold(content: str) -> bytes:
     return b"\r\n ".join(parts)
 
 
+def replace_in_lines(published: bytes, old: str, new: str) -> bytes:
+    """``published`` (a calendar this module wrote) with ``old`` replaced by ``new`` in every
+    content line, each line folded again (a line unchanged is folded as it was)."""
+    unfolded = re.sub(r"\r\n[ \t]", "", published.decode("utf-8"))
+    return b"\r\n".join(fold(content.replace(old, new)) for content in unfolded.split("\r\n"))
+
+
 def component(
     name: str,
     lines: Iterable[Line],

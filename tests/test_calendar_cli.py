@@ -12,6 +12,7 @@ import pytest
 
 from arshjul.cli import main
 from arshjul.feed_tokens import SECRET_ENV
+from arshjul.ical_text import replace_in_lines
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -81,9 +82,16 @@ def test_serve_serves_what_was_exported_until_interrupted(workdir):
         first = server.stderr.readline()
         assert first.startswith("Serving http://127.0.0.1:"), first
         base = first.split()[1].removesuffix("/calendar/")
+        # the default base URL: links lead to the address the server was asked at
+        written = (workdir / "out" / "calendar" / "region.ics").read_bytes()
+        here = base.removeprefix("http://")
         with urllib.request.urlopen(f"{base}/calendar/region.ics", timeout=10) as response:
             assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
-            assert response.read() == (workdir / "out" / "calendar" / "region.ics").read_bytes()
+            assert response.read() == replace_in_lines(written, "://127.0.0.1:8080/", f"://{here}/")
+        with urllib.request.urlopen(f"{base}/calendar/", timeout=10) as response:
+            page = response.read().decode()
+        assert f'href="webcal://{here}/calendar/region.ics"' in page
+        assert "127.0.0.1:8080" not in page
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=30)

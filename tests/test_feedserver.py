@@ -253,3 +253,56 @@ def test_malformed_requests_are_refused_and_the_connection_closed(server, reques
     answer = raw(server, request_bytes)  # returns when the server closes the connection
     assert status_of(answer) == status
     assert answer.count(b"HTTP/1.1 ") == 1
+
+
+# --- links to the address asked for -----------------------------------------------------------
+
+DEFAULT = "http://127.0.0.1:8080"
+LONG = "Underlag: " + "x" * 50 + f" {DEFAULT}/2025/region/R1/sammanstallning.html"
+
+
+def test_with_the_default_base_url_links_follow_the_address_asked_for(tmp_path: Path):
+    from arshjul.ical_text import fold
+
+    calendar = tmp_path / "calendar"
+    calendar.mkdir()
+    page = (
+        f'<a href="webcal://127.0.0.1:8080/calendar/region.ics">{DEFAULT}/calendar/region.ics</a>'
+    )
+    (calendar / "index.html").write_text(page, "utf-8")
+    feed = b"BEGIN:VCALENDAR\r\n" + fold(f"DESCRIPTION:{LONG}") + b"\r\nEND:VCALENDAR\r\n"
+    assert b"\r\n " in feed  # the link is folded across lines
+    (calendar / "region.ics").write_bytes(feed)
+    with feed_server(tmp_path, rebase=DEFAULT) as server:
+        port = server.server_port
+        asked = f"127.0.0.1:{port}"
+        response = get(server, "/calendar/", Host=asked)
+        html = body_with_host(server, "/calendar/", asked).decode()
+        assert html == (
+            f'<a href="webcal://{asked}/calendar/region.ics">http://{asked}/calendar/region.ics</a>'
+        )
+        # the ETag is that of the page as served: a client's copy is current for its address
+        etag = response.headers["ETag"]
+        assert get(server, "/calendar/", Host=asked, If_None_Match=etag).status == 304
+        elsewhere = f"localhost:{port}"
+        assert get(server, "/calendar/", Host=elsewhere, If_None_Match=etag).status == 200
+        served = body_with_host(server, "/calendar/region.ics", asked)
+        assert b"127.0.0.1:8080" not in served
+        unfolded = served.replace(b"\r\n ", b"")
+        assert LONG.replace(DEFAULT, f"http://{asked}").encode() in unfolded
+        assert max(len(line) for line in served.split(b"\r\n")) <= 75
+        # the address asked for as it was written, or a Host that is no address: as written
+        assert body_with_host(server, "/calendar/region.ics", "127.0.0.1:8080") == feed
+        assert body_with_host(server, "/calendar/", 'x"><script>') == page.encode()
+    # a configured base URL is left as written
+    with feed_server(tmp_path) as server:
+        assert (
+            body_with_host(server, "/calendar/", f"localhost:{server.server_port}") == page.encode()
+        )
+
+
+def body_with_host(server: FeedServer, path: str, host: str) -> bytes:
+    """The body served for ``path`` to a client that names the server ``host``."""
+    return raw(
+        server, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    ).split(b"\r\n\r\n", 1)[1]
