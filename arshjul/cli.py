@@ -86,6 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  interim       {period}: {len(written)} documents (uppskjuten vård)")
     for sign_off in summary.cycle.sign_offs:
         print(f"  sign-off      {describe_sign_off(sign_off)}")
+    print(f"  start page    {out / 'index.html'}")
     print(f"  index         {out / str(summary.year) / 'index.html'}")
     feeds = sum(p.suffix == ".ics" for p in summary.calendars)
     print(f"  calendars     {feeds} feeds, {out / 'calendar' / 'index.html'}")

@@ -30,6 +30,17 @@ LEVELS = ("region", "area", "department", "unit")
 Level = Literal["region", "area", "department", "unit"]
 #: Swedish names of the levels, as in documents and calendars
 LEVEL_SV = {"region": "region", "area": "område", "department": "verksamhet", "unit": "enhet"}
+#: the input kinds as a document's reader knows them
+KIND_SV = {
+    "organisation": "organisation",
+    "deviations": "avvikelser",
+    "complaints": "klagomål och synpunkter",
+    "waiting": "väntelistor",
+    "production": "produktion",
+    "capacity": "vårdplatser",
+    "training": "utbildning",
+    "actions": "åtgärder",
+}
 Step = Literal["compile", "analyse", "action_plan", "safety_report", "interim_report"]
 
 

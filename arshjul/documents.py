@@ -24,7 +24,7 @@ from arshjul.formats.tables import parse_html, read_tables, write_csv_tables, wr
 from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
-from arshjul.periods import Period
+from arshjul.periods import Period, period_of
 from arshjul.render import compile_templates, render
 
 LEVEL_FOLDER = {
@@ -201,19 +201,91 @@ def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:
     ]
 
 
+#: a document link: its title, its href and its other formats as (label, href)
+Link = tuple[str, str, list[tuple[str, str]]]
+
+
+def _links(folder: Path, root: Path) -> list[Link]:
+    """The documents in ``folder`` (a unit's) that exist, as links relative to ``root``."""
+    return [
+        (title, (folder / name).relative_to(root).as_posix(), _formats(folder, name, root))
+        for name, title in DOCUMENT_TITLES.items()
+        if (folder / name).exists()
+    ]
+
+
+STATUS_PAGE = "status.html"
+CALENDAR_PAGE = "calendar/index.html"
+START_PAGE = "index.html"
+
+
 def write_year_index(out: Path, tree: OrgTree, period: Period, region_name: str) -> Path:
     """``out/<year>/index.html`` (or a period's, ``out/2026-T2/index.html``): every unit,
     parents before children, with links to the documents that exist for it and their PDF,
-    DOCX, XLSX and CSV tables."""
+    DOCX, XLSX and CSV tables, and to the start page, the year's status and the calendars.
+    The start page is written again too (it lists the folders there are)."""
     root = inside(out, period.label)
-    rows = []
-    for unit in tree.walk(tree.root.id):
-        folder = unit_dir(out, period, unit)
-        links = [
-            (title, (folder / name).relative_to(root).as_posix(), _formats(folder, name, root))
-            for name, title in DOCUMENT_TITLES.items()
-            if (folder / name).exists()
-        ]
-        rows.append((unit, len(tree.ancestors(unit.id)), links))
-    html = render("index.html.j2", year=period.label, region_name=region_name, rows=rows)
-    return write_text_atomic(root / "index.html", html)
+    rows = [
+        (unit, len(tree.ancestors(unit.id)), _links(unit_dir(out, period, unit), root))
+        for unit in tree.walk(tree.root.id)
+    ]
+    html = render(
+        "index.html.j2",
+        year=period.label,
+        title=_folder_title(period),
+        region_name=region_name,
+        rows=rows,
+        status=STATUS_PAGE if (root / STATUS_PAGE).exists() else None,
+        calendar=f"../{CALENDAR_PAGE}" if (out / CALENDAR_PAGE).exists() else None,
+    )
+    written = write_text_atomic(root / "index.html", html)
+    write_start_page(out, tree, region_name)
+    return written
+
+
+def _folder_title(period: Period) -> str:
+    """What a year's or period's folder holds, as its heading says."""
+    if period.part == "year":
+        return f"Patientsäkerhet och uppskjuten vård {period.year}"
+    return f"Delårsrapport {period.title_sv}: uppskjuten vård"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A year's or a period's folder as the start page lists it."""
+
+    label: str
+    title: str
+    index: str | None
+    status: str | None
+    #: the region's documents in the folder
+    documents: list[Link]
+
+
+def write_start_page(out: Path, tree: OrgTree, region_name: str) -> Path:
+    """``out/index.html``: the calendars, and every year's and period's folder (latest first)
+    with its index of all units' documents, its status page and the region's own documents."""
+    root = inside(out)
+    periods = sorted(
+        (p for d in root.iterdir() if d.is_dir() and (p := period_of(d.name)) is not None),
+        key=lambda p: p.last,
+        reverse=True,
+    )
+    folders = [
+        Folder(
+            p.label,
+            _folder_title(p),
+            f"{p.label}/index.html" if (root / p.label / "index.html").exists() else None,
+            f"{p.label}/{STATUS_PAGE}" if (root / p.label / STATUS_PAGE).exists() else None,
+            _links(unit_dir(out, p, tree.root), root),
+        )
+        for p in periods
+    ]
+    html = render(
+        "start.html.j2",
+        region_name=region_name,
+        region=tree.root,
+        folders=folders,
+        calendar=CALENDAR_PAGE if (root / CALENDAR_PAGE).exists() else None,
+    )
+    return write_text_atomic(root / START_PAGE, html)

@@ -85,20 +85,27 @@ class Period:
         return self.label
 
 
+def period_of(label: str) -> Period | None:
+    """The period ``label`` names (``2026-T1``, ``2026-T2``, ``2026``: a folder's name), or
+    None."""
+    match = _FORM.match(label)
+    if match is None:
+        return None
+    part: Part = "T1" if match["part"] == "T1" else "T2" if match["part"] == "T2" else "year"
+    return Period(int(match["year"]), part)
+
+
 def parse_period(text: str, today: date) -> Period:
     """The period named by ``--period``; refused (exit 2) when malformed or not yet ended
     on ``today`` (a period ending 30 April can be reported from 1 May)."""
-    match = _FORM.match(text.strip())
-    if match is None:
+    period = period_of(text.strip())
+    if period is None:
         raise UsageError(
             f"--period: {text!r} is not a period: give YYYY-T1 (jan–apr), YYYY-T2 (jan–aug)"
             " or YYYY (the full year)"
         )
-    year = int(match["year"])
-    part: Part = "T1" if match["part"] == "T1" else "T2" if match["part"] == "T2" else "year"
-    if year < 1900:
-        raise UsageError(f"--period: {text!r}: the year {year} is out of range")
-    period = Period(year, part)
+    if period.year < 1900:
+        raise UsageError(f"--period: {text!r}: the year {period.year} is out of range")
     if period.last >= today:
         raise UsageError(
             f"--period: {text!r} has not ended yet: it ends {period.last.isoformat()}"

@@ -23,7 +23,7 @@ from jinja2.sandbox import (
 )
 
 from arshjul.clock import local
-from arshjul.config import LEVEL_SV, TEMPLATES_DIR
+from arshjul.config import KIND_SV, LEVEL_SV, TEMPLATES_DIR
 
 NBSP = "\u00a0"
 
@@ -106,7 +106,12 @@ def environment(templates: Path = TEMPLATES_DIR) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        number=number, percent=percent, suppress=suppress, iso=iso_date, level_sv=LEVEL_SV.get
+        number=number,
+        percent=percent,
+        suppress=suppress,
+        iso=iso_date,
+        level_sv=LEVEL_SV.get,
+        kind_sv=lambda kind: KIND_SV.get(kind, kind),
     )
     env.globals.update(share=share, months_sv=MONTHS_SV)
     return env

@@ -13,9 +13,10 @@ from prefect import flow
 
 from arshjul import calendar_site, status
 from arshjul.clock import STOCKHOLM
-from arshjul.documents import provenance
+from arshjul.documents import provenance, write_start_page, write_year_index
 from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.workspace import Workspace, open_workspace
 from flows.runtime import resolve_now, run_id
 from flows.steps import step_task, unwalked
@@ -41,7 +42,8 @@ def write_calendar_site(ws: Workspace, site: calendar_site.Site) -> list[Path]:
 
 @step_task
 def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
-    """The status of the cycles the calendars show: data years C-1 and C of calendar year C."""
+    """The status of the cycles the calendars show: data years C-1 and C of calendar year C;
+    and the pages that link them and the calendars: those years' indexes, the start page."""
     year = now.astimezone(STOCKHOLM).year
     written = []
     with ws.engine.connect() as conn:
@@ -49,17 +51,21 @@ def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
         if not len(tree):  # nothing imported yet: no unit has anything to show
             return []
         origin = provenance(conn, ("organisation",), now=now, run_id=run_id())
+        region = ws.config.settings.region.name
         for data_year in (year - 1, year):
             rows = status.step_status(conn, ws.config, tree, data_year, now=now)
             written.append(status.write_status_document(ws.out, ws.config, data_year, rows, origin))
+            if (ws.out / str(data_year) / "index.html").exists():
+                written.append(write_year_index(ws.out, tree, Period.full_year(data_year), region))
+    written.append(write_start_page(ws.out, tree, region))
     return written
 
 
 @flow(name="publish_calendars")
 def publish_calendars(now: datetime | None = None) -> list[Path]:
     """Write the feeds for the current and the next calendar year and the index page under
-    ``<out>/calendar``, and the status documents of the cycles they show; returns the files
-    written."""
+    ``<out>/calendar``, the status documents of the cycles they show and the start page;
+    returns the files written."""
     now = resolve_now(now)
     ws = open_workspace()
     written = write_calendar_site(ws, unwalked(build_calendar_site(ws, now)))

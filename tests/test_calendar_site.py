@@ -73,7 +73,7 @@ def test_with_tokens_unit_feeds_are_written_only_under_their_token(conn, tmp_pat
     assert len(list((out / "calendar" / "t").iterdir())) == 5
     index = (out / "calendar" / "index.html").read_text("utf-8")
     assert "unit-" not in index and token not in index
-    assert "arshjul calendar tokens" in index
+    assert "egen hemlig länk, som kvalitetssamordnaren" in index
     links = dict((unit.id, url) for unit, url in unit_feed_links(config, OrgTree(UNITS), SECRET))
     assert links[STROKE] == f"http://127.0.0.1:8080/calendar/t/{token}/unit-{STROKE}.ics"
 

@@ -151,7 +151,7 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     assert count(workdir, StepRun) == 5 * units + 1
     index = (year / "index.html").read_text("utf-8")
     assert index.count('sammanstallning.html"') == units
-    assert index.count('uppskjuten-vard.pdf">PDF</a>') == 1 + 3
+    assert index.count('uppskjuten-vard.pdf" aria-label="Uppskjuten vård som PDF">PDF</a>') == 4
     assert "sign-off      safety_report 2025 version 1: approved" in out
     feeds = {p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics")}
     assert "region.ics" in feeds

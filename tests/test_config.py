@@ -112,3 +112,10 @@ def test_a_region_maps_its_own_categories(tmp_path):
 def test_a_missing_config_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="no such folder"):
         load_config(tmp_path / "nope")
+
+
+def test_every_input_kind_has_the_name_a_documents_reader_knows():
+    from arshjul.config import KIND_SV
+    from arshjul.importers import KINDS
+
+    assert set(KIND_SV) == set(KINDS)

@@ -460,8 +460,11 @@ def test_year_index_links_each_document_and_its_other_formats(written: list[Path
         "utf-8"
     )
     assert '<a href="enheter/E1/sammanstallning.html">Sammanställning</a>' in index
-    assert '<a class="format" href="enheter/E1/sammanstallning.docx">DOCX</a>' in index
-    assert '<a class="format" href="region/R1/analys-tabeller/">CSV</a>' in index
+    assert (
+        '<a class="format" href="enheter/E1/sammanstallning.docx"'
+        ' aria-label="Sammanställning som DOCX">DOCX</a>'
+    ) in index
+    assert 'href="region/R1/analys-tabeller/" aria-label="Analys som CSV">CSV</a>' in index
     assert "enheter/E2/" not in index  # no documents were written for E2
 
 

@@ -18,17 +18,14 @@ from arshjul.calendar_site import build_site, write_site
 from arshjul.org import OrgTree
 from tests.conftest import NOW
 from tests.test_ics import STROKE, UNITS, own_config, record
-from tests.tools import require_program
+from tests.tools import node_with
 
 JS = Path(__file__).parent / "js"
 UNTIL = date(2028, 1, 1)
 
 
 def ical_js(files: list[Path]) -> dict[str, dict]:
-    node = require_program("node")
-    if not (JS / "node_modules" / "ical.js").is_dir():
-        npm = require_program("npm")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
+    node = node_with(JS, "ical.js")
     done = subprocess.run(
         [node, "parse_feeds.mjs", UNTIL.isoformat(), *map(str, files)],
         cwd=JS,

@@ -27,6 +27,15 @@ def require_program(name: str) -> str:
     return path
 
 
+def node_with(folder: Path, *modules: str) -> str:
+    """The path of node, with ``modules`` installed in ``folder`` (``npm ci`` when missing)."""
+    node = require_program("node")
+    if not all((folder / "node_modules" / m).is_dir() for m in modules):
+        npm = require_program("npm")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=300)
+    return node
+
+
 def pdf_pages(path: Path) -> list[str]:
     """The text of each page of a PDF, as poppler's pdftotext reads it (in layout order)."""
     program = require_program("pdftotext")
