@@ -108,6 +108,17 @@ class RunState(enum.StrEnum):
     FAILED = "failed"  # finished with an error
 
 
+#: The unit and the import batch of a record imported in bulk (deviations, complaints, waiting
+#: lists, production, capacity, training, actions): no foreign keys. On PostgreSQL the two
+#: per-row checks were half of an import's upsert (BENCHMARKS.md); integrity holds without
+#: them: the importer refuses every unit id of a file not in ``org_unit`` (in the transaction
+#: that stores it) and checks the stored rows once more with one query
+#: (``importers.store``); the batch is the one it has just made; and no unit or batch is ever
+#: deleted (the organisation file only adds and updates units).
+IMPORTED_UNIT_ID = String(64)
+IMPORTED_BATCH_ID = Integer
+
+
 class ImportBatch(Base):
     """One imported file. The checksum makes a re-import of the same file a no-op."""
 
@@ -144,7 +155,7 @@ class Deviation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[str] = mapped_column(String(64), unique=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     event_date: Mapped[date | None] = mapped_column(Date)
     reported_date: Mapped[date] = mapped_column(Date)
     category: Mapped[str] = mapped_column(String(100))
@@ -154,7 +165,7 @@ class Deviation(Base):
     care_chain: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[DeviationStatus] = mapped_column(_enum(DeviationStatus))
     closed_date: Mapped[date | None] = mapped_column(Date)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (
         Index("ix_deviation_unit_id_reported_date", "unit_id", "reported_date"),
@@ -170,13 +181,13 @@ class Complaint(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[str] = mapped_column(String(64), unique=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     received_date: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(40))
     category: Mapped[str] = mapped_column(String(100))
     answered_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[ComplaintStatus] = mapped_column(_enum(ComplaintStatus))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (
         Index("ix_complaint_unit_id_received_date", "unit_id", "received_date"),
@@ -210,12 +221,12 @@ class WaitingSnapshot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_date: Mapped[date] = mapped_column(Date)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     activity: Mapped[str] = mapped_column(String(40))
     wait_days: Mapped[int] = mapped_column(Integer)
     patient_chosen: Mapped[bool] = mapped_column(Boolean)
     count: Mapped[int] = mapped_column(Integer)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (
         Index(
@@ -237,12 +248,12 @@ class Production(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date)  # the first day of the month
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     measure: Mapped[str] = mapped_column(String(40))
     planned: Mapped[float | None] = mapped_column(Float)
     actual: Mapped[float | None] = mapped_column(Float)
     cost_sek: Mapped[float | None] = mapped_column(Float)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("uq_production_key", "month", "unit_id", "measure", unique=True),)
 
@@ -254,12 +265,12 @@ class Capacity(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date)  # the first day of the month
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     beds: Mapped[float | None] = mapped_column(Float)
     patient_days: Mapped[int | None] = mapped_column(Integer)
     overcrowding_days: Mapped[int | None] = mapped_column(Integer)
     outlying_days: Mapped[int | None] = mapped_column(Integer)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("uq_capacity_key", "month", "unit_id", unique=True),)
 
@@ -271,11 +282,11 @@ class Training(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_key: Mapped[str] = mapped_column(String(64))
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     role: Mapped[str] = mapped_column(String(20))
     course: Mapped[str] = mapped_column(String(40))
     completed_date: Mapped[date | None] = mapped_column(Date)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("uq_training_key", "person_key", "course", unique=True),)
 
@@ -306,14 +317,14 @@ class Action(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     action_id: Mapped[str] = mapped_column(String(64), unique=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"))
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
     finding_id: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     owner_role: Mapped[str] = mapped_column(String(60))
     due_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus))
     effect: Mapped[str | None] = mapped_column(String(60))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("ix_action_unit_id", "unit_id"),)
 

@@ -26,6 +26,26 @@ def test_migrating_twice_is_harmless(engine):
     migrate(engine)
 
 
+def test_imported_rows_lose_their_foreign_keys_and_get_them_back_on_downgrade(fresh_engine):
+    from sqlalchemy import inspect
+
+    from alembic import command
+    from arshjul.db import alembic_config
+
+    def references(table: str) -> list[str]:
+        return sorted(fk["referred_table"] for fk in inspect(fresh_engine).get_foreign_keys(table))
+
+    assert references("deviation") == references("action") == []
+    assert references("finding") == ["org_unit"]  # tables not filled by imports keep theirs
+    config = alembic_config(fresh_engine)
+    with fresh_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    assert references("deviation") == references("waiting") == ["import_batch", "org_unit"]
+    migrate(fresh_engine)
+    assert references("deviation") == []
+
+
 def test_datetimes_come_back_timezone_aware(conn):
     conn.execute(
         insert(ImportBatch).values(

@@ -792,3 +792,21 @@ def test_an_action_id_stays_with_its_unit(conn, imp, findings):
     problems = refusal(imp, "actions", lines(ACTION_HEADER, taken_over)).problems
     assert [(p.line, p.column, p.value) for p in problems] == [(2, "Åtgärds-ID", "E1-2026-001")]
     assert problems[0].reason.startswith("already the id of an action of 'E1' (Enhet ett)")
+
+
+def test_a_unit_the_checks_let_through_is_caught_before_it_is_stored(conn, imp, monkeypatch):
+    """The imported tables have no foreign keys: one query per file stands in for them. Here
+    the checks see a unit E9 the database does not have (a defect): nothing is stored."""
+    from arshjul.importers import importer
+    from arshjul.org import OrgTree, Unit
+
+    real = OrgTree.load
+
+    def with_a_ghost(connection):
+        units = [*real(connection).units.values(), Unit("E9", "Spöke", OrgLevel.UNIT, "V1")]
+        return OrgTree(units)
+
+    monkeypatch.setattr(importer.OrgTree, "load", with_a_ghost)
+    with pytest.raises(RuntimeError, match="deviations: unit 'E9' was staged but is no unit"):
+        imp("deviations", dev(DEV_OK, D2.replace(";E2;", ";E9;")))
+    assert rows_in(conn, Deviation) == 0

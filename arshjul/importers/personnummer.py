@@ -34,8 +34,11 @@ _CANDIDATE = re.compile(
     r"(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
     r"( *[-+]? *)([0-9]{4})(?![0-9])"
 )
-#: what every personnummer contains: see ``_suspects``
-_SUSPECT = re.compile(r"[0-9]{2}-?[0-9]{2}-?[0-9]{2} *[-+]? *[0-9]{4}")
+#: what every personnummer has, in the normalised text: found at C speed by a regular
+#: expression that starts with a digit class (``_suspects``), five times faster than
+#: :data:`_CANDIDATE` can look; month and day narrowed enough that ids such as
+#: ``AVV-2024-000001`` are not suspects
+_SUSPECT = re.compile(r"[0-9]{2}-?[01][0-9]-?[0-36-9][0-9] *[-+]? *[0-9]{4}(?![0-9])")
 #: every dash of Unicode (category Pd), the minus sign and the hyphen bullet
 _DASHES = re.compile(
     "[\u058a\u05be\u1400\u1806\u2010-\u2015\u2043\u2212\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d"
@@ -50,7 +53,7 @@ _FORMAT = re.compile(
 #: any whitespace but the plain space (Python's ``\s`` is Unicode's)
 _SPACES = re.compile(r"[^\S ]")
 #: a decimal digit other than 0–9 (Arabic-Indic, Devanagari, …): NFKC keeps them
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")
 #: joins distinct values for one scan; the reader refuses files containing it
 _SEPARATOR = "\0"
 
@@ -61,9 +64,15 @@ def normalised(text: str) -> str:
     control spaces), at the speed of one check."""
     if text.isascii():
         return _SPACES.sub(" ", text) if _SPACES.search(text) else text
-    text = _FORMAT.sub("", unicodedata.normalize("NFKC", text))
-    text = _SPACES.sub(" ", _DASHES.sub("-", text))
-    return _OTHER_DIGIT.sub(_ascii_digit, text)
+    if not unicodedata.is_normalized("NFKC", text):  # Swedish text usually is: checked in C
+        text = unicodedata.normalize("NFKC", text)
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:  # beyond Latin-1: every kind of dash, invisible, digit
+        text = _OTHER_DIGIT.sub(_ascii_digit, _DASHES.sub("-", _FORMAT.sub("", text)))
+    else:  # Latin-1, as Swedish text is: its one invisible character, no other dash or digit
+        text = text.replace("\u00ad", "")
+    return _SPACES.sub(" ", text)
 
 
 def _ascii_digit(match: re.Match[str]) -> str:
@@ -99,9 +108,7 @@ def _masked(match: re.Match[str]) -> str:
 
 
 def _suspects(joined: str) -> list[int]:
-    """The indexes of the values in ``joined`` with a run of digits every personnummer has:
-    a regular expression that starts with a digit class finds them five times faster than
-    :data:`_CANDIDATE` can look."""
+    """The indexes of the values in ``joined`` (normalised) that may hold a personnummer."""
     suspects: list[int] = []
     index, counted = 0, 0  # the value at offset ``counted`` of ``joined`` is number ``index``
     for match in _SUSPECT.finditer(joined):

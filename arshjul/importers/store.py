@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from arshjul.errors import UsageError
 from arshjul.importers.kinds import Kind
 from arshjul.importers.records import Records
-from arshjul.models import ImportBatch
+from arshjul.models import ImportBatch, OrgUnit
 
 #: sequence numbers per ``IN (…)``: below every database's limit on bound parameters
 CHUNK = 500
@@ -235,6 +235,7 @@ def store(
     ).inserted_primary_key
     assert batch_key is not None
     batch_id = batch_key[0]
+    _units_exist(conn, staging)
     before = _count(conn, table)
     written = staging.upsert(batch_id)
     inserted = _count(conn, table) - before
@@ -246,6 +247,21 @@ def store(
     )
     staging.drop()
     return records, inserted, updated
+
+
+def _units_exist(conn: Connection, staging: Staging) -> None:
+    """Every staged unit id is a unit: the check a foreign key would make row by row (the
+    imported tables have none, see ``models.IMPORTED_UNIT_ID``), once for the file. The
+    validator has refused unknown units already, so failing here is a defect, not bad input."""
+    staged = staging.table.c.get("unit_id")
+    if staged is None:  # the organisation: its parents keep their foreign key
+        return
+    unknown = (
+        select(staged).outerjoin(OrgUnit, OrgUnit.id == staged).where(OrgUnit.id.is_(None)).limit(1)
+    )
+    missing = conn.execute(unknown).scalar()
+    if missing is not None:
+        raise RuntimeError(f"{staging.kind.name}: unit {missing!r} was staged but is no unit")
 
 
 def _count(conn: Connection, table: Table) -> int:
