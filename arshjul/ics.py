@@ -203,7 +203,7 @@ def build_feeds(
             if spec.include(entry.first):
                 uid = event_uid(entry.first, spec.scope)
                 if uid not in events:
-                    events[uid] = _event(entry, spec.scope, config, status)
+                    events[uid] = vevent(event_data(entry, spec.scope, config, status))
                 uids.append(uid)
         members.append(uids)
     log = RevisionLog(conn)
@@ -335,11 +335,28 @@ def render_feed(spec: FeedSpec, events: Iterable[bytes], config: Config) -> Feed
     return Feed(spec.name, spec.title, content, spec.kind, spec.token, spec.about)
 
 
-def _event(entry: Entry, scope: Unit, config: Config, status: StatusBook) -> VEvent:
+@dataclass(frozen=True)
+class EventData:
+    """What one event says, as values: :func:`vevent` writes it (``bench.formats`` writes the
+    same with the icalendar package, to show what the hand-written text saves)."""
+
+    uid: str
+    summary: str
+    start: date
+    #: the level's name and the owner's role
+    categories: tuple[str, str]
+    description: str
+    cancelled: bool
+    url: str | None
+    series: Series | None
+    #: (days before the deadline, the alarm's text)
+    alarms: tuple[tuple[int, str], ...]
+
+
+def event_data(entry: Entry, scope: Unit, config: Config, status: StatusBook) -> EventData:
     due = entry.first
     milestone = due.milestone
     series = entry.series
-    start = series.start if series else due.date
     # a status belongs to one date of the scope's own deadline
     owned = series is None and not milestone.removed and entry.level == scope.level
     progress = status.progress(due, scope.id) if owned else None
@@ -359,26 +376,41 @@ def _event(entry: Entry, scope: Unit, config: Config, status: StatusBook) -> VEv
         description.append(f"Underlag: {link}")
     if milestone.removed:
         description.append(CANCELLED_LINE)
-    uid = event_uid(due, scope)
-    categories = (LEVEL_SV[entry.level], due.deadline.owner_role)
+    alarms: tuple[tuple[int, str], ...] = ()
+    if not milestone.removed and progress is not Progress.DONE:
+        alarms = tuple(
+            (days, f"Om {'1 dag' if days == 1 else f'{days} dagar'}: {summary}")
+            for days in _reminder_days(milestone, config)
+        )
+    return EventData(
+        uid=event_uid(due, scope),
+        summary=shown,
+        start=series.start if series else due.date,
+        categories=(LEVEL_SV[entry.level], due.deadline.owner_role),
+        description="\n".join(description),
+        cancelled=milestone.removed,
+        url=link,
+        series=series,
+        alarms=alarms,
+    )
+
+
+def vevent(data: EventData) -> VEvent:
     lines = [
-        line("SUMMARY", text(shown)),
-        line("DTSTART", day(start), ";VALUE=DATE"),
-        line("DTEND", day(start + timedelta(days=1)), ";VALUE=DATE"),
-        line("UID", text(uid)),
-        line("CATEGORIES", ",".join(map(text, categories))),
-        line("DESCRIPTION", text("\n".join(description))),
-        line("STATUS", "CANCELLED" if milestone.removed else "CONFIRMED"),
+        line("SUMMARY", text(data.summary)),
+        line("DTSTART", day(data.start), ";VALUE=DATE"),
+        line("DTEND", day(data.start + timedelta(days=1)), ";VALUE=DATE"),
+        line("UID", text(data.uid)),
+        line("CATEGORIES", ",".join(map(text, data.categories))),
+        line("DESCRIPTION", text(data.description)),
+        line("STATUS", "CANCELLED" if data.cancelled else "CONFIRMED"),
         line("TRANSP", "TRANSPARENT"),
     ]
-    if link:
-        lines.append(line("URL", link))
-    if series:
-        lines.extend(series.lines())
-    alarms: tuple[bytes, ...] = ()
-    if not milestone.removed and progress is not Progress.DONE:
-        alarms = tuple(_alarm(summary, days) for days in _reminder_days(milestone, config))
-    return VEvent(uid, tuple(lines), alarms)
+    if data.url:
+        lines.append(line("URL", data.url))
+    if data.series:
+        lines.extend(data.series.lines())
+    return VEvent(data.uid, tuple(lines), tuple(_alarm(t, days) for days, t in data.alarms))
 
 
 def event_uid(due: Due, scope: Unit) -> str:
@@ -447,13 +479,12 @@ def _reminder_days(milestone: Milestone, config: Config) -> list[int]:
     return sorted(set(days), reverse=True)
 
 
-def _alarm(summary: str, days: int) -> bytes:
-    when = "1 dag" if days == 1 else f"{days} dagar"
+def _alarm(description: str, days: int) -> bytes:
     return component(
         "VALARM",
         [
             line("ACTION", "DISPLAY"),
-            line("DESCRIPTION", text(f"Om {when}: {summary}")),
+            line("DESCRIPTION", text(description)),
             line("TRIGGER", duration(timedelta(days=-days))),
         ],
     )

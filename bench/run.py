@@ -34,7 +34,7 @@ from arshjul.clock import STOCKHOLM
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
 from arshjul.workspace import open_workspace
-from bench import feeds, plain, servers
+from bench import feeds, formats, plain, servers
 from bench.measure import TreeRun, clean_env, run_tree, script, self_peak_mib, timed
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=STOCKHOLM)
@@ -80,6 +80,8 @@ class Figures:
     #: (rows, seconds) of the deviations import on PostgreSQL, if a server could be started
     postgres_deviations: tuple[int, float] | None = None
     feed: dict[str, float] = field(default_factory=dict)
+    #: hand-written formats against their libraries on the run's output (bench.formats)
+    formats: list[formats.Row] = field(default_factory=list)
 
     @property
     def prefect_ratio(self) -> float:
@@ -155,6 +157,9 @@ def measure(scale: str, folder: Path, *, clients: int, seconds: float) -> Figure
     figures.cycle_tree_peak_mib = cycle.tree_peak_mib
     figures.cycle_peak_mib = cycle.largest_mib
     figures.files_by_suffix = count_files(folder / "cycle-out")
+
+    progress(f"{scale}: hand-written formats against python-docx, xlsxwriter, icalendar")
+    figures.formats = formats.measure(env["ARSHJUL_DATABASE_URL"], folder / "cycle-out", YEAR, NOW)
 
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
@@ -298,6 +303,8 @@ def detail_tables(f: Figures) -> str:
         f"{feed['feed_bytes']:,.0f} bytes each; p50 {feed['p50']:.1f} ms, p95 {feed['p95']:.1f}"
         f" ms, p99 {feed['p99']:.1f} ms, worst {feed['worst']:.1f} ms; {feed['errors']:.0f}"
         " answers other than 200.",
+        "",
+        formats.table(f.formats),
     ]
     return "\n".join(parts)
 
@@ -333,6 +340,7 @@ def growth_table(small: Figures, large: Figures) -> str:
 def load_figures(path: Path) -> Figures:
     raw = json.loads(path.read_text("utf-8"))
     raw["cycle_processes"] = [tuple(p) for p in raw["cycle_processes"]]
+    raw["formats"] = [formats.Row(**r) for r in raw.get("formats", [])]
     if raw.get("postgres_deviations"):
         raw["postgres_deviations"] = tuple(raw["postgres_deviations"])
     return Figures(**raw)

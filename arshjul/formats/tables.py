@@ -271,7 +271,7 @@ def _number_format(exponent: int | str, percent: bool) -> str:
     return f"0{fraction} %" if percent else f"#,##0{fraction}"
 
 
-def workbook_bytes(tables: list[Table], *, title: str, created: datetime) -> bytes:
+def workbook(tables: list[Table], *, title: str, created: datetime) -> xlsx.Workbook:
     """One worksheet per table: numbers as numeric cells (per cents as fractions formatted
     ``0.0 %``), text as text, the header rows and the foot in bold, column widths from the
     content, the header row frozen when there is one."""
@@ -304,7 +304,11 @@ def workbook_bytes(tables: list[Table], *, title: str, created: datetime) -> byt
             rows.append(cells)
         columns = {c: xlsx.Column(min(max(w + 2, 8), 60)) for c, w in widths.items()}
         sheets.append(xlsx.Sheet(name, rows, columns, freeze_header=len(table.head) == 1))
-    return xlsx.workbook_bytes(xlsx.Workbook(sheets, title, created, language="sv-SE"))
+    return xlsx.Workbook(sheets, title, created, language="sv-SE")
+
+
+def workbook_bytes(tables: list[Table], *, title: str, created: datetime) -> bytes:
+    return xlsx.workbook_bytes(workbook(tables, title=title, created=created))
 
 
 def write_workbook(tables: list[Table], path: Path, *, title: str, created: datetime) -> Path:
