@@ -499,7 +499,7 @@ def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, 
     assert "Markant ökning av avvikelser: 240 mot 120,0" in unit
     assert "<code>2025:E1:trend:avvikelser</code>" in unit
     # two years below the centre line, then one above: every month is part of a run
-    assert unit.count("<circle") == 36
+    assert unit.count("<title>Del av en lång serie på samma sida</title>") == 36
     assert "Serie på samma sida: jan 2023–dec 2024." in unit
     assert "Serie på samma sida: jan 2025–dec 2025." in unit
     assert "De få viktiga" in unit and "mycket hög" in unit
