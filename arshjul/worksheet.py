@@ -28,6 +28,7 @@ from arshjul.files import write_bytes_atomic
 from arshjul.formats.xlsx import (
     Cell,
     Column,
+    Printing,
     Sheet,
     Style,
     Validation,
@@ -241,6 +242,9 @@ def build_workbook(unit: Unit, plan: Plan, codes: Codes, now: datetime) -> Workb
         freeze_header=True,
         protected=True,
         validations=validations,
+        # on paper: landscape, every column on one page's width (the ids whole), the header
+        # row on every page
+        printing=Printing(f"A1:{column_letter(len(COLUMNS))}{len(prepared) + 1}"),
     )
     lists = _lists_sheet(
         [

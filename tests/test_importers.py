@@ -791,7 +791,7 @@ def test_an_action_id_stays_with_its_unit(conn, imp, findings):
     taken_over = ACTION_OK.replace(";E1;", ";E2;").replace(FINDING_E1, "")
     problems = refusal(imp, "actions", lines(ACTION_HEADER, taken_over)).problems
     assert [(p.line, p.column, p.value) for p in problems] == [(2, "Åtgärds-ID", "E1-2026-001")]
-    assert problems[0].reason.startswith("already the id of an action of 'E1' (Enhet ett)")
+    assert problems[0].reason.startswith("redan id för en åtgärd i 'E1' (Enhet ett)")
 
 
 def test_a_unit_the_checks_let_through_is_caught_before_it_is_stored(conn, imp, monkeypatch):
@@ -810,3 +810,15 @@ def test_a_unit_the_checks_let_through_is_caught_before_it_is_stored(conn, imp, 
     with pytest.raises(RuntimeError, match="deviations: unit 'E9' was staged but is no unit"):
         imp("deviations", dev(DEV_OK, D2.replace(";E2;", ";E9;")))
     assert rows_in(conn, Deviation) == 0
+
+
+def test_the_worksheets_mistakes_are_told_in_swedish_with_the_allowed_values(imp, findings, config):
+    wrong = ACTION_OK.replace(";Planerad;", ";Startad;Stor effekt").replace("2027-03-15", "15/3")
+    problems = refusal(imp, "actions", lines(ACTION_HEADER, wrong)).problems
+    reasons = {p.column: p.reason for p in problems}
+    assert reasons["Klart senast"] == "inte ett datum (ÅÅÅÅ-MM-DD)"
+    assert reasons["Status"] == "inte ett tillåtet värde för Status; tillåtna: " + (
+        "Planerad, Pågår, Klar, Struken"
+    )
+    effects = ", ".join(config.codes.action_effects)
+    assert reasons["Effekt"] == f"inte ett tillåtet värde för Effekt; tillåtna: {effects}"

@@ -181,3 +181,12 @@ def test_same_content_gives_the_same_bytes(config: Config):
         return worksheet.workbook_bytes(worksheet.build_workbook(UNIT, PLAN, config.codes, NOW))
 
     assert build() == build()
+
+
+def test_prints_landscape_on_one_page_width_with_the_header_on_every_page(sheet: Worksheet):
+    rows = sheet.max_row
+    assert sheet.print_area == f"'Handlingsplan'!$A$1:$I${rows}"
+    assert sheet.print_title_rows == "$1:$1"
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)

@@ -99,6 +99,16 @@ class Validation(NamedTuple):
     error: str = ""
 
 
+class Printing(NamedTuple):
+    """How a sheet prints: ``area`` (``A1:I40``) on A4 pages ``landscape`` or not, scaled to
+    one page's width (as many pages down as it takes), the first ``title_rows`` rows repeated
+    on every page."""
+
+    area: str
+    landscape: bool = True
+    title_rows: int = 1
+
+
 @dataclass(frozen=True)
 class Sheet:
     """A worksheet: ``rows`` from row 1, each a sequence of cells from column A, None where a
@@ -115,6 +125,7 @@ class Sheet:
     #: still be resized
     protected: bool = False
     validations: Sequence[Validation] = ()
+    printing: Printing | None = None
 
 
 @dataclass(frozen=True)
@@ -310,8 +321,17 @@ def _sheet_xml(sheet: Sheet, styles: _Styles, selected: bool) -> bytes:
         '<sheetProtection sheet="1" formatColumns="0" formatRows="0"/>' if sheet.protected else ""
     )
     validations = "".join(_validation_xml(v) for v in sheet.validations)
+    printing = sheet.printing
+    # fit to one page's width (fitToHeight 0: as many pages down as the rows need), A4
+    fit = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if printing else ""
+    setup = (
+        '<pageSetup paperSize="9" fitToWidth="1" fitToHeight="0" '
+        f'orientation="{"landscape" if printing.landscape else "portrait"}"/>'
+        if printing
+        else ""
+    )
     return (
-        f'{_DECLARATION}<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+        f'{_DECLARATION}<worksheet xmlns="{MAIN}" xmlns:r="{REL}">{fit}'
         f'<dimension ref="A1:{last}"/><sheetViews>{view}</sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         + (f"<cols>{cols}</cols>" if cols else "")
@@ -322,7 +342,7 @@ def _sheet_xml(sheet: Sheet, styles: _Styles, selected: bool) -> bytes:
             else ""
         )
         + '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
-        'footer="0.3"/></worksheet>'
+        f'footer="0.3"/>{setup}</worksheet>'
     ).encode()
 
 
@@ -395,6 +415,25 @@ def _core(book: Workbook) -> bytes:
     ).encode()
 
 
+def _absolute(ref: str) -> str:
+    """``A1:I40`` → ``$A$1:$I$40``."""
+    return re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", ref)
+
+
+def _print_names(index: int, sheet: Sheet) -> str:
+    """Excel's names for a sheet's print area and the rows repeated on every printed page."""
+    if sheet.printing is None:
+        return ""
+    quoted = _text(quote_sheet(sheet.name))
+    area = f"{quoted}!{_absolute(sheet.printing.area)}"
+    names = f'<definedName name="_xlnm.Print_Area" localSheetId="{index}">{area}</definedName>'
+    if sheet.printing.title_rows:
+        rows = f"{quoted}!$1:${sheet.printing.title_rows}"
+        names += f'<definedName name="_xlnm.Print_Titles" localSheetId="{index}">{rows}'
+        names += "</definedName>"
+    return names
+
+
 def _workbook_xml(sheets: Sequence[Sheet]) -> tuple[bytes, bytes]:
     """The workbook part and its relationships (the sheets, then the styles)."""
     listed = "".join(
@@ -408,10 +447,12 @@ def _workbook_xml(sheets: Sequence[Sheet]) -> tuple[bytes, bytes]:
         for i in range(1, len(sheets) + 1)
     )
     styles = f'<Relationship Id="rId{len(sheets) + 1}" Type="{REL}/styles" Target="styles.xml"/>'
+    names = "".join(_print_names(i, s) for i, s in enumerate(sheets))
     return (
         f'{_DECLARATION}<workbook xmlns="{MAIN}" xmlns:r="{REL}"><workbookPr/>'
         f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{listed}</sheets>'
-        "</workbook>"
+        + (f"<definedNames>{names}</definedNames>" if names else "")
+        + "</workbook>"
     ).encode(), (
         f'{_DECLARATION}<Relationships xmlns="{_PACKAGE}/relationships">{rels}{styles}'
         "</Relationships>"

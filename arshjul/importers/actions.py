@@ -3,6 +3,9 @@ unit, and an action id, once stored, stays with its unit.
 
 A unit fills in the worksheet it was given (SPEC §5); a row copied from another unit's sheet
 would otherwise tie one unit's action to another's finding, or overwrite another unit's action.
+
+The worksheet is filled in by enhetschefer, so what is wrong in it is said in Swedish, with the
+values a drop-down column allows.
 """
 
 from __future__ import annotations
@@ -13,15 +16,66 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from arshjul.errors import Problem
+from arshjul.importers import values as v
 from arshjul.importers.records import Context, Records
 from arshjul.models import Action, Finding
 
 #: ids per ``IN (…)``: below every database's limit on bound parameters
 CHUNK = 500
 UNKNOWN_FINDING = (
-    "unknown finding: no finding with this id in the analysis (run the analysis first,"
-    " or leave the cell empty)"
+    "okänt fynd: inget fynd med detta id i analysen (kör analysen först, eller lämna cellen tom)"
 )
+#: the statuses as the worksheet's drop-down lists them
+STATUSES_SV = ("Planerad", "Pågår", "Klar", "Struken")
+
+
+def _allowed(parser: v.Parser, column: str, allowed: Collection[str]) -> v.Parser:
+    """``parser`` whose refusal lists what the column allows."""
+
+    def parse(value: str) -> object:
+        try:
+            return parser(value)
+        except ValueError:
+            raise ValueError(
+                f"inte ett tillåtet värde för {column}; tillåtna: {', '.join(allowed)}"
+            ) from None
+
+    return parse
+
+
+def status(parser: v.Parser) -> v.Parser:
+    return _allowed(parser, "Status", STATUSES_SV)
+
+
+def effect(context: Context) -> v.Parser:
+    allowed = context.codes.action_effects
+    return _allowed(v.code(allowed, "effect"), "Effekt", allowed)
+
+
+def owner_role(context: Context) -> v.Parser:
+    allowed = context.codes.action_owner_roles
+    return _allowed(v.code(allowed, "owner role"), "Ansvarig", allowed)
+
+
+def due_date(context: Context) -> v.Parser:
+    """Klart senast: a date, up to ten years ahead (further is a typing error in the year)."""
+    latest = context.today.year + 10
+    parse_date = v.iso_date(context.today, years_ahead=10)
+
+    def parse(value: str) -> object:
+        try:
+            return parse_date(value)
+        except ValueError as exc:
+            reason = str(exc)
+            if reason.startswith("not a date"):
+                raise ValueError("inte ett datum (ÅÅÅÅ-MM-DD)") from None
+            if reason == "no such date":
+                raise ValueError("datumet finns inte") from None
+            raise ValueError(
+                f"utanför {v.EARLIEST.year}–{latest}: kontrollera året (ÅÅÅÅ-MM-DD)"
+            ) from None
+
+    return parse
 
 
 def _unit_of(
@@ -59,8 +113,8 @@ def findings_of_the_unit(records: Records, context: Context) -> list[Problem]:
             problems.append(records.problem(i, "finding_id", finding, UNKNOWN_FINDING))
         elif unit is not None and owner[finding] != unit:
             reason = (
-                f"a finding of another unit: it is {_named(context, owner[finding])}'s,"
-                f" this row's unit is {_named(context, unit)}"
+                f"ett fynd för en annan enhet: det hör till {_named(context, owner[finding])},"
+                f" radens enhet är {_named(context, unit)}"
             )
             problems.append(records.problem(i, "finding_id", finding, reason))
     return problems
@@ -75,8 +129,8 @@ def ids_stay_with_their_unit(records: Records, context: Context) -> list[Problem
             i,
             "action_id",
             action,
-            f"already the id of an action of {_named(context, owner[action])}: an action"
-            " stays with its unit; give this one a new id",
+            f"redan id för en åtgärd i {_named(context, owner[action])}: en åtgärd"
+            " stannar hos sin enhet; ge den här ett nytt id",
         )
         for i, (unit, action) in enumerate(zip(units, ids, strict=True))
         if action in owner and unit is not None and owner[action] != unit

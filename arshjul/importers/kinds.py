@@ -108,11 +108,6 @@ def _date(context: Context) -> v.Parser:
     return v.iso_date(context.today)
 
 
-def _due_date(context: Context) -> v.Parser:
-    """A plan's date: may be in the future, up to ten years ahead."""
-    return v.iso_date(context.today, years_ahead=10)
-
-
 def _month(context: Context) -> v.Parser:
     return v.month(context.today)
 
@@ -313,14 +308,13 @@ _ALL = (
             Column("unit_id", _unit, required=True),
             Column("finding_id", _text(200)),
             Column("title", _fixed(v.published_text(300)), required=True),
-            Column("owner_role", _code("action_owner_roles", "owner role"), required=True),
-            Column("due_date", _due_date),
+            # messages in Swedish: the worksheet is filled in by enhetschefer
+            Column("owner_role", actions.owner_role, required=True),
+            Column("due_date", actions.due_date),
             Column(
-                "status",
-                _fixed(v.choice(ACTION_STATUS, "status (Planerad/Pågår/Klar/Struken)")),
-                required=True,
+                "status", _fixed(actions.status(v.choice(ACTION_STATUS, "status"))), required=True
             ),
-            Column("effect", _code("action_effects", "effect")),
+            Column("effect", actions.effect),
         ),
         checks=(actions.findings_of_the_unit, actions.ids_stay_with_their_unit),
         skip_when_empty="title",
