@@ -95,10 +95,16 @@ def docx_dump(path: Path) -> str:
     ]
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
+            size = block._p.find(f"{W_NS}pPr/{W_NS}sectPr/{W_NS}pgSz")
+            if size is not None:  # a section ends: the pages before it are of this orientation
+                lines.append(f"--- section: {size.get(W_NS + 'orient') or 'portrait'} ---")
+                continue
             lines.append(f"[{block.style.name}] {_inline(block)}")
             continue
         assert isinstance(block, DocxTable)
-        lines.append(f"<table {block.style.name}>")
+        grid = block._tbl.tblGrid.iterchildren(f"{W_NS}gridCol")
+        widths = ", ".join(f"{int(col.get(W_NS + 'w')) / 567:.1f}" for col in grid)
+        lines.append(f"<table {block.style.name}; cm: {widths}>")
         for row in block.rows:
             header = row._tr.find(f"{W_NS}trPr/{W_NS}tblHeader") is not None
             cells = [
@@ -285,7 +291,7 @@ def test_docx_of_the_whole_subset_uses_word_styles(tmp_path: Path):
     # the chart's data in a table under its title; a chart without data is named only
     assert body[13:18] == [
         "[Caption] Per månad",
-        "<table Light List Accent 1>",
+        "<table Light List Accent 1; cm: 8.4, 7.6>",
         "  H| Kategori | >Värde",
         "   | jan | >1\u00a0200",
         "   | feb | >0",

@@ -25,7 +25,14 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from arshjul.files import write_bytes_atomic
-from arshjul.formats.tables import Element, chart_data, chart_title, hidden, text_of
+from arshjul.formats.tables import (
+    Element,
+    chart_data,
+    chart_title,
+    hidden,
+    parse_number,
+    text_of,
+)
 from arshjul.formats.zips import Deflated, deflate, stable_zip
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -38,6 +45,13 @@ LANGUAGE = "sv-SE"
 #: A4 in twips, 2.5 cm margins
 PAGE_W, PAGE_H, MARGIN = 11906, 16838, 1418
 TEXT_WIDTH = PAGE_W - 2 * MARGIN
+#: the text width of a landscape page, for tables too wide for a portrait one
+WIDE_TEXT_WIDTH = PAGE_H - 2 * MARGIN
+#: a character's width in a table cell and a cell's margins, in twips: 11 pt, generous
+#: enough for the wider fonts that stand in for Calibri where it is missing (LibreOffice on
+#: Linux: DejaVu Sans, ~0.64 em a digit), since a column too narrow breaks a word or a number
+CHAR_W = 150
+CELL_PADDING = 300
 
 _USED_STYLES = (
     "Normal",
@@ -108,11 +122,24 @@ _APP = (
     b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
     b"<Application>arshjul</Application></Properties>"
 )
-_SECTION = (
-    f'<w:sectPr><w:pgSz w:w="{PAGE_W}" w:h="{PAGE_H}"/><w:pgMar w:top="{MARGIN}" '
-    f'w:right="{MARGIN}" w:bottom="{MARGIN}" w:left="{MARGIN}" w:header="709" w:footer="709" '
-    'w:gutter="0"/><w:cols w:space="708"/><w:docGrid w:linePitch="360"/></w:sectPr>'
-)
+
+
+def _section(landscape: bool) -> str:
+    """A section's page: A4 portrait, or landscape for wide tables."""
+    size = (
+        f'<w:pgSz w:w="{PAGE_H}" w:h="{PAGE_W}" w:orient="landscape"/>'
+        if landscape
+        else f'<w:pgSz w:w="{PAGE_W}" w:h="{PAGE_H}"/>'
+    )
+    return (
+        f'<w:sectPr>{size}<w:pgMar w:top="{MARGIN}" w:right="{MARGIN}" w:bottom="{MARGIN}" '
+        f'w:left="{MARGIN}" w:header="709" w:footer="709" w:gutter="0"/><w:cols w:space="708"/>'
+        '<w:docGrid w:linePitch="360"/></w:sectPr>'
+    )
+
+
+#: a paragraph that ends a section: what came before it is on pages of that orientation
+_SECTION_END = {wide: f"<w:p><w:pPr>{_section(wide)}</w:pPr></w:p>" for wide in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -231,6 +258,7 @@ _BLOCKS = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "table", "div", 
 _CONTAINERS = ("div", "section", "article", "main", "header", "aside", "body")
 _SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is no whitespace
 _RIGHT = '<w:p><w:pPr><w:jc w:val="right"/></w:pPr>'  # a number's paragraph in a cell
+_HEADING = '<w:p><w:pPr><w:pStyle w:val="Heading'
 #: characters XML cannot hold: control characters (bar tab and line ends) as UTF-8 bytes, and
 #: U+FFFE and U+FFFF, whose UTF-8 no other character's contains
 _NOT_XML = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
@@ -238,11 +266,13 @@ _NOT_CHARACTERS = ("\ufffe".encode(), "\uffff".encode())
 
 #: a piece of a paragraph: text (``\n`` is a line break), format bits, link target
 Segment = tuple[str, int, str | None]
-#: a table cell as read: its columns, whether it holds a number, its characters of text (for the
-#: column widths), its runs when they hold no link and else None and the segments to make them
-#: of (a link's id is numbered in document order: a caption's come first). A plain tuple: a
-#: large region's documents have millions of cells
-_Cell = tuple[int, bool, int, str | None, list[Segment] | None]
+#: a cell's alignment: text left, class ``n`` right, a number right and never broken
+LEFT, RIGHT, NUMBER = 0, 1, 2
+#: a table cell as read: its columns, its alignment, its characters of text and
+#: of its longest word (for the column widths), its runs when they hold no link and else None
+#: and the segments to make them of (a link's id is numbered in document order: a caption's
+#: come first). A plain tuple: a large region's documents have millions of cells
+_Cell = tuple[int, int, int, int, str | None, list[Segment] | None]
 
 
 @dataclass
@@ -254,6 +284,19 @@ class _Body:
     links: dict[str, str] = field(default_factory=dict)  # href -> relationship id
     lists: list[tuple[int, str]] = field(default_factory=list)  # (numId, abstractNumId)
     after_table: bool = False
+    #: the current section is landscape (a wide table's)
+    landscape: bool = False
+
+    def orient(self, landscape: bool) -> None:
+        """Go on in a section of this orientation: the section so far ends here."""
+        if landscape != self.landscape:
+            xml = self.xml
+            if xml:
+                # a heading right before goes with what it heads, to the new section
+                at = len(xml) - 1 if xml[-1].startswith(_HEADING) else len(xml)
+                xml.insert(at, _SECTION_END[self.landscape])
+                self.after_table = False
+            self.landscape = landscape
 
     # --- blocks -------------------------------------------------------------------------
 
@@ -281,7 +324,10 @@ class _Body:
             elif segments := self.segments(el):
                 self.paragraph(segments, style)
 
-    def paragraph(self, segments: list[Segment], style: str, props: str = "") -> None:
+    def paragraph(
+        self, segments: list[Segment], style: str, props: str = "", *, wide: bool = False
+    ) -> None:
+        self.orient(wide)
         pstyle = "" if style == "Normal" else f'<w:pStyle w:val="{style}"/>'
         ppr = f"<w:pPr>{pstyle}{props}</w:pPr>" if pstyle or props else ""
         self.xml.append(f"<w:p>{ppr}{self.runs(segments)}</w:p>")
@@ -341,13 +387,15 @@ class _Body:
         rows += [(False, cells) for cells in foot if cells]
         if not rows:
             return  # Word cannot open a table without a cell
+        columns = max(sum(c[0] for c in cells) for _, cells in rows)
+        widths, wide = _column_widths(rows, columns)
         caption = el.find("caption")
         if caption is not None and not hidden(caption):
-            self.paragraph(self.segments(caption), "Caption", "<w:keepNext/>")
-        elif self.after_table:  # two tables in a row would merge into one in Word
-            self.paragraph([], "Normal")
-        columns = max(sum(c[0] for c in cells) for _, cells in rows)
-        widths = _column_widths(rows, columns)
+            self.paragraph(self.segments(caption), "Caption", "<w:keepNext/>", wide=wide)
+        else:
+            self.orient(wide)
+            if self.after_table:  # two tables in a row would merge into one in Word
+                self.paragraph([], "Normal", wide=wide)
         look = 0x0020 * bool(head) + 0x0040 * bool(foot) + 0x0400
         opening = [f'<w:tc><w:tcPr><w:tcW w:w="{w}" w:type="dxa"/></w:tcPr>' for w in widths]
         out = self.xml
@@ -362,7 +410,7 @@ class _Body:
         for header, cells in rows:
             out.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if header else "<w:tr>")
             col = 0
-            for span, numeric, _, xml, segments in cells:
+            for span, align, _, _, xml, segments in cells:
                 if span == 1 and col < columns:
                     start = opening[col]
                 else:
@@ -377,7 +425,9 @@ class _Body:
                         else opening[col]
                     )
                 runs = xml if xml is not None else self.runs(segments or [])
-                out.append(f"{start}{_RIGHT if numeric else '<w:p>'}{runs}</w:p></w:tc>")
+                if align == NUMBER:  # a number is never broken over two lines
+                    start = start.replace("</w:tcPr>", "<w:noWrap/></w:tcPr>", 1)
+                out.append(f"{start}{_RIGHT if align else '<w:p>'}{runs}</w:p></w:tc>")
                 col += span
             if col < columns:  # a short row is filled up with empty cells
                 out.extend(f"{opening[c]}<w:p/></w:tc>" for c in range(col, columns))
@@ -389,18 +439,23 @@ class _Body:
         colspan = el.get("colspan")
         span = int(colspan) if colspan and colspan.isdigit() and int(colspan) > 0 else 1
         classes = el.get("class")
-        numeric = classes is not None and "n" in classes.split()
+        right = classes is not None and "n" in classes.split() and section != "thead"
         # a row heading is bold; the header row is the table style's
         fmt = BOLD if section != "thead" and el.tag == "th" else 0
         if len(el) == 0:  # most cells: text only, one plain run made here
             text = el.text or ""
             if text.isalnum():  # a word or a count: nothing to collapse or escape
-                return span, numeric, len(text), f"{_RUN_START[fmt]}{text}{_RUN_END}", None
+                n = len(text)
+                align = NUMBER if right and text.isdecimal() else RIGHT * right
+                return span, align, n, n, f"{_RUN_START[fmt]}{text}{_RUN_END}", None
             text = _SPACE.sub(" ", text).strip(" ")
             xml = f"{_RUN_START[fmt]}{_escape(text)}{_RUN_END}" if text else ""
-            return span, numeric, len(text), xml, None
+            align = _align(text, right)
+            return span, align, len(text), _longest_word(text, align), xml, None
         segments = self.segments(el, fmt=fmt)
-        return span, numeric, sum(len(text) for text, _, _ in segments), None, segments
+        text = "".join(t for t, _, _ in segments)
+        align = _align(text, right)
+        return span, align, len(text), _longest_word(text, align), None, segments
 
     # --- inline -------------------------------------------------------------------------
 
@@ -470,22 +525,48 @@ class _Body:
         return "".join(parts)
 
 
-def _column_widths(rows: list[tuple[bool, list[_Cell]]], columns: int) -> list[int]:
-    """Twips per column in proportion to the longest text in it (within bounds), filling the
-    text width; Word refits them when the document is edited."""
+def _align(text: str, right: bool) -> int:
+    """A cell of class ``n`` is right-aligned; a number in it (``1 234``, ``12,5 %``) stays
+    whole, other text (``<5``, ``0 (låg)``) breaks between words."""
+    if not right:
+        return LEFT
+    return NUMBER if parse_number(text) is not None else RIGHT
+
+
+def _longest_word(text: str, align: int) -> int:
+    """Characters of what must stay on one line: a number whole (its spaces are no-break
+    ones), else the longest word."""
+    if align == NUMBER:
+        return len(text)
+    return max((len(word) for word in text.split()), default=0)
+
+
+def _column_widths(rows: list[tuple[bool, list[_Cell]]], columns: int) -> tuple[list[int], bool]:
+    """Twips per column, and whether the table needs a landscape page. Each column is at
+    least as wide as its longest number or word (a header breaks between words, never inside
+    one); what is left of the text width goes to the columns in proportion to their longest
+    text (within bounds). Word refits the widths when the document is edited."""
+    least = [3] * columns
     longest = [4] * columns
     for _, cells in rows:
         col = 0
-        for span, _, length, _, _ in cells:
+        for span, _, length, word, _, _ in cells:
             if col >= columns:
                 break
-            if span == 1 and length > longest[col]:
-                longest[col] = min(length, 40)
+            if span == 1:
+                least[col] = max(least[col], min(word, 30))
+                longest[col] = max(longest[col], min(length, 40))
             col += span
-    total = sum(longest)
-    widths = [TEXT_WIDTH * n // total for n in longest]
-    widths[-1] += TEXT_WIDTH - sum(widths)
-    return widths
+    needed = [CHAR_W * n + CELL_PADDING for n in least]
+    wide = sum(needed) > TEXT_WIDTH
+    width = WIDE_TEXT_WIDTH if wide else TEXT_WIDTH
+    spare = max(width - sum(needed), 0)
+    extra = [max(n - m, 0) for n, m in zip(longest, least, strict=True)]
+    total = sum(extra) or 1
+    widths = [w + spare * e // total for w, e in zip(needed, extra, strict=True)]
+    if not any(extra):
+        widths = [w + spare // columns for w in widths]
+    return widths, wide
 
 
 def _run_properties(fmt: int, link: bool) -> str:
@@ -569,7 +650,7 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
         + "".join(body.xml)
-        + _SECTION
+        + _section(body.landscape)
         + "</w:body></w:document>"
     )
     parts: dict[str, bytes | Deflated] = dict(skeleton.parts)
