@@ -439,22 +439,23 @@ class _Body:
         colspan = el.get("colspan")
         span = int(colspan) if colspan and colspan.isdigit() and int(colspan) > 0 else 1
         classes = el.get("class")
-        right = classes is not None and "n" in classes.split() and section != "thead"
+        right = classes is not None and "n" in classes.split()
+        number = right and section != "thead"  # a header breaks between its words
         # a row heading is bold; the header row is the table style's
         fmt = BOLD if section != "thead" and el.tag == "th" else 0
         if len(el) == 0:  # most cells: text only, one plain run made here
             text = el.text or ""
             if text.isalnum():  # a word or a count: nothing to collapse or escape
                 n = len(text)
-                align = NUMBER if right and text.isdecimal() else RIGHT * right
+                align = NUMBER if number and text.isdecimal() else RIGHT * right
                 return span, align, n, n, f"{_RUN_START[fmt]}{text}{_RUN_END}", None
             text = _SPACE.sub(" ", text).strip(" ")
             xml = f"{_RUN_START[fmt]}{_escape(text)}{_RUN_END}" if text else ""
-            align = _align(text, right)
+            align = _align(text, right, number)
             return span, align, len(text), _longest_word(text, align), xml, None
         segments = self.segments(el, fmt=fmt)
         text = "".join(t for t, _, _ in segments)
-        align = _align(text, right)
+        align = _align(text, right, number)
         return span, align, len(text), _longest_word(text, align), None, segments
 
     # --- inline -------------------------------------------------------------------------
@@ -525,12 +526,12 @@ class _Body:
         return "".join(parts)
 
 
-def _align(text: str, right: bool) -> int:
-    """A cell of class ``n`` is right-aligned; a number in it (``1 234``, ``12,5 %``) stays
-    whole, other text (``<5``, ``0 (låg)``) breaks between words."""
+def _align(text: str, right: bool, number: bool) -> int:
+    """A cell of class ``n`` is right-aligned; a number in a body cell (``1 234``,
+    ``12,5 %``) stays whole, other text (``<5``, ``0 (låg)``) breaks between words."""
     if not right:
         return LEFT
-    return NUMBER if parse_number(text) is not None else RIGHT
+    return NUMBER if number and parse_number(text) is not None else RIGHT
 
 
 def _longest_word(text: str, align: int) -> int:
