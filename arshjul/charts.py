@@ -218,7 +218,7 @@ def control_chart(
     items = [
         ("line", LINE, "värde per månad"),
         ("line", BAR, "medellinje"),
-        ("dashed", LIMIT, "styrgränser (±3σ)"),
+        ("dashed", LIMIT, "styrgränser"),  # ±3σ: the text under the chart says it
         ("dot", LIMIT, "utanför gränserna"),
         ("dot", RUN, "lång serie"),
     ]

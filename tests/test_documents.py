@@ -60,6 +60,7 @@ from tests.conftest import FIXTURES, NOW, STOCKHOLM
 GOLDEN = Path(__file__).parent / "golden" / "documents"
 UPDATE = os.environ.get("ARSHJUL_UPDATE_GOLDEN") == "1"
 W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+WP_NS = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
 YEAR = 2025
 
 
@@ -95,11 +96,16 @@ def docx_dump(path: Path) -> str:
     ]
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
+            for inline in block._p.iter(f"{WP_NS}inline"):  # a chart's picture
+                extent, about = inline.find(f"{WP_NS}extent"), inline.find(f"{WP_NS}docPr")
+                cm = [int(extent.get(side)) / 360_000 for side in ("cx", "cy")]
+                lines.append(f"<picture {cm[0]:.1f} × {cm[1]:.1f} cm: {about.get('descr')}>")
             size = block._p.find(f"{W_NS}pPr/{W_NS}sectPr/{W_NS}pgSz")
             if size is not None:  # a section ends: the pages before it are of this orientation
                 lines.append(f"--- section: {size.get(W_NS + 'orient') or 'portrait'} ---")
                 continue
-            lines.append(f"[{block.style.name}] {_inline(block)}")
+            if block.text or not block._p.findall(f".//{WP_NS}inline"):
+                lines.append(f"[{block.style.name}] {_inline(block)}")
             continue
         assert isinstance(block, DocxTable)
         grid = block._tbl.tblGrid.iterchildren(f"{W_NS}gridCol")
@@ -288,15 +294,18 @@ def test_docx_of_the_whole_subset_uses_word_styles(tmp_path: Path):
         "[List Number] först",
         "[List Number] sedan",
     ]
-    # the chart's data in a table under its title; a chart without data is named only
-    assert body[13:18] == [
+    # a chart is a picture described by its title, then its data in a table under its title;
+    # a chart without data is the picture only
+    assert body[13:19] == [
+        "<picture 1.6 × 0.5 cm: Per månad>",
         "[Caption] Per månad",
         "<table Light List Accent 1; cm: 8.4, 7.6>",
         "  H| Kategori | >Värde",
         "   | jan | >1\u00a0200",
         "   | feb | >0",
     ]
-    assert "[Normal] _Diagram: Styrdiagram (visas i HTML-versionen)._" in body
+    assert "<picture 1.6 × 0.5 cm: Styrdiagram>" in body
+    assert not any("HTML-versionen" in line for line in body)
     # a caption hidden in HTML is hidden in Word too; a visible one is a Word caption
     assert "Avvikelser per händelsetyp" not in dump
     assert "[Caption] Synlig rubrik: med kolon och en mycket lång titel som inte ryms" in body
@@ -443,8 +452,10 @@ def test_a_chart_whose_figures_are_in_a_table_of_its_section_is_not_repeated():
         ("Per månad", 2),
     ]
     document = docx.Document(io.BytesIO(docx_bytes(root, created=CREATED)))
-    assert document.paragraphs[1].text == "Diagram: Per månad (visas i HTML-versionen)."
-    assert [len(t.rows) for t in document.tables] == [2, 2]  # the table, then the second chart's
+    # the first chart a picture only, its figures in the table after it; the second one's data
+    # is a table of its own
+    assert len(document.inline_shapes) == 2
+    assert [len(t.rows) for t in document.tables] == [2, 2]
 
 
 def test_docx_without_body_content_is_still_a_document():
@@ -572,3 +583,27 @@ def test_the_sandbox_refuses_the_attributes_jinja2s_refuses():
         coroutine.close()
     assert not ours.is_safe_attribute(Provenance, "mro", Provenance.mro)
     assert ours.is_safe_attribute(ORIGIN, "run_id", ORIGIN.run_id)
+
+
+def test_a_charts_picture_is_the_svg_drawn(written: list[Path]):
+    """The region's monthly chart as the DOCX holds it: a PNG twice the SVG's size, white
+    where the SVG is, bars of the SVG's colour where its rects are."""
+    from PIL import Image
+
+    region = next(p for p in written if p.parent.name == "R1" and p.stem == "sammanstallning")
+    svg = next(parse_html(region.read_text("utf-8")).iter("svg"))
+    with zipfile.ZipFile(region.with_suffix(".docx")) as archive:
+        names = sorted(n for n in archive.namelist() if n.startswith("word/media/"))
+        assert names == ["word/media/diagram1.png", "word/media/diagram2.png"]
+        image = Image.open(io.BytesIO(archive.read(names[0]))).convert("RGB")
+    assert image.size == (2 * int(svg.get("width")), 2 * int(svg.get("height")))
+    assert image.getpixel((1, 1)) == (255, 255, 255)
+    tallest = max(
+        (r for r in svg.iter("rect") if r.find("title") is not None),
+        key=lambda r: float(r.get("height")),
+    )
+    middle = (
+        round(2 * (float(tallest.get("x")) + float(tallest.get("width")) / 2)),
+        round(2 * (float(tallest.get("y")) + float(tallest.get("height")) / 2)),
+    )
+    assert image.getpixel(middle) == (0x2F, 0x6F, 0x9F)

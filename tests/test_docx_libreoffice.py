@@ -1,5 +1,5 @@
 """The demo's DOCX as LibreOffice lays it out: no number split over two lines, no header word
-broken letter by letter, wide tables on landscape pages.
+broken letter by letter, wide tables on landscape pages, the charts as pictures.
 
 LibreOffice (``soffice --headless``) converts a few representative documents (the region's
 compilation and analysis, an område's compilation: the widest tables) to PDF, and
@@ -126,3 +126,15 @@ def test_wide_tables_are_on_landscape_pages(printed: dict[Path, Printed]):
     sizes = re.findall(r"Page +(\d+) size: +([\d.]+) x ([\d.]+)", info)
     orientation = {int(n): float(w) > float(h) for n, w, h in sizes}
     assert orientation[number] and not orientation[1]
+
+
+def test_the_charts_are_printed_as_pictures(printed: dict[Path, Printed]):
+    """Every chart of the document is a picture on its pages (pdfimages lists them)."""
+    for html, (pdf, _) in printed.items():
+        charts = sum(1 for _ in parse_html(html.read_text("utf-8")).iter("svg"))
+        listing = subprocess.run(
+            [require_program("pdfimages"), "-list", str(pdf)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        images = [line for line in listing.splitlines()[2:] if " image " in line]
+        assert charts and len(images) == charts, f"{html.parent.name}/{html.name}"

@@ -8,9 +8,10 @@ List Number, Caption and the table style "Light List Accent 1" (header row, bold
 Each document's body is then written as WordprocessingML straight from the HTML — python-docx's
 object model takes about 100 ms a document, this a few ms, and the large region writes
 thousands — and zipped with fixed timestamps: the same HTML and the same provenance time give
-the same bytes. A chart becomes a table of its data under its title, unless a table in its
-section holds the figures already; a chart without data in its element titles is named in a
-line (Word cannot show our SVG without a rasteriser, and that would need system libraries).
+the same bytes. A chart becomes a picture (:mod:`arshjul.formats.picture`) whose description
+is its title and figures, followed by a table of its data unless a table in its section holds
+the figures already. A table is sized from its content and put on landscape pages when it is
+too wide for portrait ones (:func:`_column_widths`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from arshjul.files import write_bytes_atomic
+from arshjul.formats import picture
 from arshjul.formats.tables import (
     Element,
     chart_data,
@@ -37,6 +39,11 @@ from arshjul.formats.zips import Deflated, deflate, stable_zip
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+_PIC = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+_EMU_PER_PX = 9525  # at 96 dots per inch
+_EMU_PER_TWIP = 635
 _W = f"{{{W}}}"
 
 TABLE_STYLE = "LightList-Accent1"
@@ -99,6 +106,7 @@ _CONTENT_TYPES = (
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
     f'<Default Extension="rels" ContentType="{_PACKAGE}relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Default Extension="png" ContentType="image/png"/>'
     '<Override PartName="/word/document.xml" '
     f'ContentType="{_OFFICE}wordprocessingml.document.main+xml"/>'
     + "".join(
@@ -235,16 +243,23 @@ def _skeleton() -> _Skeleton:
     )
 
 
-def _document_rels(links: dict[str, str]) -> bytes:
-    """The document's relationships: Word's parts and the links (href -> relationship id)."""
-    rels = [
+def _document_rels(links: dict[str, str], pictures: int = 0) -> bytes:
+    """The document's relationships: Word's parts, the links (href -> relationship id) and
+    the pictures (``media/diagramN.png``, relationship ``rIdPN``)."""
+    parts = [
         f'<Relationship Id="rId{i}" Type="{R}/{_RELATION[p]}" Target="{p.removeprefix("word/")}"/>'
         for i, p in enumerate(_STATIC_PARTS, start=1)
-    ] + [
+    ]
+    hyperlinks = [
         f'<Relationship Id="{rid}" Type="{R}/hyperlink" Target={quoteattr(href)} '
         'TargetMode="External"/>'
         for href, rid in links.items()
     ]
+    images = [
+        f'<Relationship Id="rIdP{n}" Type="{R}/image" Target="media/diagram{n}.png"/>'
+        for n in range(1, pictures + 1)
+    ]
+    rels = parts + hyperlinks + images
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -282,6 +297,7 @@ class _Body:
     skeleton: _Skeleton
     xml: list[str] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)  # href -> relationship id
+    pictures: list[bytes] = field(default_factory=list)  # the charts' PNGs, in order
     lists: list[tuple[int, str]] = field(default_factory=list)  # (numId, abstractNumId)
     after_table: bool = False
     #: the current section is landscape (a wide table's)
@@ -361,12 +377,35 @@ class _Body:
             self.paragraph(self.segments(item), "Normal")
 
     def chart(self, svg: Element) -> None:
+        """The chart as a picture, with its title and figures as the picture's description;
+        then its data as a table, unless a table of its section holds them already."""
+        data, width, height = picture.png(svg)
+        self.pictures.append(data)
+        n = len(self.pictures)
+        # CSS pixels at 96 dpi in EMU, shrunk to the text's width when wider
+        cx = min(round(width * _EMU_PER_PX), TEXT_WIDTH * _EMU_PER_TWIP)
+        cy = round(cx * height / width)
+        about = " ".join(
+            text_of(el) for el in (svg.find("title"), svg.find("desc")) if el is not None
+        )
+        self.orient(False)
+        self.xml.append(
+            f'<w:p><w:pPr><w:keepNext/></w:pPr><w:r><w:drawing><wp:inline distT="0" distB="0" '
+            f'distL="0" distR="0"><wp:extent cx="{cx}" cy="{cy}"/><wp:docPr id="{n}" '
+            f'name="Diagram {n}" descr={quoteattr(about)}/><wp:cNvGraphicFramePr>'
+            f'<a:graphicFrameLocks xmlns:a="{_A}" noChangeAspect="1"/></wp:cNvGraphicFramePr>'
+            f'<a:graphic xmlns:a="{_A}"><a:graphicData uri="{_PIC}"><pic:pic xmlns:pic="{_PIC}">'
+            f'<pic:nvPicPr><pic:cNvPr id="{n}" name="diagram{n}.png"/><pic:cNvPicPr/>'
+            f'</pic:nvPicPr><pic:blipFill><a:blip r:embed="rIdP{n}"/><a:stretch><a:fillRect/>'
+            '</a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/>'
+            f'<a:ext cx="{cx}" cy="{cy}"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/>'
+            "</a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline>"
+            "</w:drawing></w:r></w:p>"
+        )
+        self.after_table = False
         table = chart_data(svg)
         if table is not None:
             self.table(table)
-        else:
-            text = f"Diagram: {chart_title(svg)} (visas i HTML-versionen)."
-            self.paragraph([(text, ITALIC, None)], "Normal")
 
     def table(self, el: Element) -> None:
         # rows by section (header, body, foot), each a list of its cells; a row straight under
@@ -649,7 +688,7 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
     body.blocks(html_body if html_body is not None else root)
     document = _xml_bytes(
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<w:document xmlns:w="{W}" xmlns:r="{R}"><w:body>'
+        f'<w:document xmlns:w="{W}" xmlns:r="{R}" xmlns:wp="{WP}"><w:body>'
         + "".join(body.xml)
         + _section(body.landscape)
         + "</w:body></w:document>"
@@ -683,9 +722,15 @@ def docx_bytes(root: Element, *, created: datetime) -> bytes:
             ("word/document.xml", document),
             (
                 "word/_rels/document.xml.rels",
-                _document_rels(body.links) if body.links else skeleton.rels,
+                _document_rels(body.links, len(body.pictures))
+                if body.links or body.pictures
+                else skeleton.rels,
             ),
             *parts.items(),
+            *(
+                (f"word/media/diagram{n}.png", data)
+                for n, data in enumerate(body.pictures, start=1)
+            ),
         ],
         created,
     )
