@@ -1,8 +1,8 @@
 """iCalendar (RFC 5545) text, written fast: value formats, escaping, line folding, components.
 
-The icalendar package needs about a minute to write a large region's 20,000 events, folding
-each line character by character; the feeds are rebuilt after every step and must take
-seconds. This writes the same bytes icalendar writes for the same properties (properties in
+The icalendar package takes 18 times the CPU for the same feeds (bench/formats.py at `large`:
+13.3 s against 0.75 s for 1,634 feeds of 22,896 events), and the feeds are rebuilt after every
+step. This writes the same bytes icalendar writes for the same properties (properties in
 its order, lines folded where it folds them), and the tests parse every feed back with
 icalendar, recurring-ical-events and ical.js.
 """

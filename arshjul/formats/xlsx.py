@@ -1,7 +1,8 @@
 """XLSX workbooks written as SpreadsheetML directly, without openpyxl's object model.
 
 openpyxl builds an object for every cell, style and part: about 30 ms of CPU for one of our
-workbooks, and the large region writes thousands (each document's tables, each unit's action
+workbooks (xlsxwriter 4–5 times this module's: bench/formats.py), and the large region writes
+thousands (each document's tables, each unit's action
 worksheet). What we write is small and always of one kind: sheets of text, numbers and dates
 with a few cell styles (bold, a solid fill, a number format, wrapping and top alignment,
 locked or not), column widths, a frozen header row, a hidden sheet, sheet protection without
