@@ -71,6 +71,17 @@ class Mark:
     #: done, overdue, upcoming or none: the CSS class and the legend's key
     progress: str
     title: str
+    #: the milestone's number in the wheel's key, written in the mark
+    number: int
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """A milestone named by its number on the wheel, with its dates per level."""
+
+    number: int
+    title: str
+    dates: str
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,14 @@ class WheelChart:
     marks: tuple[Mark, ...]
     #: the hand pointing at today, when today is in the year
     today: Point | None
+    #: the milestones by number, in the order of their first date
+    key: tuple[KeyEntry, ...]
 
 
 def wheel_chart(year: int, dues: Sequence[tuple[Due, Tally | None]], today: date) -> WheelChart:
     """The wheel of ``year`` with each deadline's mark coloured by its ``Tally``."""
+    key = _key(dues)
+    numbers = {entry.title: entry.number for entry in key}
     levels = [level for level in LEVELS if any(d.deadline.level == level for d, _ in dues)]
     width = (RIM_RADIUS - HUB_RADIUS) / max(len(levels), 1)
     # the region outermost: its deadlines are the most and need the longest circle
@@ -104,7 +119,14 @@ def wheel_chart(year: int, dues: Sequence[tuple[Due, Tally | None]], today: date
             lanes[lane] = angle
             angles.append(angle)
             radius = radii[level] + _LANES[lane] * width
-            marks.append(Mark(_polar(angle, radius), _progress(tally), _mark_title(due, tally)))
+            marks.append(
+                Mark(
+                    _polar(angle, radius),
+                    _progress(tally),
+                    _mark_title(due, tally),
+                    numbers[due.title],
+                )
+            )
         label_at = _polar(_middle_of_widest_gap(angles), radii[level])
         rings.append(Ring(level, LEVEL_SV[level], radii[level], width, label_at))
     months = tuple(
@@ -118,8 +140,36 @@ def wheel_chart(year: int, dues: Sequence[tuple[Due, Tally | None]], today: date
     )
     hand = _polar(_angle(today), RIM_RADIUS) if today.year == year else None
     return WheelChart(
-        SIZE, CENTRE, HUB_RADIUS, RIM_RADIUS, year, months, tuple(rings), tuple(marks), hand
+        SIZE, CENTRE, HUB_RADIUS, RIM_RADIUS, year, months, tuple(rings), tuple(marks), hand, key
     )
+
+
+#: a level's dates listed one by one up to this many; more are said as a count and a span
+_DATES_LISTED = 4
+
+
+def _key(dues: Sequence[tuple[Due, Tally | None]]) -> tuple[KeyEntry, ...]:
+    """Each milestone (by its title in the year) numbered in the order of its first date,
+    with its dates by level, the earliest first: "enhet 20 januari; område 31 januari; region
+    7 februari"."""
+    by_title: dict[str, dict[str, list[date]]] = {}
+    for due, _ in sorted(dues, key=_when):
+        by_title.setdefault(due.title, {}).setdefault(due.deadline.level, []).append(due.date)
+    entries = []
+    for number, (title, levels) in enumerate(by_title.items(), start=1):
+        parts = []
+        for level, days in sorted(levels.items(), key=lambda item: item[1][0]):
+            if len(days) > _DATES_LISTED:
+                said = f"{len(days)} gånger, {_day(days[0])}–{_day(days[-1])}"
+            else:
+                said = ", ".join(_day(d) for d in days)
+            parts.append(f"{LEVEL_SV[level]} {said}")
+        entries.append(KeyEntry(number, title, "; ".join(parts)))
+    return tuple(entries)
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {MONTHS_SV[day.month - 1]}"
 
 
 def _middle_of_widest_gap(angles: Sequence[float]) -> float:

@@ -131,6 +131,22 @@ def test_the_wheel_has_a_mark_per_deadline_coloured_by_status(conn, config):
     assert 'role="img"' in html and '<desc id="wheel-desc">' in html
 
 
+def test_the_wheels_milestones_are_named_in_its_key_by_the_number_in_their_mark(conn, config):
+    html = site(conn, config, now=datetime(2026, 2, 12, 9, 0, tzinfo=STOCKHOLM)).index_html
+    numbers = [int(n) for n in re.findall(r'<text class="mark-number \w+"[^>]*>(\d+)</text>', html)]
+    assert len(numbers) == len(wheel_dates(config.wheel, 2026))
+    key = dict(re.findall(r'<li value="(\d+)"><b>([^<]*)</b> – [^<]*</li>', html))
+    titles = {due.title for due in wheel_dates(config.wheel, 2026) if not due.milestone.removed}
+    assert set(key.values()) == titles and set(numbers) == {int(n) for n in key}
+    compile_number = next(n for n, t in key.items() if t.startswith("Sammanställning"))
+    # numbered by first date: the monthly follow-up (January's 10th working day), then this
+    assert key["1"].startswith("Månadsuppföljning") and compile_number == "2"
+    dates = dict(re.findall(r'<li value="(\d+)"><b>[^<]*</b> – ([^<]*)</li>', html))
+    assert dates[compile_number] == "enhet 20 januari; område 30 januari; region 6 februari"
+    monthly = next(n for n, t in key.items() if t.startswith("Månadsuppföljning"))
+    assert dates[monthly].startswith("region 12 gånger, ")
+
+
 def test_the_wheel_geometry():
     dues = [(due, Tally(Progress.UPCOMING, 0, 1)) for due in _dues()]
     chart = wheel_chart(2026, dues, date(2026, 7, 2))
