@@ -37,11 +37,12 @@ from arshjul.demo import Scale, write_demo
 from arshjul.documents import unit_dir
 from arshjul.event_revisions import Revision
 from arshjul.formats import docx as hand_docx
-from arshjul.formats import tables, xlsx
+from arshjul.formats import picture, tables, xlsx
 from arshjul.formats.tables import Element, parse_html
 from arshjul.ical_text import CALENDAR_ORDER, component, duration, line, text
 from arshjul.milestone_status import StatusBook
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from arshjul.workspace import open_workspace
 from bench import plain
 
@@ -74,9 +75,11 @@ def cpu(fn: Callable[[], object]) -> float:
 
 def python_docx_bytes(root: Element) -> bytes:
     """The document through python-docx's object model: headings, paragraphs with their bold
-    and italic runs, lists, tables with the table style, numbers right-aligned, widths set."""
+    and italic runs, lists, tables with the table style and numbers right-aligned, the charts
+    as the same pictures (``picture.png``)."""
     import docx
     from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Emu
 
     document = docx.Document()
     reader = hand_docx._Body(hand_docx._skeleton())  # the same reading of the HTML
@@ -120,9 +123,11 @@ def python_docx_bytes(root: Element) -> bytes:
                     runs(document.add_paragraph(style=style), reader.segments(li, ("ul", "ol")))
             elif el.tag == "table":
                 table(el)
-            elif el.tag == "svg":
-                if (data := tables.chart_data(el)) is not None:
-                    table(data)
+            elif el.tag == "svg":  # the same picture, then the data
+                data, width, _ = picture.png(el)
+                document.add_picture(io.BytesIO(data), width=Emu(round(min(width * 9525, 5760720))))
+                if (chart := tables.chart_data(el)) is not None:
+                    table(chart)
             elif el.tag in ("div", "section", "main", "footer", "body") and len(el):
                 blocks(el, depth)
             elif segments := reader.segments(el):
@@ -343,8 +348,9 @@ def measure(database_url: str, out: Path, year: int, now: datetime) -> list[Row]
         tree = OrgTree.load(conn)
         plans = action_plan.build_plans(conn, ws.config, tree, year)
     units = list(tree.walk(tree.root.id))
+    period = Period.full_year(year)
     compilations = [
-        p for u in units if (p := unit_dir(out, year, u) / "sammanstallning.html").is_file()
+        p for u in units if (p := unit_dir(out, period, u) / "sammanstallning.html").is_file()
     ]
     interim = sorted(out.glob("*-T*/*/*/uppskjuten-vard.html")) + sorted(
         out.glob(f"{year}/*/*/uppskjuten-vard.html")

@@ -17,7 +17,10 @@ from typing import NamedTuple
 
 import pytest
 
-from arshjul import analysis, compilation
+from arshjul import compilation, figures
+from arshjul.analysis import document as analysis_document
+from arshjul.analysis import figures as analysis_figures
+from arshjul.analysis.findings import analyse
 from arshjul.config import Config
 from arshjul.db import make_engine, migrate
 from arshjul.demo import write_demo
@@ -27,6 +30,7 @@ from arshjul.importers import KINDS, import_file
 from arshjul.inputs import find_input_files
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import NOW
 from tests.tools import require_program
 
@@ -54,15 +58,16 @@ def printed(tmp_path_factory: pytest.TempPathFactory, config: Config) -> dict[Pa
             import_file(conn, config, kind, path, now=NOW)
         tree = OrgTree.load(conn)
         origin = provenance(conn, KINDS, now=NOW, run_id="libreoffice")
-        totals = compilation.roll_up(tree, compilation.count_own(conn, YEAR))
-        analyses = analysis.analyse(
-            analysis.gather(conn, tree, YEAR, today=NOW.date()), tree, config
+        totals = figures.roll_up(tree, figures.count_own(conn, YEAR))
+        analyses = analyse(
+            analysis_figures.gather(conn, tree, YEAR, today=NOW.date()), tree, config
         )
     area = tree.at_level(OrgLevel.AREA)[0].id
     out = folder / "out"
+    year = Period.full_year(YEAR)
     written = compilation.write_documents(
-        out, config, tree, YEAR, totals, [tree.root.id, area], origin
-    ) + analysis.write_documents(out, config, tree, YEAR, analyses, [tree.root.id], origin)
+        out, config, tree, year, totals, [tree.root.id, area], origin
+    ) + analysis_document.write_documents(out, config, tree, year, analyses, [tree.root.id], origin)
     # unique names: two folders hold a sammanstallning.docx, and one call converts them all
     docx = folder / "docx"
     docx.mkdir()
