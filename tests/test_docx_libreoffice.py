@@ -54,8 +54,8 @@ def printed(tmp_path_factory: pytest.TempPathFactory, config: Config) -> dict[Pa
     engine = make_engine(f"sqlite:///{folder / 'demo.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
-        for kind, path in find_input_files(folder / "data", KINDS):
-            import_file(conn, config, kind, path, now=NOW)
+        for found in find_input_files(folder / "data", KINDS):
+            import_file(conn, config, found.kind, found.path, now=NOW)
         tree = OrgTree.load(conn)
         origin = provenance(conn, KINDS, now=NOW, run_id="libreoffice")
         totals = figures.roll_up(tree, figures.count_own(conn, YEAR))
