@@ -49,7 +49,9 @@ def test_a_table_with_margins_both_ways_hides_a_rectangle():
     #   A    3  10 |  13
     #   B    7   8 |  15
     #   tot 10  18 |  28
-    values: dict[Key, int] = dict(A_x=3, A_y=10, A_t=13, B_x=7, B_y=8, B_t=15, T_x=10, T_y=18, T_t=28)
+    values: dict[Key, int] = dict(
+        A_x=3, A_y=10, A_t=13, B_x=7, B_y=8, B_t=15, T_x=10, T_y=18, T_t=28
+    )
     lines = [
         Line("A_t", ("A_x", "A_y")),
         Line("B_t", ("B_x", "B_y")),
