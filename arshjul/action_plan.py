@@ -56,7 +56,10 @@ STATUS_SV = {
 #: an action with one of these is still to be carried out, and is carried over to next year
 OPEN = frozenset({ActionStatus.PLANNED, ActionStatus.IN_PROGRESS})
 #: finding kinds whose measure is a share (shown as a percentage)
-SHARE_KINDS = frozenset({"care_chain", "answer_time"})
+SHARE_KINDS = frozenset({"care_chain", "answer_time", "training"})
+#: finding kinds whose baseline is the total their value is part of (overdue actions of all
+#: actions), not a yardstick: what they count should come down to zero
+PART_OF_TOTAL_KINDS = frozenset({"actions"})
 #: finding kinds whose measure is a mean per month (shown with one decimal)
 MEAN_KINDS = frozenset({"spc"})
 
@@ -143,7 +146,8 @@ class EffectCheck:
 
     @property
     def baseline_text(self) -> str:
-        return format_measure(self.finding.kind, self.finding.baseline)
+        f = self.finding
+        return format_measure(f.kind, None if f.kind in PART_OF_TOTAL_KINDS else f.baseline)
 
     @property
     def after_text(self) -> str:
@@ -151,25 +155,46 @@ class EffectCheck:
 
     @property
     def change(self) -> str:
-        """Which way the measure moved: towards or away from the finding's yardstick (its
-        baseline), or lower/higher when the finding has none."""
-        before, after, yardstick = self.finding.value, self.after, self.finding.baseline
+        """Which way the measure moved, judged by :func:`gap_closed`: towards the finding's
+        yardstick, reaching it (or past it, to the good side), or away from it; lower or
+        higher when the yardstick is zero (a count or share that should come down)."""
         if self.flagged_again is None:
             return f"mäts när {self.follow_year} har analyserats"
-        if before is None or after is None:
+        f = self.finding
+        closed = gap_closed(f.kind, f.value, self.after, f.baseline)
+        if closed is None:
             return "–"
-        if yardstick is None:
-            return "oförändrat" if after == before else ("lägre" if after < before else "högre")
-        then, now = abs(before - yardstick), abs(after - yardstick)
-        if now == then:
+        if closed == 0:
             return "oförändrat"
-        return "närmare jämförelsevärdet" if now < then else "längre från jämförelsevärdet"
+        if yardstick(f.kind, f.baseline) == 0:
+            return "lägre" if closed > 0 else "högre"
+        if closed >= 1:
+            return "jämförelsevärdet nått"
+        return "närmare jämförelsevärdet" if closed > 0 else "längre från jämförelsevärdet"
 
     @property
     def flagged_text(self) -> str:
         if self.flagged_again is None:
             return "ej analyserat än"
         return "flaggas igen" if self.flagged_again else "ej längre flaggat"
+
+
+def yardstick(kind: str, baseline: float | None) -> float:
+    """What a finding's measure should move towards: its baseline (the mean of earlier
+    years, the peers' median, a target), or zero when it has none or it is a total."""
+    return 0.0 if baseline is None or kind in PART_OF_TOTAL_KINDS else baseline
+
+
+def gap_closed(
+    kind: str, before: float | None, after: float | None, baseline: float | None
+) -> float | None:
+    """The share of a finding's gap to its :func:`yardstick` closed a year later: 1 reached
+    it, more went past it (the good side: a share above its target, fewer than the mean),
+    0 unchanged, below 0 a wider gap. None when either value is missing or there was no gap."""
+    if before is None or after is None:
+        return None
+    gap = before - yardstick(kind, baseline)
+    return (before - after) / gap if gap else None
 
 
 def format_measure(kind: str, value: float | None) -> str:
@@ -262,6 +287,15 @@ def tally(plan: Plan, today: date) -> Tally:
 def roll_up(tree: OrgTree, plans: dict[str, Plan], today: date) -> dict[str, Tally]:
     """Each unit's tally of its own plan and every plan below it."""
     return tree.roll_up(lambda unit_id: tally(plans[unit_id], today))
+
+
+def overdue_below(
+    tree: OrgTree, plans: dict[str, Plan], unit_id: str, today: date
+) -> list[PlannedAction]:
+    """The overdue actions in the plans of ``unit_id`` and of every unit below it, the
+    longest overdue first."""
+    found = [a for u in tree.walk(unit_id) for a in plans[u.id].actions if a.overdue(today)]
+    return sorted(found, key=lambda a: (a.due_date or today, a.unit_id, a.action_id))
 
 
 def _severity_order(f: Finding) -> tuple[int, str]:
@@ -400,6 +434,8 @@ def measure(a: Analysis, data: analysis_figures.UnitData, kind: str, key: str) -
         return a.care_chain / a.deviations if a.deviations else None
     if kind == "answer_time":
         return a.answers.share_within
+    if kind == "training":  # the key is course:role
+        return a.training_coverage(key.partition(":")[2])
     return None
 
 
@@ -431,6 +467,7 @@ def write_documents(
             total=t,
             children=[(c, totals[c.id]) for c in tree.children(unit.id)],
             without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
+            overdue=[(tree[a.unit_id], a) for a in overdue_below(tree, plans, unit.id, today)],
             statuses=[(s, STATUS_SV[s]) for s in ActionStatus],
             chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ActionStatus]),
             severity_sv=SEVERITY_SV,

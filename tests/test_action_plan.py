@@ -27,6 +27,7 @@ from arshjul.models import (
     OrgUnit,
     SignOff,
     StepRun,
+    Training,
 )
 from arshjul.org import OrgTree
 from arshjul.periods import Period
@@ -365,6 +366,40 @@ def test_effect_of_finished_actions_before_and_after(conn, config, tmp_path: Pat
     assert "Ej bedömd" in section  # the 2025 action has no judged effect yet
 
 
+@pytest.mark.parametrize(
+    ("kind", "before", "baseline", "after", "closed", "change"),
+    [
+        ("trend", 240, 120, 200, 1 / 3, "närmare jämförelsevärdet"),  # 40 of the gap of 120
+        ("trend", 240, 120, 100, 7 / 6, "jämförelsevärdet nått"),
+        ("trend", 240, 120, 300, -0.5, "längre från jämförelsevärdet"),
+        ("trend", 240, 120, 240, 0.0, "oförändrat"),
+        # a share past its target is better, not "farther from" it
+        ("answer_time", 0.6, 0.8, 0.9, 1.5, "jämförelsevärdet nått"),
+        ("under_reporting", 0, 60, 15, 0.25, "närmare jämförelsevärdet"),
+        ("risk", 4, None, 1, 0.75, "lägre"),
+        ("care_chain", 0.1, None, 0.125, -0.25, "högre"),
+        # 2 of 3 actions overdue, a year later 1 (of whatever): the total is no yardstick
+        ("actions", 2, 3, 1, 0.5, "lägre"),
+        ("risk", 4, None, None, None, "–"),
+    ],
+)
+def test_the_effect_check_judges_the_change_by_the_findings_yardstick(
+    kind: str,
+    before: float,
+    baseline: float | None,
+    after: float | None,
+    closed: float | None,
+    change: str,
+) -> None:
+    assert action_plan.gap_closed(kind, before, after, baseline) == pytest.approx(closed)
+    stored = finding("E1", kind, "k", before, baseline, year=2024)
+    done = action_plan.PlannedAction("E1-2024-001", "E1", stored.id, "t", "Enhetschef", None,
+                                     ActionStatus.DONE, None)  # fmt: skip
+    check = action_plan.EffectCheck(done, stored, 2025, after, False)
+    assert check.change == change
+    assert (check.baseline_text == "–") == (baseline is None or kind == "actions")
+
+
 def test_measure_after_knows_each_finding_kind(conn, config):
     """The same measure as the analysis of the year after, for every finding kind."""
     tree = load_region(conn, [])
@@ -385,6 +420,15 @@ def test_measure_after_knows_each_finding_kind(conn, config):
         for k in range(12)
     ]
     conn.execute(insert(Deviation), rows)
+    # two managers on the roster of E1, one trained by the end of YEAR, one the year after
+    conn.execute(
+        insert(Training),
+        [
+            dict(person_key=f"P{k}", unit_id="E1", role="chef", course="patientsäkerhet",
+                 completed_date=date(YEAR + k, 6, 1), batch_id=b)
+            for k in range(2)
+        ],
+    )  # fmt: skip
     wanted = [
         finding("E1", "trend", "avvikelser", 1, 1, year=YEAR - 1),
         finding("E1", "surge", "avvikelse:Fall", 1, 1, year=YEAR - 1),
@@ -393,6 +437,7 @@ def test_measure_after_knows_each_finding_kind(conn, config):
         finding("E1", "risk", "mycket hög", 1, None, year=YEAR - 1),
         finding("E1", "care_chain", "avvikelser", 1, None, year=YEAR - 1),
         finding("E1", "answer_time", "klagomal", 1, 1, year=YEAR - 1),
+        finding("E1", "training", "patientsäkerhet:chef", 0.5, 0.9, year=YEAR - 1),
     ]
     stored = wanted
     after = action_plan.measure_after(conn, config, tree, YEAR, stored)
@@ -404,6 +449,7 @@ def test_measure_after_knows_each_finding_kind(conn, config):
         "risk": 1,
         "care_chain": 0.25,
         "answer_time": None,  # no complaints
+        "training": 0.5,
     }
 
 
