@@ -57,6 +57,11 @@ class Provenance:
     run_id: str
 
 
+#: a kind imported from more files than this is one source, "N filer" (the action plans come
+#: back as a worksheet per unit and year: every document would list them all)
+LISTED_FILES = 3
+
+
 def provenance(
     conn: Connection, kinds: tuple[str, ...], *, now: datetime, run_id: str
 ) -> Provenance:
@@ -65,7 +70,18 @@ def provenance(
         .where(ImportBatch.kind.in_(kinds))
         .order_by(ImportBatch.imported_at, ImportBatch.id)
     )
-    return Provenance(tuple(Source(*r) for r in rows), now, run_id)
+    by_kind: dict[str, list[Source]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append(Source(*row))
+    sources = []
+    for kind, files in by_kind.items():
+        if len(files) <= LISTED_FILES:
+            sources += files
+        else:
+            rows_in_all = sum(f.rows for f in files)
+            last = max(f.imported_at for f in files)
+            sources.append(Source(kind, f"{len(files)} filer", rows_in_all, last))
+    return Provenance(tuple(sorted(sources, key=lambda s: s.imported_at)), now, run_id)
 
 
 #: document file names and their Swedish titles, in the order the cycle makes them; the year
