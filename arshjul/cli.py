@@ -62,6 +62,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     files = write_demo(args.out, load_config(), today=today(), seed=args.seed, scale=args.scale)
     for kind, path in files.by_kind().items():
         print(f"{kind:<13} {path}")
+    for returned in files.returned:
+        print(f"{'actions':<13} {returned.folder} ({len(returned.files)} worksheets)")
     return 0
 
 
@@ -78,6 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Data year {summary.year}, data from {summary.data}")  # masked, see LocalPath
     for result in summary.imports:
         print(f"  imported      {result.file}: {result.rows} rows")
+    for year, results in summary.handed_back:
+        rows = sum(r.rows for r in results)
+        print(f"  imported      action plans {year}: {len(results)} worksheets, {rows} actions")
     for step, written in summary.cycle.documents.items():
         sheets = sum(p.suffix == ".xlsx" for p in written)
         extra = f" and {sheets} worksheets" if sheets else ""

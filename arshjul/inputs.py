@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from arshjul.errors import UsageError
 from arshjul.importers.personnummer import mask
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
+#: a folder of the action-plan worksheets handed back for one data year's plan
+_HANDED_BACK = re.compile(r"actions-(\d{4})")
 
 
 class LocalPath(BaseModel):
@@ -56,3 +59,22 @@ def find_input_files(folder: Path, kinds: Sequence[str]) -> list[InputFile]:
             f"--data: {mask(str(folder))}: no input files (expected names like {names})"
         )
     return found
+
+
+def handed_back_folder(folder: Path, year: int) -> Path:
+    """Where a data folder keeps the worksheets handed back for the plan of data year
+    ``year``: ``actions-YEAR/``, one workbook per unit."""
+    return folder / f"actions-{year}"
+
+
+def handed_back(folder: Path, before: int) -> list[tuple[int, list[Path]]]:
+    """``(data year, worksheets)`` of each ``actions-YEAR/`` folder in ``folder`` for a year
+    before ``before``, oldest first: they answer that year's findings, so they are imported
+    after its analysis (and before the next year's, which follows their actions up)."""
+    found = []
+    for sub in folder.iterdir() if folder.is_dir() else ():
+        match = _HANDED_BACK.fullmatch(sub.name)
+        if sub.is_dir() and match and int(match.group(1)) < before:
+            files = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+            found.append((int(match.group(1)), files))
+    return sorted(found)

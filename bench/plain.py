@@ -52,7 +52,7 @@ def import_all(ws: Workspace, folder: Path, now: datetime, steps: Steps) -> dict
     rows: dict[str, int] = {}
 
     def one(file: InputFile) -> ImportResult:
-        return importing.import_one.fn(ws, file, now)
+        return importing.import_one(ws, file, now)
 
     for file in find_input_files(folder, KINDS):
         result = steps(f"import {file.kind}", partial(one, file))

@@ -9,13 +9,21 @@ from pathlib import Path
 
 from prefect import flow
 
+from arshjul import action_plan
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year, load_config
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
-from arshjul.inputs import LocalPath, find_input_files
+from arshjul.inputs import (
+    InputFile,
+    LocalPath,
+    find_input_files,
+    handed_back,
+    handed_back_folder,
+)
 from arshjul.periods import latest_period
 from arshjul.signoff import SignOffResult
+from arshjul.workspace import Workspace, open_workspace
 from flows.action_plan import action_plan_flow
 from flows.analyse import analyse_flow
 from flows.calendars import publish_calendars
@@ -67,6 +75,8 @@ class RunSummary:
     year: int
     data: LocalPath
     imports: list[ImportResult]
+    #: the worksheets handed back for earlier years' plans: data year -> one result per file
+    handed_back: list[tuple[int, list[ImportResult]]]
     cycle: CycleResult
     #: the interim sections written: period label -> documents
     interim: dict[str, list[Path]]
@@ -79,6 +89,34 @@ def generate_demo_data(data: Path, now: datetime, seed: int) -> LocalPath:
     return LocalPath(path=data)
 
 
+@step_task
+def analysed_years(ws: Workspace) -> set[int]:
+    with ws.engine.connect() as conn:
+        return action_plan.analysed_years(conn)
+
+
+def import_handed_back(
+    folder: Path, year: int, now: datetime
+) -> list[tuple[int, list[ImportResult]]]:
+    """The action-plan worksheets handed back for the plans of years before ``year``
+    (``actions-YEAR/`` in ``folder``), oldest first, each after its year's analysis: a year
+    never analysed is analysed first, as it was when its plan was made (one already analysed
+    keeps its findings, which the actions answer)."""
+    returned = handed_back(folder, year)
+    if not returned:
+        return []
+    done = analysed_years(open_workspace())
+    imports = []
+    for data_year, files in returned:
+        if data_year not in done:
+            analyse_flow(year=data_year, now=now, publish=False)
+        label = f"{handed_back_folder(folder, data_year).name}/"
+        worksheets = [InputFile(kind="actions", path=f) for f in files]
+        results = import_data(worksheets, now=now, label=label)
+        imports.append((data_year, results))
+    return imports
+
+
 @flow(name="run")
 def run_flow(
     year: int | None = None,
@@ -87,13 +125,14 @@ def run_flow(
     demo_seed: int = 1,
     approve: bool = False,
 ) -> RunSummary:
-    """Import the files in ``data`` (the demo region when None), run the cycle for ``year``,
-    write the deferred-care sections of that year and of the latest ended period, and publish
-    the calendars."""
+    """Import the files in ``data`` (the demo region when None) and the worksheets handed back
+    for earlier years' plans, run the cycle for ``year``, write the deferred-care sections of
+    that year and of the latest ended period, and publish the calendars."""
     now = now or wall_clock()
     year = year or default_data_year(now.date())
     folder = data if data is not None else generate_demo_data(Path("var/demo"), now, demo_seed)
     imports = import_data(find_input_files(folder.path, KINDS), now=now)
+    returned = import_handed_back(folder.path, year, now)
     # the calendars are published once, after all steps, not after each
     cycle = cycle_flow(year=year, now=now, approve=approve, publish=False)
     periods = dict.fromkeys([str(year), latest_period(now.date()).label])
@@ -101,4 +140,4 @@ def run_flow(
         period: interim_report_flow(period=period, now=now, publish=False) for period in periods
     }
     calendars = publish_calendars(now=now)
-    return RunSummary(year, folder, imports, cycle, interim, calendars)
+    return RunSummary(year, folder, imports, returned, cycle, interim, calendars)

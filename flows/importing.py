@@ -16,24 +16,37 @@ from flows.steps import step_task
 log = logging.getLogger("arshjul")
 
 
-@step_task
 def import_one(ws: Workspace, file: InputFile, now: datetime) -> ImportResult:
     # one transaction per file: a refused file leaves nothing, earlier files stay imported
     with ws.engine.begin() as conn:
         return import_file(conn, ws.config, file.kind, file.path, now=now)
 
 
-@flow(name="import_data")
-def import_data(files: list[InputFile], now: datetime | None = None) -> list[ImportResult]:
-    """Import ``files`` in order; stops at the first refused file. Prefect keeps their names
-    with any personnummer masked (see :class:`~arshjul.inputs.InputFile`)."""
-    now = now or wall_clock()
-    ws = open_workspace()
+@step_task
+def import_files(
+    ws: Workspace, files: list[InputFile], now: datetime, each: bool
+) -> list[ImportResult]:
+    """One task for all the files (a folder of worksheets holds one per unit); ``each``:
+    log a line per file."""
     results = []
     for file in files:
-        result = import_one(ws, file, now)
-        log.info("%s", describe(result))
-        results.append(result)
+        results.append(import_one(ws, file, now))
+        if each:
+            log.info("%s", describe(results[-1]))
+    return results
+
+
+@flow(name="import_data")
+def import_data(
+    files: list[InputFile], now: datetime | None = None, label: str | None = None
+) -> list[ImportResult]:
+    """Import ``files`` in order; stops at the first refused file. Prefect keeps their names
+    with any personnummer masked (see :class:`~arshjul.inputs.InputFile`). With ``label``,
+    one line of log for them all (a folder of worksheets) instead of one per file."""
+    now = now or wall_clock()
+    results = import_files(open_workspace(), files, now, label is None)
+    if label is not None:
+        log.info("%s", describe_all(label, results))
     return results
 
 
@@ -44,4 +57,16 @@ def describe(result: ImportResult) -> str:
     return (
         f"{result.file} ({result.kind}): {result.rows} rows, {result.inserted} new, "
         f"{result.updated} updated, {result.unchanged} unchanged{skipped}"
+    )
+
+
+def describe_all(label: str, results: list[ImportResult]) -> str:
+    new = [r for r in results if not r.already_imported]
+    rows = sum(r.rows for r in results)
+    if not new:
+        return f"{label}: {len(results)} files imported before, nothing changed"
+    inserted, updated = sum(r.inserted for r in new), sum(r.updated for r in new)
+    return (
+        f"{label}: {len(results)} files, {rows} rows, {inserted} new, {updated} updated"
+        f" ({len(results) - len(new)} files imported before)"
     )
