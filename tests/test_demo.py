@@ -7,15 +7,20 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import takewhile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from openpyxl import load_workbook
+from sqlalchemy import Connection, Engine, func, select
 
+from arshjul import action_plan, analysis, worksheet
 from arshjul.config import LEVEL_SV, Config
+from arshjul.db import make_engine, migrate
 from arshjul.demo import (
     DemoFiles,
     Planted,
@@ -25,6 +30,7 @@ from arshjul.demo import (
     silent_units,
     write_demo,
 )
+from arshjul.demo.actions import judged_effect
 from arshjul.demo.services import (
     BED_DAYS,
     DRG,
@@ -39,8 +45,10 @@ from arshjul.demo.services import (
     waiting_activities,
 )
 from arshjul.demo.training import training_rows
+from arshjul.documents import provenance
 from arshjul.importers import import_file
-from arshjul.models import Production, Training, WaitingSnapshot
+from arshjul.models import ActionStatus, Production, Training, WaitingSnapshot
+from arshjul.org import OrgTree
 from tests.conftest import NOW, TODAY
 
 Rows = list[dict[str, str]]
@@ -94,7 +102,10 @@ KINDS = [
 def test_files_in_import_order_and_nothing_else_left(demo: DemoFiles) -> None:
     assert list(demo.by_kind()) == KINDS
     folder = demo.organisation.parent
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.csv" for k in KINDS)
+    handed_back = [f"actions-{y}" for y in (2023, 2024)]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{k}.csv" for k in KINDS] + handed_back
+    )
 
 
 def test_same_seed_and_day_give_identical_bytes(tmp_path: Path, config: Config) -> None:
@@ -103,6 +114,9 @@ def test_same_seed_and_day_give_identical_bytes(tmp_path: Path, config: Config) 
     other = write_demo(tmp_path / "c", config, today=TODAY, seed=8)
     for kind, path in first.by_kind().items():
         assert path.read_bytes() == again.by_kind()[kind].read_bytes(), kind
+    for ours, theirs, others in zip(first.returned, again.returned, other.returned, strict=True):
+        assert [p.read_bytes() for p in ours.files] == [p.read_bytes() for p in theirs.files]
+        assert [p.read_bytes() for p in ours.files] != [p.read_bytes() for p in others.files]
     assert first.organisation.read_bytes() == other.organisation.read_bytes()
     for kind in KINDS[1:]:
         assert first.by_kind()[kind].read_bytes() != other.by_kind()[kind].read_bytes(), kind
@@ -683,3 +697,238 @@ def test_the_demo_region_imports_without_a_problem(conn, config, tmp_path):
     )
     not_done = select(func.count()).where(Training.completed_date.is_(None))
     assert conn.scalar(not_done) == sum(not r["Genomförd datum"] for r in read(files.training))
+
+
+# --- the action plans handed back ----------------------------------------------------------
+
+#: the data years whose plans the units handed back: the two before the default data year
+EARLIER = (2023, 2024)
+Sheet = list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def handed_back(demo: DemoFiles) -> dict[int, dict[str, Sheet]]:
+    """Data year -> unit -> the filled rows of its worksheet, read by openpyxl."""
+    out: dict[int, dict[str, Sheet]] = {}
+    for returned in demo.returned:
+        out[returned.year] = {}
+        for path in returned.files:
+            book = load_workbook(path, read_only=True)
+            rows = list(book.worksheets[0].iter_rows(values_only=True))
+            book.close()
+            assert rows[0] == worksheet.HEADERS
+            filled = [dict(zip(worksheet.HEADERS, r, strict=True)) for r in rows[1:] if r[4]]
+            out[returned.year][filled[0]["Enhet HSA-id"] if filled else path.name] = filled
+    return out
+
+
+def test_every_unit_but_one_hands_its_worksheet_back_for_the_two_earlier_years(
+    demo: DemoFiles, organisation: Rows, planted: Planted, config: Config
+) -> None:
+    assert [r.year for r in demo.returned] == list(EARLIER)
+    every = [r["HSA-id"] for r in organisation]
+    for returned in demo.returned:
+        assert returned.folder == demo.organisation.parent / f"actions-{returned.year}"
+        assert [p.name for p in returned.files] == sorted(
+            f"handlingsplan-{returned.year}-{u}.xlsx" for u in every if u != planted.no_plan
+        )
+        assert sorted(returned.folder.iterdir()) == list(returned.files)
+    assert planted.no_plan == silent_units(build_organisation(config, "small"))[0]
+
+
+def statuses(sheets: dict[str, Sheet], year: int, *, carried: bool) -> Counter[str]:
+    """The statuses of a year's own actions, or of those carried over from earlier years."""
+    return Counter(
+        r["Status"]
+        for rows in sheets.values()
+        for r in rows
+        if r["Fynd-ID"].startswith(f"{year}:") != carried
+    )
+
+
+def test_actions_per_status_for_seed_1(handed_back: dict[int, dict[str, Sheet]]) -> None:
+    first, second = (handed_back[y] for y in EARLIER)
+    assert statuses(first, 2023, carried=False) == {
+        "Klar": 89,
+        "Pågår": 16,
+        "Planerad": 5,
+        "Struken": 20,
+    }
+    assert statuses(first, 2023, carried=True) == {}
+    assert statuses(second, 2024, carried=False) == {
+        "Klar": 109,
+        "Pågår": 42,
+        "Planerad": 9,
+        "Struken": 32,
+    }
+    # the open actions of 2023 come back in the 2024 worksheets, followed up
+    assert statuses(second, 2024, carried=True) == {"Klar": 7, "Pågår": 12, "Struken": 2}
+    assert sum(statuses(first, 2023, carried=False)[s] for s in ("Pågår", "Planerad")) == 21
+
+
+def test_the_units_fill_in_what_the_lists_allow(
+    handed_back: dict[int, dict[str, Sheet]], config: Config
+) -> None:
+    codes = config.codes
+    for sheets in handed_back.values():
+        for unit, rows in sheets.items():
+            for r in rows:
+                assert r["Enhet HSA-id"] == unit
+                assert r["Ansvarig"] in codes.action_owner_roles
+                assert r["Status"] in ("Planerad", "Pågår", "Klar", "Struken")
+                # an effect is judged for finished actions only, from the list
+                assert (r["Effekt"] is not None) == (r["Status"] == "Klar"), r
+                assert r["Effekt"] is None or r["Effekt"] in codes.action_effects
+                plan_year = int(r["Fynd-ID"][:4])
+                assert r["Klart senast"].date() >= date(plan_year + 1, 6, 30)
+                assert r["Åtgärds-ID"].startswith(f"{unit}-{plan_year}-")
+                # ordinary Swedish text: no digits (no phone numbers, no personnummer), no e-mail
+                assert re.fullmatch(r"[A-Za-zÅÄÖåäö ,.-]+", r["Åtgärd"]), r["Åtgärd"]
+    judged = Counter(r["Effekt"] for s in handed_back.values() for rows in s.values() for r in rows)
+    assert {"God effekt", "Viss effekt", "Ingen effekt", "Ej bedömd"} <= set(judged)
+
+
+def test_every_action_answers_a_finding_of_its_year(loop: Loop) -> None:
+    with loop.engine.connect() as conn:
+        findings = {(f.id, f.year) for f in action_plan.load_findings(conn, 2025)}
+        actions = action_plan.load_actions(conn)
+    assert len(actions) == 130 + 192
+    known = {f for f, _ in findings}
+    for a in actions:
+        assert a.finding_id in known, a
+        assert (a.finding_id, a.year) in findings, a
+        assert a.action_id.startswith(f"{a.unit_id}-{a.year}-")
+
+
+@dataclass(frozen=True)
+class Loop:
+    engine: Engine
+    tree: OrgTree
+    plans: dict[str, action_plan.Plan]
+    #: unit id -> its action plan of 2025 (HTML)
+    documents: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def loop(demo: DemoFiles, config: Config, tmp_path_factory: pytest.TempPathFactory) -> Loop:
+    """What `arshjul run` does with the demo folder, as plain calls: the records, then each
+    earlier year's analysis and its worksheets through the importer, then 2025's analysis and
+    action plans."""
+    folder = tmp_path_factory.mktemp("loop")
+    engine = make_engine(f"sqlite:///{folder / 'loop.sqlite'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        for kind, path in demo.by_kind().items():
+            import_file(conn, config, kind, path, now=NOW)
+        tree = OrgTree.load(conn)
+        for returned in demo.returned:
+            analyse_and_store(conn, config, tree, returned.year)
+            for path in returned.files:
+                import_file(conn, config, "actions", path, now=NOW)
+        analyse_and_store(conn, config, tree, 2025)
+        plans = action_plan.build_plans(conn, config, tree, 2025)
+        origin = provenance(conn, ("actions",), now=NOW, run_id="test")
+    written = action_plan.write_documents(
+        folder / "out", config, tree, 2025, plans, list(tree.units), origin, TODAY
+    )
+    return Loop(engine, tree, plans, {p.parent.name: p.read_text("utf-8") for p in written})
+
+
+def analyse_and_store(conn: Connection, config: Config, tree: OrgTree, year: int) -> None:
+    data = analysis.gather(conn, tree, year, today=TODAY)
+    found = [f for a in analysis.analyse(data, tree, config).values() for f in a.findings]
+    analysis.store_findings(conn, year, list(tree.units), found, "test")
+
+
+def test_the_region_plan_counts_carried_over_and_overdue_actions(loop: Loop) -> None:
+    totals = action_plan.roll_up(loop.tree, loop.plans, TODAY)
+    region = totals[loop.tree.root.id]
+    carried = [a for p in loop.plans.values() for a in p.carried]
+    # the open actions of 2023 and 2024: none of 2025 yet (its worksheets go out now)
+    assert Counter(a.year for a in carried) == {2023: 12, 2024: 51}
+    assert region.carried == len(carried) == 63
+    assert region.overdue == sum(a.overdue(TODAY) for a in carried) == 45
+    assert region.by_status == {ActionStatus.PLANNED: 9, ActionStatus.IN_PROGRESS: 54}
+    html = loop.documents[loop.tree.root.id]
+    assert "<b>63</b>åtgärder" in html and "<b>45</b>försenade" in html
+    total_row = html.split("<tfoot>")[1].split("</tfoot>")[0]
+    assert '<td class="n">63</td><td class="n">45</td>' in total_row
+
+
+def test_the_region_plan_lists_the_overdue_actions_of_every_unit(loop: Loop) -> None:
+    tree = loop.tree
+    overdue = action_plan.overdue_below(tree, loop.plans, tree.root.id, TODAY)
+    assert len(overdue) == 45
+    assert [a.due_date for a in overdue] == sorted(a.due_date for a in overdue)
+    assert overdue[0].due_date == date(2024, 6, 30)
+    table = loop.documents[tree.root.id].split("<h2>Försenade åtgärder</h2>")[1]
+    rows = table.split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 45
+    for row, a in zip(rows, overdue, strict=True):
+        assert row.startswith(f"<td>{tree[a.unit_id].name}</td><td>{a.year}</td>")
+        assert f"<td>{a.title}</td>" in row and "(försenad)" in row
+
+
+def test_every_plan_shows_its_carried_over_and_overdue_actions(loop: Loop) -> None:
+    tree = loop.tree
+    for uid, plan in loop.plans.items():
+        html = loop.documents[uid]
+        for a in plan.carried:
+            assert f"överförd från {a.year}" in html
+            assert a.title in html
+        own = sum(a.overdue(TODAY) for a in plan.actions)
+        below = len(action_plan.overdue_below(tree, loop.plans, uid, TODAY))
+        shown = own + (below if tree.children(uid) else 0)
+        assert html.count("(försenad)") == shown, uid
+
+
+def test_the_effect_check_shows_before_and_after(loop: Loop) -> None:
+    effects = [e for p in loop.plans.values() for e in p.effects]
+    # finished actions on 2024's findings, measured in 2025's analysis
+    assert {e.finding.year for e in effects} == {2024}
+    measured = [e for e in effects if e.after is not None]
+    assert len(effects) == 109 and len(measured) == 92
+    # the units' judgement is what the effect check measures (the overdue actions of last
+    # year's plan are counted by each year's analysis, not re-measured: Ej bedömd)
+    for e in effects:
+        expected = "Ej bedömd" if e.finding.kind == "actions" else judged_effect(e.finding, e.after)
+        assert e.action.effect == expected, e
+    assert Counter(e.action.effect for e in effects) == {
+        "God effekt": 31,
+        "Viss effekt": 24,
+        "Ingen effekt": 25,
+        "Ej bedömd": 29,
+    }
+    e = next(e for e in measured if e.finding.kind == "surge")
+    html = loop.documents[e.action.unit_id]
+    section = html.split("ffektuppföljning</h2>")[1]  # Effekt…, or Egen effekt… above enheter
+    assert f"{e.before_text} (2024)" in section and f"{e.after_text} (2025)" in section
+    assert e.action.effect in section
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "baseline", "after", "effect"),
+    [
+        # 240 against a mean of 120 earlier: the gap of 120 closed by 80 (2/3), by 10 (1/12)
+        ("trend", 240, 120, 160, "God effekt"),
+        ("trend", 240, 120, 230, "Ingen effekt"),
+        ("trend", 240, 120, 225, "Viss effekt"),  # 15/120 = 1/8
+        ("trend", 240, 120, 260, "Ingen effekt"),
+        # 60 % answered in time against the 80 % target: 95 % is past it, the good side
+        ("answer_time", 0.6, 0.8, 0.95, "God effekt"),
+        ("answer_time", 0.6, 0.8, 0.65, "Viss effekt"),  # a quarter of the gap
+        # no yardstick: towards zero
+        ("risk", 4, None, 2, "God effekt"),
+        ("risk", 4, None, 5, "Ingen effekt"),
+        # a total is no yardstick: 2 of 3 overdue, then 1
+        ("actions", 2, 3, 1, "God effekt"),
+        ("training", 0.3, 0.9, None, "Ej bedömd"),
+    ],
+)
+def test_the_effect_a_unit_records_is_what_the_data_show(
+    kind: str, before: float, baseline: float | None, after: float | None, effect: str
+) -> None:
+    found = action_plan.StoredFinding(
+        f"2024:E1:{kind}:k", 2024, "E1", kind, "t", "m", before, baseline, 2
+    )
+    assert judged_effect(found, after) == effect

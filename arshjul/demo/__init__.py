@@ -6,6 +6,11 @@ UTF-8 with BOM (as Excel saves them), Swedish headers, ISO dates, ja/nej, decima
 From 1 January three years back up to ``today`` (monthly files up to the last full month), so
 the default data year has two years before it; the same seed and day give byte-identical files.
 The features tests and documents can rely on whatever the seed are in :func:`plant`.
+
+For the two years before the default data year it also writes the action-plan worksheets the
+units handed back, ``actions-YEAR/handlingsplan-YEAR-<HSA-id>.xlsx``
+(:mod:`arshjul.demo.actions`): they answer the findings of those years' analyses, so they are
+imported after each year is analysed.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import os
 import random
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from arshjul.config import LEVEL_SV, Config
+from arshjul.demo.actions import Returned, write_returned_worksheets
 from arshjul.demo.operations import (
     CAPACITY_HEADER,
     PRODUCTION_HEADER,
@@ -42,9 +48,20 @@ from arshjul.demo.records import (
 from arshjul.demo.services import Planted, plant
 from arshjul.demo.training import TRAINING_HEADER, training_rows
 
-__all__ = ["DemoFiles", "Planted", "build_organisation", "plant", "silent_units", "write_demo"]
+__all__ = [
+    "DemoFiles",
+    "Planted",
+    "Returned",
+    "build_organisation",
+    "plant",
+    "silent_units",
+    "write_demo",
+]
 
 ORGANISATION_HEADER = ("HSA-id", "Namn", "Nivå", "Överordnad")
+#: the scales whose units hand worksheets back: the large region measures one year's cycle
+#: (SPEC §7), where 3,000 earlier worksheets would only slow its demo and its run down
+RETURNING_SCALES = frozenset({"small"})
 
 
 @dataclass(frozen=True)
@@ -56,9 +73,12 @@ class DemoFiles:
     production: Path
     capacity: Path
     training: Path
+    #: the worksheets handed back, oldest data year first
+    returned: tuple[Returned, ...] = ()
 
     def by_kind(self) -> dict[str, Path]:
-        """Import kind -> file, in the order they must be imported (organisation first)."""
+        """Import kind -> record file, in the order they must be imported (organisation
+        first); the worksheets handed back come after their year's analysis (``returned``)."""
         return {
             "organisation": self.organisation,
             "deviations": self.deviations,
@@ -84,7 +104,7 @@ def write_demo(
     codes = config.codes
     wards = ward_months(_stream(seed, "capacity"), organisation, planted, today)
     queues = plan_queues(_stream(seed, "queues"), organisation, planted, scale)
-    return DemoFiles(
+    files = DemoFiles(
         organisation=_write_csv(
             out_dir / "organisation.csv", ORGANISATION_HEADER, _organisation_rows(organisation)
         ),
@@ -115,6 +135,17 @@ def write_demo(
             training_rows(_stream(seed, "training"), organisation, planted, today),
         ),
     )
+    if scale not in RETURNING_SCALES:
+        return files
+    returned = write_returned_worksheets(
+        out_dir,
+        config,
+        files.by_kind(),
+        today,
+        _stream(seed, "actions"),
+        no_plan=planted.no_plan,
+    )
+    return replace(files, returned=tuple(returned))
 
 
 def _stream(seed: int, purpose: str) -> random.Random:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from arshjul.demo.organisation import DemoUnit
+from arshjul.demo.organisation import DemoUnit, silent_units
 
 #: the demo's own vocabulary; the default code lists in ``codes.yaml`` hold all of them
 VISIT, OPERATION, PROCEDURE = "besök", "operation", "åtgärd"
@@ -95,6 +95,8 @@ class Planted:
     - ``missing_unit`` has no production and no capacity rows for ``missing_months``
       (March and April of the default data year): its export for them never came.
     - ``low_training``: an enhet where about half the staff have done the patient-safety course.
+    - ``no_plan``: an enhet that hands no action-plan worksheet back, the first of the two
+      silent units (it neither reports deviations nor plans).
     """
 
     long_waits: str
@@ -104,6 +106,7 @@ class Planted:
     missing_unit: str
     missing_months: tuple[date, date]
     low_training: str
+    no_plan: str
 
 
 def plant(organisation: list[DemoUnit], today: date) -> Planted:
@@ -120,4 +123,5 @@ def plant(organisation: list[DemoUnit], today: date) -> Planted:
         missing_unit=inpatient[-1],
         missing_months=(date(data_year, 3, 1), date(data_year, 4, 1)),
         low_training=units[len(units) // 4].id,
+        no_plan=silent_units(organisation)[0],
     )

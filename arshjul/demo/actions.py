@@ -1,0 +1,335 @@
+"""The action plans the demo region's units handed back for the two years before the default
+data year: their filled-in worksheets (SPEC §5), as ``arshjul import actions`` reads them.
+
+A unit can only answer the findings the analysis of its year made, so none is invented: the
+record files are imported into a scratch database, each year is analysed there by arshjul's
+own analysis (as ``arshjul analyse`` does, on the same day), and each unit's worksheet is
+written by :mod:`arshjul.worksheet` from its plan, filled in as an enhetschef would. A year's
+worksheets are imported there before the next year is analysed, because that analysis follows
+up last year's plan and the next worksheet carries its open actions over.
+
+How a unit answers (drawn from the seed, the same on every run):
+
+- every finding of severity Hög gets an action, Medel nearly always, Låg now and then; the
+  unit ``no_plan`` returns no worksheet at all, so the plans show a gap by name;
+- an action is due at the end of a quarter from June of the year after its data year, now
+  and then later; it is Klar, Pågår, Planerad or Struken as a follow-up would find it (when
+  its due date has passed, mostly Klar; open ones stay open and are carried over);
+- the second year's worksheets carry the first year's open actions: most are then finished
+  or struck out, a few are still open (carried over again);
+- a finished action's Effekt is what the data show: the finding's measure a year later
+  (:func:`arshjul.action_plan.measure_after`) closed half or more of its gap to the finding's
+  yardstick (:func:`arshjul.action_plan.gap_closed`): God effekt; a tenth: Viss effekt;
+  less: Ingen effekt; Ej bedömd when the measure is not a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from sqlalchemy import Connection
+
+from arshjul import action_plan, analysis, worksheet
+from arshjul.action_plan import Plan, PlannedAction, StoredFinding
+from arshjul.clock import STOCKHOLM
+from arshjul.config import Config, default_data_year
+from arshjul.db import make_engine, migrate
+from arshjul.files import write_bytes_atomic
+from arshjul.importers import import_file
+from arshjul.inputs import handed_back_folder
+from arshjul.models import ActionStatus, OrgLevel
+from arshjul.org import OrgTree, Unit
+from arshjul.xlsx import workbook_bytes
+
+#: the record kinds the analysis reads (``compilation.count_own``), in import order
+ANALYSED_KINDS = ("organisation", "deviations", "complaints", "capacity", "training")
+#: the data years before the default data year whose plans the units have handed back
+YEARS_BACK = 2
+#: the analyses of the scratch database are stored under this run id
+RUN_ID = "demo"
+
+#: chance that a finding of severity Låg, Medel, Hög gets an action
+ANSWER_CHANCE = {1: 0.35, 2: 0.93, 3: 1.0}
+#: due dates: (years after the data year, month, day), ends of quarters, the later ones rarer
+DUE_DATES = ((1, 6, 30), (1, 9, 30), (1, 12, 31), (2, 3, 31), (2, 12, 31))
+DUE_WEIGHTS = (3, 4, 4, 2, 1)
+#: an action's status when its due date has passed, and when it has not
+PAST_DUE = {
+    ActionStatus.DONE: 65,
+    ActionStatus.IN_PROGRESS: 15,
+    ActionStatus.PLANNED: 5,
+    ActionStatus.DROPPED: 15,
+}
+NOT_YET_DUE = {ActionStatus.DONE: 10, ActionStatus.IN_PROGRESS: 55, ActionStatus.PLANNED: 35}
+#: an open action carried over into the next year's worksheet, as it is followed up there
+CARRIED_ON = {ActionStatus.DONE: 50, ActionStatus.IN_PROGRESS: 30, ActionStatus.DROPPED: 20}
+#: share of the gap to the yardstick closed a year later for each judged effect
+GOOD, SOME = 0.5, 0.1
+GOOD_EFFECT, SOME_EFFECT, NO_EFFECT, NOT_JUDGED = (
+    "God effekt",
+    "Viss effekt",
+    analysis.NO_EFFECT,
+    "Ej bedömd",
+)
+
+#: who owns an action, by the level of the unit whose plan it is in
+OWNERS: Mapping[OrgLevel, tuple[str, ...]] = {
+    OrgLevel.UNIT: (
+        "Enhetschef",
+        "Enhetschef",
+        "Vårdutvecklare",
+        "Patientsäkerhetssamordnare",
+        "Medicinskt ansvarig läkare",
+    ),
+    OrgLevel.DEPARTMENT: ("Verksamhetschef", "Patientsäkerhetssamordnare"),
+    OrgLevel.AREA: ("Områdeschef", "Patientsäkerhetssamordnare"),
+    OrgLevel.REGION: ("Chefläkare", "Patientsäkerhetssamordnare"),
+}
+#: what a unit writes as its action, by finding kind; ``{label}`` is the finding's subject
+TITLES: Mapping[str, tuple[str, ...]] = {
+    "trend": (
+        "Genomgång av orsakerna till förändringen på arbetsplatsträff",
+        "Fördjupad analys av årets avvikelser tillsammans med medarbetarna",
+    ),
+    "surge": (
+        "Riktad genomgång av {label} på arbetsplatsträff",
+        "Förbättringsarbete inom {label} med stöd av vårdutvecklare",
+    ),
+    "spc": (
+        "Genomgång av månaderna med avvikande antal avvikelser",
+        "Månadsvis uppföljning av avvikelserna på ledningsmötet",
+    ),
+    "under_reporting": (
+        "Utbildning i avvikelserapportering på arbetsplatsträff",
+        "Påminnelse om att rapportera avvikelser vid varje veckomöte",
+    ),
+    "risk": (
+        "Händelseanalys av avvikelserna med högst risknivå",
+        "Riskanalys av de allvarligaste händelserna med berörd personal",
+    ),
+    "care_chain": (
+        "Samverkansmöte med kommunen om avvikelser i vårdkedjan",
+        "Gemensam rutin med kommunen för överrapportering vid utskrivning",
+    ),
+    "answer_time": (
+        "Rutin för att besvara klagomål inom fyra veckor",
+        "Veckovis genomgång av obesvarade klagomål",
+    ),
+    "training": (
+        "Boka de chefer som saknar utbildningen i patientsäkerhet",
+        "Utbildning i patientsäkerhet ingår i introduktionen av nya chefer",
+    ),
+    "knowledge_area": ("Förbättringsarbete inom kunskapsområdet {label}",),
+    "actions": (
+        "Genomgång av försenade åtgärder på ledningsmötet",
+        "Ny tidplan för de åtgärder som inte blev klara",
+    ),
+}
+#: a surge in one of these deviation categories gets its own kind of action
+SURGE_TITLES: Mapping[str, str] = {
+    "Fall": "Fallriskbedömning vid inskrivning av alla patienter",
+    "Läkemedel": "Dubbelkontroll när läkemedel iordningställs",
+    "Trycksår": "Riskbedömning för trycksår inom ett dygn efter inskrivning",
+    "Vårdrelaterad infektion": "Hygienrond och genomgång av basala hygienrutiner",
+    "Hot och våld": "Utbildning i bemötande vid hot och våld",
+    "Remisshantering": "Rutin för bevakning av skickade remisser",
+    "Kommunikation och information": "Strukturerad överrapportering vid varje skiftbyte",
+}
+GENERIC_TITLES = ("Genomgång av fyndet på arbetsplatsträff",)
+
+
+@dataclass(frozen=True)
+class Returned:
+    """The worksheets handed back for one data year, one file per unit, by name."""
+
+    year: int
+    folder: Path
+    files: tuple[Path, ...]
+
+
+def write_returned_worksheets(
+    out_dir: Path,
+    config: Config,
+    records: Mapping[str, Path],
+    today: date,
+    rng: random.Random,
+    no_plan: str,
+) -> list[Returned]:
+    """Each unit's filled-in worksheet (all but ``no_plan``'s) for the two data years before
+    the default one, as ``out_dir/actions-YEAR/handlingsplan-YEAR-<HSA-id>.xlsx``;
+    ``records`` are the demo's record files by kind."""
+    now = datetime.combine(today, time(12), STOCKHOLM)
+    first = default_data_year(today) - YEARS_BACK
+    with TemporaryDirectory(prefix="arshjul-demo-") as name:
+        scratch = Path(name)
+        engine = make_engine(f"sqlite:///{scratch / 'demo.sqlite'}")
+        try:
+            migrate(engine)
+            with engine.begin() as conn:
+                for kind in ANALYSED_KINDS:
+                    import_file(conn, config, kind, records[kind], now=now)
+                tree = OrgTree.load(conn)
+                answering = [u for u in tree.walk(tree.root.id) if u.id != no_plan]
+                return [
+                    _return_year(conn, config, tree, answering, year, now, rng, out_dir, scratch)
+                    for year in range(first, first + YEARS_BACK)
+                ]
+        finally:
+            engine.dispose()
+
+
+def _return_year(
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    answering: Sequence[Unit],
+    year: int,
+    now: datetime,
+    rng: random.Random,
+    out_dir: Path,
+    scratch: Path,
+) -> Returned:
+    """Analyse ``year``, write the worksheets as handed back, and import what they hold."""
+    today = now.date()
+    data = analysis.gather(conn, tree, year, today=today)
+    analyses = analysis.analyse(data, tree, config)
+    found = [f for a in analyses.values() for f in a.findings]
+    analysis.store_findings(conn, year, list(tree.units), found, RUN_ID)
+    plans = action_plan.build_plans(conn, config, tree, year)
+    stored = {f.id: f for p in plans.values() for f, _ in p.findings}
+    stored |= {f.id: f for p in plans.values() for f in p.earlier_findings.values()}
+    after = _measured(conn, config, tree, list(stored.values()))
+    judge = Judge(config.codes.action_effects, stored, after)
+    folder = handed_back_folder(out_dir, year)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.xlsx"):  # a unit that no longer answers leaves no file behind
+        old.unlink()
+    # the workbook's own time: the action-plan step of the year after
+    written = datetime(year + 1, 3, 1, 8, tzinfo=STOCKHOLM)
+    files, rows = [], []
+    for unit in answering:
+        filled = fill(plans[unit.id], unit, config.codes.action_owner_roles, judge, rng, today)
+        workbook = worksheet.build_workbook(unit, filled, config.codes, written)
+        name = f"handlingsplan-{year}-{unit.id}.xlsx"
+        files.append(write_bytes_atomic(folder / name, workbook_bytes(workbook)))
+        rows += [r.cells() for r in worksheet.rows(filled) if r.title]
+    # the same rows at once, as CSV: 50 workbooks read one by one would take seconds
+    import_file(
+        conn, config, "actions", _write_rows(scratch / f"actions-{year}.csv", rows), now=now
+    )
+    return Returned(year, folder, tuple(sorted(files)))
+
+
+def _write_rows(path: Path, rows: Sequence[Sequence[object]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        writer.writerow(worksheet.HEADERS)
+        writer.writerows([_text(v) for v in row] for row in rows)
+    return path
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _measured(
+    conn: Connection, config: Config, tree: OrgTree, findings: Sequence[StoredFinding]
+) -> dict[str, float | None]:
+    """Each finding's measure in the year after its own."""
+    after: dict[str, float | None] = {}
+    for follow in sorted({f.year + 1 for f in findings}):
+        due = [f for f in findings if f.year + 1 == follow]
+        after |= action_plan.measure_after(conn, config, tree, follow, due)
+    return after
+
+
+def judged_effect(finding: StoredFinding, after: float | None) -> str:
+    """The effect a unit records for a finished action on ``finding`` whose measure a year
+    later is ``after`` (see the module docstring)."""
+    f = finding
+    closed = action_plan.gap_closed(f.kind, f.value, after, f.baseline)
+    if closed is None:
+        return NOT_JUDGED
+    return GOOD_EFFECT if closed >= GOOD else SOME_EFFECT if closed >= SOME else NO_EFFECT
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Effects from the data, limited to the region's list (``codes.action_effects``)."""
+
+    effects: Sequence[str]
+    findings: Mapping[str, StoredFinding]
+    after: Mapping[str, float | None]
+
+    def effect(self, finding_id: str | None) -> str | None:
+        finding = self.findings.get(finding_id or "")
+        if finding is None:
+            return None
+        name = judged_effect(finding, self.after.get(finding.id))
+        return name if name in self.effects else None
+
+
+def _draw(rng: random.Random, weights: Mapping[ActionStatus, int]) -> ActionStatus:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _title(rng: random.Random, finding: StoredFinding) -> str:
+    label = finding.key.partition(":")[2] if finding.kind == "surge" else finding.key
+    if finding.kind == "surge" and label in SURGE_TITLES and rng.random() < 0.5:
+        return SURGE_TITLES[label]
+    template = rng.choice(TITLES.get(finding.kind, GENERIC_TITLES))
+    return template.format(label=label.lower() if finding.kind == "surge" else label)
+
+
+def fill(
+    plan: Plan,
+    unit: Unit,
+    roles: Sequence[str],
+    judge: Judge,
+    rng: random.Random,
+    today: date,
+) -> Plan:
+    """``plan`` as ``unit`` hands its worksheet back: actions on most findings, in the rows
+    the worksheet prepared for them, and the carried-over actions followed up."""
+    prepared = {row.finding_id: row.action_id for row in worksheet.rows(plan) if not row.title}
+    owners = [r for r in OWNERS[unit.level] if r in roles] or list(roles[:1])
+
+    def answer(finding: StoredFinding) -> tuple[PlannedAction, ...]:
+        if rng.random() >= ANSWER_CHANCE.get(finding.severity, 1.0):
+            return ()
+        y, m, d = rng.choices(DUE_DATES, weights=DUE_WEIGHTS)[0]
+        due = date(plan.year + y, m, d)
+        status = _draw(rng, PAST_DUE if due < today else NOT_YET_DUE)
+        done = status is ActionStatus.DONE
+        action = PlannedAction(
+            action_id=prepared[finding.id],
+            unit_id=unit.id,
+            finding_id=finding.id,
+            title=_title(rng, finding),
+            owner_role=rng.choice(owners),
+            due_date=due,
+            status=status,
+            effect=judge.effect(finding.id) if done else None,
+        )
+        return (action,)
+
+    def follow_up(action: PlannedAction) -> PlannedAction:
+        status = _draw(rng, CARRIED_ON)
+        done = status is ActionStatus.DONE
+        return replace(
+            action, status=status, effect=judge.effect(action.finding_id) if done else None
+        )
+
+    return replace(
+        plan,
+        findings=tuple((f, answer(f)) for f, _ in plan.findings),
+        carried=tuple(follow_up(a) for a in plan.carried),
+    )
