@@ -41,11 +41,11 @@ from arshjul.clock import STOCKHOLM
 from arshjul.config import Config, default_data_year
 from arshjul.db import make_engine, migrate
 from arshjul.files import write_bytes_atomic
+from arshjul.formats.xlsx import workbook_bytes
 from arshjul.importers import import_file
 from arshjul.inputs import handed_back_folder
 from arshjul.models import ActionStatus, OrgLevel
 from arshjul.org import OrgTree, Unit
-from arshjul.xlsx import workbook_bytes
 
 #: the record kinds the analysis reads (``compilation.count_own``), in import order
 ANALYSED_KINDS = ("organisation", "deviations", "complaints", "capacity", "training")
