@@ -18,7 +18,9 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import Connection, Engine, func, select
 
-from arshjul import action_plan, analysis, worksheet
+from arshjul import action_plan, worksheet
+from arshjul.analysis.figures import gather
+from arshjul.analysis.findings import Finding, analyse, load_findings, store_findings
 from arshjul.config import LEVEL_SV, Config
 from arshjul.db import make_engine, migrate
 from arshjul.demo import (
@@ -790,7 +792,7 @@ def test_the_units_fill_in_what_the_lists_allow(
 
 def test_every_action_answers_a_finding_of_its_year(loop: Loop) -> None:
     with loop.engine.connect() as conn:
-        findings = {(f.id, f.year) for f in action_plan.load_findings(conn, 2025)}
+        findings = {(f.id, f.year) for f in load_findings(conn, 2025)}
         actions = action_plan.load_actions(conn)
     assert len(actions) == 130 + 192
     known = {f for f, _ in findings}
@@ -835,9 +837,9 @@ def loop(demo: DemoFiles, config: Config, tmp_path_factory: pytest.TempPathFacto
 
 
 def analyse_and_store(conn: Connection, config: Config, tree: OrgTree, year: int) -> None:
-    data = analysis.gather(conn, tree, year, today=TODAY)
-    found = [f for a in analysis.analyse(data, tree, config).values() for f in a.findings]
-    analysis.store_findings(conn, year, list(tree.units), found, "test")
+    data = gather(conn, tree, year, today=TODAY)
+    found = [f for a in analyse(data, tree, config).values() for f in a.findings]
+    store_findings(conn, year, list(tree.units), found, "test")
 
 
 def test_the_region_plan_counts_carried_over_and_overdue_actions(loop: Loop) -> None:
@@ -928,7 +930,5 @@ def test_the_effect_check_shows_before_and_after(loop: Loop) -> None:
 def test_the_effect_a_unit_records_is_what_the_data_show(
     kind: str, before: float, baseline: float | None, after: float | None, effect: str
 ) -> None:
-    found = action_plan.StoredFinding(
-        f"2024:E1:{kind}:k", 2024, "E1", kind, "t", "m", before, baseline, 2
-    )
+    found = Finding(2024, "E1", kind, "k", "t", "m", before, baseline, 2)
     assert judged_effect(found, after) == effect

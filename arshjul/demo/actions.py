@@ -35,8 +35,10 @@ from tempfile import TemporaryDirectory
 
 from sqlalchemy import Connection
 
-from arshjul import action_plan, analysis, worksheet
-from arshjul.action_plan import Plan, PlannedAction, StoredFinding
+from arshjul import action_plan, worksheet
+from arshjul.action_plan import Plan, PlannedAction
+from arshjul.analysis.figures import NO_EFFECT, gather
+from arshjul.analysis.findings import Finding, analyse, store_findings
 from arshjul.clock import STOCKHOLM
 from arshjul.config import Config, default_data_year
 from arshjul.db import make_engine, migrate
@@ -71,12 +73,8 @@ NOT_YET_DUE = {ActionStatus.DONE: 10, ActionStatus.IN_PROGRESS: 55, ActionStatus
 CARRIED_ON = {ActionStatus.DONE: 50, ActionStatus.IN_PROGRESS: 30, ActionStatus.DROPPED: 20}
 #: share of the gap to the yardstick closed a year later for each judged effect
 GOOD, SOME = 0.5, 0.1
-GOOD_EFFECT, SOME_EFFECT, NO_EFFECT, NOT_JUDGED = (
-    "God effekt",
-    "Viss effekt",
-    analysis.NO_EFFECT,
-    "Ej bedömd",
-)
+#: the effects a unit records (codes.action_effects); "Ingen effekt" is the analysis' own
+GOOD_EFFECT, SOME_EFFECT, NOT_JUDGED = "God effekt", "Viss effekt", "Ej bedömd"
 
 #: who owns an action, by the level of the unit whose plan it is in
 OWNERS: Mapping[OrgLevel, tuple[str, ...]] = {
@@ -197,10 +195,10 @@ def _return_year(
 ) -> Returned:
     """Analyse ``year``, write the worksheets as handed back, and import what they hold."""
     today = now.date()
-    data = analysis.gather(conn, tree, year, today=today)
-    analyses = analysis.analyse(data, tree, config)
+    data = gather(conn, tree, year, today=today)
+    analyses = analyse(data, tree, config)
     found = [f for a in analyses.values() for f in a.findings]
-    analysis.store_findings(conn, year, list(tree.units), found, RUN_ID)
+    store_findings(conn, year, list(tree.units), found, RUN_ID)
     plans = action_plan.build_plans(conn, config, tree, year)
     stored = {f.id: f for p in plans.values() for f, _ in p.findings}
     stored |= {f.id: f for p in plans.values() for f in p.earlier_findings.values()}
@@ -241,7 +239,7 @@ def _text(value: object) -> str:
 
 
 def _measured(
-    conn: Connection, config: Config, tree: OrgTree, findings: Sequence[StoredFinding]
+    conn: Connection, config: Config, tree: OrgTree, findings: Sequence[Finding]
 ) -> dict[str, float | None]:
     """Each finding's measure in the year after its own."""
     after: dict[str, float | None] = {}
@@ -251,7 +249,7 @@ def _measured(
     return after
 
 
-def judged_effect(finding: StoredFinding, after: float | None) -> str:
+def judged_effect(finding: Finding, after: float | None) -> str:
     """The effect a unit records for a finished action on ``finding`` whose measure a year
     later is ``after`` (see the module docstring)."""
     f = finding
@@ -266,7 +264,7 @@ class Judge:
     """Effects from the data, limited to the region's list (``codes.action_effects``)."""
 
     effects: Sequence[str]
-    findings: Mapping[str, StoredFinding]
+    findings: Mapping[str, Finding]
     after: Mapping[str, float | None]
 
     def effect(self, finding_id: str | None) -> str | None:
@@ -281,7 +279,7 @@ def _draw(rng: random.Random, weights: Mapping[ActionStatus, int]) -> ActionStat
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def _title(rng: random.Random, finding: StoredFinding) -> str:
+def _title(rng: random.Random, finding: Finding) -> str:
     label = finding.key.partition(":")[2] if finding.kind == "surge" else finding.key
     if finding.kind == "surge" and label in SURGE_TITLES and rng.random() < 0.5:
         return SURGE_TITLES[label]
@@ -302,7 +300,7 @@ def fill(
     prepared = {row.finding_id: row.action_id for row in worksheet.rows(plan) if not row.title}
     owners = [r for r in OWNERS[unit.level] if r in roles] or list(roles[:1])
 
-    def answer(finding: StoredFinding) -> tuple[PlannedAction, ...]:
+    def answer(finding: Finding) -> tuple[PlannedAction, ...]:
         if rng.random() >= ANSWER_CHANCE.get(finding.severity, 1.0):
             return ()
         y, m, d = rng.choices(DUE_DATES, weights=DUE_WEIGHTS)[0]
