@@ -51,6 +51,7 @@ from arshjul.documents import provenance
 from arshjul.importers import import_file
 from arshjul.models import ActionStatus, Production, Training, WaitingSnapshot
 from arshjul.org import OrgTree
+from arshjul.periods import Period
 from tests.conftest import NOW, TODAY
 
 Rows = list[dict[str, str]]
@@ -831,7 +832,7 @@ def loop(demo: DemoFiles, config: Config, tmp_path_factory: pytest.TempPathFacto
         plans = action_plan.build_plans(conn, config, tree, 2025)
         origin = provenance(conn, ("actions",), now=NOW, run_id="test")
     written = action_plan.write_documents(
-        folder / "out", config, tree, 2025, plans, list(tree.units), origin, TODAY
+        folder / "out", config, tree, Period.full_year(2025), plans, list(tree.units), origin, TODAY
     )
     return Loop(engine, tree, plans, {p.parent.name: p.read_text("utf-8") for p in written})
 
