@@ -86,7 +86,7 @@ def profile_import(folder: Path, kind: str, *, postgresql: bool) -> None:
             print(
                 f"{kind} on {where}: {rows:,} rows in {wall:.2f} s wall ({rows / wall:,.0f} rows/s)"
             )
-            print(f"  this process's CPU {cpu:.2f} s, of which the commit's wall {commit:.2f} s")
+            print(f"  this process's CPU {cpu:.2f} s; the commit {commit:.2f} s wall")
     _print_phases(pstats.Stats(profiler))
 
 
