@@ -135,11 +135,12 @@ def protect(
     values: Mapping[Key, int], lines: Iterable[Line], below: int, unshown: Iterable[Key] = ()
 ) -> dict[Key, Mark]:
     """Which counts to hide: every count 1..below-1 (primary) and, while a reader could work
-    one of them out (:func:`intervals`), the smallest non-zero count still shown in a line
-    that pins a hidden count to one value (complementary; ties in the order the counts were
-    registered). In a one-way table that is the next-smallest cell of the row; in a table
-    with margins both ways it grows to a rectangle of hidden cells, each row and column of it
-    with two."""
+    one of them out (:func:`intervals`), one more non-zero count still shown in a line that
+    pins a hidden count to one value (complementary): the one that leaves the fewest small
+    counts pinned, then the fewest hidden counts pinned, then the smallest (ties in the order
+    the counts were registered). In a one-way table that is the next-smallest cell of the
+    row; in a table with margins both ways it grows to a rectangle of hidden cells, each row
+    and column of it with two."""
     lines, unshown = list(lines), set(unshown)
     order = {k: i for i, k in enumerate(values)}
     marks = {k: Mark.PRIMARY for k, v in values.items() if k not in unshown and small(v, below)}
@@ -158,7 +159,15 @@ def protect(
         if not candidates:  # only when below <= 2: <2 is 1
             raise ValueError(f"counts {sorted(map(str, pinned(bounds, marks)))} cannot be hidden")
         nonzero = [k for k in candidates if values[k]] or list(candidates)
-        marks[min(nonzero, key=lambda k: (values[k], order[k]))] = Mark.SECONDARY
+
+        def left(k: Key) -> tuple[int, int, int, int]:
+            """What hiding ``k`` leaves: small counts still pinned, hidden ones pinned."""
+            trial = {**marks, k: Mark.SECONDARY}
+            after = intervals(values, lines, trial, unshown, below)
+            exact = sum(after[h][0] == after[h][1] for h in trial)
+            return len(pinned(after, trial)), exact, values[k], order[k]
+
+        marks[min(nonzero, key=left)] = Mark.SECONDARY
 
 
 class Ledger:

@@ -15,15 +15,17 @@ template. Each heading has the region's own text (``config/safety_report.yaml``,
   open ones of older plans that are carried over;
 * Mål och strategier — the goals in the text, and the findings of the highest severity.
 
-The document is published, so every count 1..``targets.suppress_below``-1 is shown as ``<5``
-(also inside the findings' sentences, see :func:`suppress_text`) and a share is shown only when
-neither its part nor its whole is such a count. Counting is grouped in the database; the rest
-is Python over the områden.
+The document is published: every count it shows is registered in one
+:class:`arshjul.disclosure.Ledger` with the sums between them (:func:`ledger`: each table's
+rows, columns and margins, the områden against the region, the tables that share a total), so
+that counts 1..``targets.suppress_below``-1 are shown as ``<5``, the counts that would give
+them back as ``..``, shares of either not at all, and the findings' sentences and the
+region's own text hide the same numbers. Counting is grouped in the database; the rest is
+Python over the områden.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,13 +37,13 @@ from sqlalchemy import Connection, func, select
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.compilation import count_tables
 from arshjul.config import Config
+from arshjul.disclosure import Key, Ledger, Published
 from arshjul.documents import Provenance, write_unit_documents
 from arshjul.figures import SAFETY_COURSE, Figures, count_own, roll_up
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
-from arshjul.render import NBSP, share
 from arshjul.signoff import Stamp
 
 DOCUMENT = "safety_report"
@@ -64,37 +66,6 @@ OPEN = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS)
 
 
 # --- published numbers ---------------------------------------------------------------------
-
-
-def small(n: int | None, below: int) -> bool:
-    """A count that a published document must not show (1..below-1)."""
-    return n is not None and 0 < n < below
-
-
-def published_share(part: int, whole: int, below: int) -> float | None:
-    """``part / whole``, or None when either would reveal a small count."""
-    return None if small(part, below) or small(whole, below) else share(part, whole)
-
-
-#: a number as ``render.number`` writes it: thousands separated by NBSP, a decimal comma
-_NUMBER = re.compile(rf"(?<![\d,{NBSP}])(\d{{1,3}}(?:{NBSP}\d{{3}})+|\d+)(,\d+)?(\s?%)?")
-
-
-def suppress_text(text: str, below: int) -> str:
-    """``text`` with every whole number 1..below-1 written ``<below``.
-
-    The analysis writes its findings as sentences with the counts in them ("3 avvikelser med
-    risknivån mycket hög"). Whole numbers there are counts; decimals (averages, "4,5") and
-    percentages are left as they are.
-    """
-
-    def one(m: re.Match[str]) -> str:
-        whole, decimals, pct = m.groups()
-        if decimals or pct or not small(int(whole.replace(NBSP, "")), below):
-            return m.group(0)
-        return f"<{below}"
-
-    return _NUMBER.sub(one, text)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -195,11 +166,11 @@ def action_tables(
 class ShownFinding:
     unit: Unit
     severity: int
-    title: str  # small counts suppressed
+    title: str  # as the analysis wrote it: counts go through Published.text when shown
     id: str
 
 
-def load_findings(conn: Connection, tree: OrgTree, year: int, below: int) -> list[ShownFinding]:
+def load_findings(conn: Connection, tree: OrgTree, year: int) -> list[ShownFinding]:
     """The stored findings of ``year`` for the region and its områden, most severe first."""
     order = [tree.root, *tree.at_level(OrgLevel.AREA)]
     rank = {u.id: i for i, u in enumerate(order)}
@@ -209,8 +180,7 @@ def load_findings(conn: Connection, tree: OrgTree, year: int, below: int) -> lis
         )
     )
     found = [
-        ShownFinding(tree[unit_id], severity, suppress_text(title, below), fid)
-        for fid, unit_id, severity, title in rows
+        ShownFinding(tree[unit_id], severity, title, fid) for fid, unit_id, severity, title in rows
     ]
     return sorted(found, key=lambda f: (-f.severity, rank[f.unit.id], f.id))
 
@@ -257,32 +227,110 @@ def gather(conn: Connection, config: Config, tree: OrgTree, year: int) -> Report
         training=[(u, coverage(totals[u.id])) for u in (tree.root, *areas)],
         plans=plans,
         carried=carried,
-        findings=load_findings(conn, tree, year, config.settings.targets.suppress_below),
+        findings=load_findings(conn, tree, year),
     )
+
+
+#: the deviation and complaint figures shown per område and for the region
+AREA_FIGURES = ("deviations", "lex_maria", "care_chain", "complaints")
+#: the count tables of the region's figures (``count_tables``) and the figure each sums to
+COUNT_TABLE_TOTALS = {
+    "categories": "deviations",
+    "consequences": "deviations",
+    "risk_bands": "deviations",
+    "statuses": "deviations",
+    "channels": "complaints",
+    "complaint_categories": "complaints",
+}
+
+
+def fig(name: str, unit: Unit) -> Key:
+    """The key of one of ``AREA_FIGURES`` of a unit."""
+    return ("fig", name, unit.id)
+
+
+def ledger(
+    data: ReportData, tables: dict[str, list[tuple[Any, int]]], answer_days: int
+) -> tuple[Ledger, dict[str, list[tuple[Any, Key]]]]:
+    """Every count the document shows, with the sums between them; and the count tables'
+    rows as (label, key)."""
+    book = Ledger()
+    region = data.training[0][0]
+    units = [(region, data.region), *data.areas]
+    for name in AREA_FIGURES:
+        for u, f in units:
+            book.count(fig(name, u), getattr(f, name))
+        book.line(fig(name, region), [fig(name, a) for a, _ in data.areas])
+    for u, _ in units:  # lex Maria and care-chain events are deviations
+        book.line(fig("deviations", u), [fig("lex_maria", u)])
+        book.line(fig("deviations", u), [fig("care_chain", u)])
+    rows: dict[str, list[tuple[Any, Key]]] = {}
+    for table, total in COUNT_TABLE_TOTALS.items():
+        rows[table] = [(label, book.count((table, label), n)) for label, n in tables[table]]
+        book.line(fig(total, region), [k for _, k in rows[table]])
+    answers = data.region.answers(answer_days)
+    for name in ("total", "done", "within_target"):
+        book.count(("answers", name), getattr(answers, name))
+    book.line(fig("complaints", region), [("answers", "total")])
+    book.line(("answers", "total"), [("answers", "done")])
+    book.line(("answers", "done"), [("answers", "within_target")])
+    for name in ("managers", "trained"):
+        for u, c in data.training:
+            book.count(("training", name, u.id), getattr(c, name))
+        book.line(("training", name, region.id), [("training", name, a.id) for a, _ in data.areas])
+    for u, _ in data.training:  # the trained are among the managers on the roster
+        book.line(("training", "managers", u.id), [("training", "trained", u.id)])
+    for t in (*data.plans, data.carried):
+        statuses = list(ACTION_STATUS_SV) if t in data.plans else list(OPEN)
+        for u, counts in (*t.areas, (region, t.region)):
+            for s in statuses:
+                book.count(("actions", t.title, u.id, s), counts.by_status[s])
+            book.count(("actions", t.title, u.id, "total"), counts.total)
+            book.line(
+                ("actions", t.title, u.id, "total"),
+                [("actions", t.title, u.id, s) for s in statuses],
+            )
+        for column in (*statuses, "total"):
+            book.line(
+                ("actions", t.title, region.id, column),
+                [("actions", t.title, a.id, column) for a, _ in t.areas],
+            )
+    return book, rows
 
 
 def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) -> dict[str, Any]:
     """The template's context (besides ``unit`` and ``path``)."""
     codes, targets = config.codes, config.settings.targets
     below = targets.suppress_below
-    r = data.region
     top = max((f.severity for f in data.findings), default=0)
+    book, rows = ledger(data, count_tables(data.region, codes), targets.complaint_answer_days)
+    shown: Published = book.publish(below)
+
+    def told(found: list[ShownFinding]) -> list[ShownFinding]:
+        return [ShownFinding(f.unit, f.severity, shown.text(f.title), f.id) for f in found]
+
     return dict(
         year=data.year,
-        text={k: paragraphs(v) for k, v in config.safety_report if isinstance(v, str)},
-        goal_list=config.safety_report.goal_list,
+        text={
+            k: [shown.text(p) for p in paragraphs(v)]
+            for k, v in config.safety_report
+            if isinstance(v, str)
+        },
+        goal_list=[shown.text(g) for g in config.safety_report.goal_list],
         below=below,
-        pshare=lambda part, whole: published_share(part, whole, below),
+        rule=shown.rule,
+        shown=shown.show,
+        pshare=shown.share,
+        fig=fig,
         d=data,
-        r=r,
-        **count_tables(r, codes),
-        answers=r.answers(targets.complaint_answer_days),
+        **rows,
+        answers=data.region.answers(targets.complaint_answer_days),
         answer_days=targets.complaint_answer_days,
         coverage_target=targets.training_coverage,
         action_statuses=list(ACTION_STATUS_SV.items()),
         open_statuses=OPEN,
-        findings=[f for f in data.findings if f.severity >= MIN_SEVERITY_SHOWN],
-        priorities=[f for f in data.findings if top and f.severity == top],
+        findings=told([f for f in data.findings if f.severity >= MIN_SEVERITY_SHOWN]),
+        priorities=told([f for f in data.findings if top and f.severity == top]),
         severity_sv=SEVERITY_SV,
         sign_off=stamp,
         origin=origin,

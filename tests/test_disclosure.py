@@ -34,9 +34,12 @@ def test_two_small_cells_protect_each_other_unless_their_sum_pins_them():
 
 
 def test_a_complement_of_five_beside_a_one_is_not_enough():
-    # "..": 0 or at least 5; 1 + 5 = 6 leaves only 1 + 5, so the next cell goes as well
+    # "..": 0 or at least 5; hiding the 5 would leave 1 + 5 = 6, only 1 + 5; hiding the 15
+    # leaves 16 = 1..4 + 12..15
     values, lines = one_way(21, [1, 5, 15])
-    assert protect(values, lines, 5) == {"c0": P, "c1": S, "c2": S}
+    assert protect(values, lines, 5) == {"c0": P, "c2": S}
+    values, lines = one_way(6, [1, 5])  # no other cell: the total goes
+    assert protect(values, lines, 5) == {"c0": P, "total": S}
 
 
 def test_zero_cells_are_not_complements_while_others_are_left():
@@ -123,3 +126,22 @@ def test_sentences_hide_small_numbers_and_the_values_tables_hide(text, written):
 def test_the_rule_is_stated_with_the_documents_limit():
     ledger = Ledger()
     assert ledger.publish(5).rule.startswith("Antal 1–4 visas som <5. För att de inte ska")
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        (
+            "Få avvikelser: 2 mot median 4,5 hos 3 enheter",
+            "Få avvikelser: <5 mot median 4,5 hos <5 enheter",
+        ),
+        ("12 mot 3,0 i snitt tidigare år", "12 mot 3,0 i snitt tidigare år"),
+        (
+            "1\u00a0234 avvikelser, 4,0\u00a0% av alla, jan 2025",
+            "1\u00a0234 avvikelser, 4,0\u00a0% av alla, jan 2025",
+        ),
+        ("4\u00a0% och 0 fall", "4\u00a0% och 0 fall"),
+    ],
+)
+def test_sentences_keep_decimals_percentages_and_large_numbers(text, written):
+    assert Ledger().publish(5).text(text) == written

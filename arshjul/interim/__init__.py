@@ -8,8 +8,9 @@ against last year, inpatient capacity, and the share of managers trained.
 :mod:`.summary` the generated summary of the largest changes, :mod:`.document` writes the
 section of each unit.
 
-Small numbers: counts of waiting patients 1–4 are shown as ``<5``, and so are shares and
-changes computed from such counts (they would give the small count away). Production,
-money, beds, bed-days and the managers' training are not counts of patients and are shown
-as they are.
+Small numbers: counts of waiting patients and of managers 1–4 are shown as ``<5``, the
+counts that would give them back (a row's total less its other cells, the units below
+against the unit) as ``..``, and shares and changes computed from a hidden count are not
+shown (:mod:`arshjul.disclosure`, :func:`.document.ledger`). Production, money, beds and
+bed-days are not counts of people and are shown as they are.
 """
