@@ -56,6 +56,7 @@ from arshjul.models import (
 from arshjul.org import OrgTree
 from arshjul.periods import Period
 from tests.conftest import NOW
+from tests.test_privacy import recoverable_counts
 
 pytestmark = pytest.mark.both_databases
 
@@ -720,3 +721,9 @@ def test_a_wards_whole_cost_is_per_drg_point_wherever_it_was_booked(conn, config
     assert drg.unit_cost == pytest.approx(900_000 / 30)  # 30 000 kr per DRG point
     assert drg.prev_unit_cost == pytest.approx(800_000 / 32)  # 25 000 kr
     assert production_line(figures["RW"], "vårddagar").unit_cost is None
+
+
+def test_no_hidden_count_can_be_worked_out_from_the_tables_and_shares(documents):
+    # before complementary suppression: 23 - 6 - 15 over 90 days gave Enhet Ett B's <5 back
+    # (and 10 of operation's waiting, 80,0 % within 90 days, its 2)
+    assert recoverable_counts(documents["V1"].parents[3]) == []

@@ -31,6 +31,7 @@ from arshjul.models import (
 from arshjul.org import OrgTree
 from arshjul.signoff import Stamp
 from tests.conftest import NOW
+from tests.test_privacy import recoverable_counts
 
 pytestmark = pytest.mark.both_databases
 
@@ -441,3 +442,8 @@ def test_the_document_states_its_rule_for_small_counts(doc):
         " minst ett värde i samma rad eller kolumn (markerat ..), och andelar som skulle avslöja"
         " ett dolt värde visas inte."
     ) in squeeze(doc.text)
+
+
+def test_no_hidden_count_can_be_worked_out_from_the_tables_and_shares(doc, tmp_path):
+    # before complementary suppression: 9 complaints - Område Ett's 6 gave Område Två's <5
+    assert recoverable_counts(tmp_path) == []
