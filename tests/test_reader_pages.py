@@ -46,6 +46,10 @@ def out(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iter
         assert main(["demo", "--out", str(folder / "data")]) == 0
         with (folder / "data" / "organisation.csv").open("a", encoding="utf-8") as fh:
             fh.write(EMPTY_ROW)
+        # the demo's returned action plans answer the findings of the demo's own units: with
+        # one more unit the peers' median, and so the findings, differ
+        for worksheet in (folder / "data").rglob("handlingsplan-*.xlsx"):
+            worksheet.unlink()
         assert main(["run", "--approve", "--data", str(folder / "data")]) == 0
         yield folder / "out"
 
