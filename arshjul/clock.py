@@ -26,6 +26,13 @@ def now() -> datetime:
     return moment.replace(tzinfo=STOCKHOLM) if moment.tzinfo is None else moment
 
 
+def real_now() -> datetime:
+    """The real time even when ``ARSHJUL_NOW`` fixes :func:`now`: only for comparing with
+    times another system wrote (the Prefect server's run states), never for what a run or
+    document is about."""
+    return datetime.now(STOCKHOLM)
+
+
 def today() -> date:
     return now().date()
 

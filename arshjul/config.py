@@ -77,15 +77,15 @@ class CalendarSettings(Strict):
 
 
 class SignOffSettings(Strict):
-    """Who fastställer which document (document -> role), and how long a run on a Prefect
-    server waits for that decision before it leaves the version awaiting sign-off."""
+    """Who fastställer which document (document -> role), and how long a question on a
+    Prefect server waits for the answer (after it is asked, or after a refused answer)
+    before the version is left awaiting sign-off."""
 
     roles: dict[str, str] = {
         "safety_report": "Chefläkare",
         "action_plan": "Hälso- och sjukvårdsdirektör",
     }
     wait_hours: float = Field(72, gt=0)
-    poll_seconds: int = Field(10, ge=1, description="how often a paused run checks for input")
 
     def role(self, document: str) -> str:
         if document not in self.roles:

@@ -352,6 +352,30 @@ class SignOff(Base):
     )
 
 
+class SignOffRequest(Base):
+    """A version waiting for its decision, and the Prefect flow run that asks for it.
+
+    Kept in arshjul's own database so that a wait of days survives restarts of ``arshjul
+    serve``, of workers and of the Prefect server (flows/signoff.py); deleted when the
+    version is decided, or when the run asking for it ended without a decision."""
+
+    __tablename__ = "sign_off_request"
+
+    document: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_unit.id"), primary_key=True)
+    #: the version asked about: always the current one (one above the highest decided)
+    version: Mapped[int] = mapped_column(Integer)
+    #: the document under its plain name, which is the version's own file too
+    latest: Mapped[str] = mapped_column(String(1000))
+    role: Mapped[str] = mapped_column(String(60))
+    #: the flow run of the step that wrote the version
+    asked_by_run: Mapped[str] = mapped_column(String(64))
+    asked_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    #: the ``sign_off`` flow run that waits for the decision (None until it is created)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
 class CalendarEvent(Base):
     """What was last published for one event UID: SEQUENCE rises only when content changes."""
 

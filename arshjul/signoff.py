@@ -15,9 +15,10 @@ Design
 * A rerun whose document says what the last approved version says (the same data; only the
   footer's run and time differ) makes no new version: the approved one stands
   (:func:`still_approved`), so rerunning an unchanged cycle never asks for sign-off again.
-* A version without a row is awaiting sign-off. Nothing is recorded for that: the document
-  itself says "Utkast – väntar på fastställande", and the next decision or rerun takes it
-  from there (one row per version keeps the record append-only).
+* A version without a row is awaiting sign-off: the document itself says "Utkast – väntar på
+  fastställande". On a Prefect server the question is kept in ``sign_off_request`` (one row
+  per document, the version asked about and the flow run that asks) until the version is
+  decided or the asking run ends without a decision; ``sign_off`` stays append-only.
 * Every document carries a sign-off block between :data:`BLOCK_START` and :data:`BLOCK_END`
   (``{% include "sign_off.html.j2" %}`` with ``sign_off`` a :class:`Stamp` in the context).
   When a version is decided, the block is rendered again with the decision and replaced in
@@ -36,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -46,7 +47,7 @@ from arshjul.files import write_bytes_atomic
 from arshjul.formats.docx import write_docx
 from arshjul.formats.pdf import write_pdf
 from arshjul.formats.tables import parse_html
-from arshjul.models import SignOff, SignOffState
+from arshjul.models import SignOff, SignOffRequest, SignOffState
 from arshjul.render import render
 
 SIGN_OFF = SignOff.__table__
@@ -57,6 +58,17 @@ BLOCK_TEMPLATE = "sign_off.html.j2"
 
 #: ``signed_by`` of an approval given with ``--approve`` (the demo; no person decided)
 AUTOMATIC = "automatiskt godkänd (arshjul run --approve)"
+
+#: what a person is asked to fastställa, in Swedish (``document`` is a code name)
+DOCUMENT_NAMES = {
+    "safety_report": "patientsäkerhetsberättelse",
+    "action_plan": "handlingsplan",
+}
+
+
+def title(document: str, period: str, version: int) -> str:
+    """``Fastställ patientsäkerhetsberättelse 2025, version 1``: the question, in Swedish."""
+    return f"Fastställ {DOCUMENT_NAMES[document]} {period}, version {version}"
 
 
 @dataclass(frozen=True)
@@ -255,6 +267,8 @@ def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> S
         raise ConflictError(
             f"{draft.path}: version {draft.version} was decided by another run meanwhile"
         ) from None
+    # the question is answered: nothing waits for this version any more
+    conn.execute(delete(SignOffRequest).where(*_request_key(draft)))
     write_bytes_atomic(draft.path, data)
     write_bytes_atomic(draft.latest, data)
     # the DOCX beside the latest version, for editing, and the PDFs show the decision too
@@ -310,3 +324,93 @@ def still_approved(
     write_docx(docx_path(latest), parse_html(approved.decode("utf-8")), created=row.at)
     _pdfs_follow(draft.path, draft)
     return draft.result("approved", row.role, row.signed_by, row.at, row.comment, row.sha256)
+
+
+# --- versions waiting for a decision on a Prefect server ------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """A version waiting for its decision (a ``sign_off_request`` row)."""
+
+    draft: Draft
+    role: str
+    asked_by_run: str
+    asked_at: datetime
+    #: the ``sign_off`` flow run that waits for the decision; None until it exists
+    flow_run_id: str | None
+
+
+def _request_key(draft: Draft) -> tuple[ColumnElement[bool], ...]:
+    return (
+        SignOffRequest.document == draft.document,
+        SignOffRequest.period == draft.period,
+        SignOffRequest.unit_id == draft.unit_id,
+    )
+
+
+def _request(row: Row[Any]) -> Request:
+    draft = Draft(row.document, row.period, row.unit_id, row.version, Path(row.latest))
+    return Request(draft, row.role, row.asked_by_run, row.asked_at, row.flow_run_id)
+
+
+def ask(conn: Connection, draft: Draft, role: str, run_id: str, now: datetime) -> Request:
+    """Note that ``draft`` waits for a decision by ``role``, asked by the step run
+    ``run_id``. A question already open for the same version is kept, with the run asking
+    it; one for an older version (which cannot be decided any more) is replaced."""
+    held = pending(conn, draft.document, draft.period, draft.unit_id)
+    if held is not None and held.draft.version == draft.version:
+        return held
+    conn.execute(delete(SignOffRequest).where(*_request_key(draft)))
+    conn.execute(
+        insert(SignOffRequest).values(
+            document=draft.document,
+            period=draft.period,
+            unit_id=draft.unit_id,
+            version=draft.version,
+            latest=str(draft.latest.resolve()),
+            role=role,
+            asked_by_run=run_id,
+            asked_at=now,
+            flow_run_id=None,
+        )
+    )
+    return Request(draft, role, run_id, now, None)
+
+
+def pending(conn: Connection, document: str, period: str, unit_id: str) -> Request | None:
+    """The question open for the document, if any."""
+    row = conn.execute(
+        select(SignOffRequest.__table__).where(
+            SignOffRequest.document == document,
+            SignOffRequest.period == period,
+            SignOffRequest.unit_id == unit_id,
+        )
+    ).first()
+    return None if row is None else _request(row)
+
+
+def every_pending(conn: Connection) -> list[Request]:
+    """Every open question, oldest first."""
+    rows = conn.execute(select(SignOffRequest.__table__).order_by(SignOffRequest.asked_at))
+    return [_request(row) for row in rows]
+
+
+def asked_by(conn: Connection, request: Request, flow_run_id: str | None) -> Request:
+    """Note ``flow_run_id`` as the run that asks ``request``'s question."""
+    conn.execute(
+        update(SignOffRequest)
+        .where(*_request_key(request.draft), SignOffRequest.version == request.draft.version)
+        .values(flow_run_id=flow_run_id)
+    )
+    return Request(request.draft, request.role, request.asked_by_run, request.asked_at, flow_run_id)
+
+
+def withdraw(conn: Connection, request: Request) -> None:
+    """Close ``request``'s question undecided: the version stays awaiting sign-off until the
+    step is run again, which asks again."""
+    conn.execute(
+        delete(SignOffRequest).where(
+            *_request_key(request.draft), SignOffRequest.version == request.draft.version
+        )
+    )

@@ -5,14 +5,14 @@ period that run is about; started by hand (Prefect UI, ``prefect deployment run`
 flows default to the last full year or the latest ended period. New input files are picked up
 from the inbox folder every morning before the steps run, and the calendars and status
 documents are renewed every morning so that overdue deadlines show; then reminders go out
-for what is overdue.
+for what is overdue. Sign-offs are asked by runs of ``sign_off/arshjul`` (flows/signoff.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import warnings
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.deployments.runner import RunnerDeployment
+from prefect.runner import Runner
 from prefect.schedules import Cron, Schedule
 
 from arshjul.config import Config
@@ -28,6 +29,7 @@ from arshjul.errors import UsageError
 from arshjul.importers import KINDS
 from arshjul.inputs import find_input_files
 from arshjul.schedule import StepRun, step_runs
+from arshjul.workspace import open_workspace
 from flows.action_plan import action_plan_flow
 from flows.analyse import analyse_flow
 from flows.calendars import publish_calendars
@@ -38,6 +40,7 @@ from flows.interim import interim_report_flow
 from flows.reminders import send_reminders_flow
 from flows.runtime import resolve_now
 from flows.safety_report import safety_report_flow
+from flows.signoff import ask_pending, sign_off_flow
 
 #: the name every arshjul deployment has: ``prefect deployment run compile/arshjul``
 DEPLOYMENT = "arshjul"
@@ -80,7 +83,8 @@ def _daily(at: str, minutes_before: int, timezone: str) -> Schedule:
 
 def build_deployments(config: Config, *, now: datetime) -> list[RunnerDeployment]:
     """A deployment per step with the wheel's schedules, plus the inbox import, the morning
-    calendar refresh, the reminders and the whole cycle (by hand only)."""
+    calendar refresh, the reminders, the whole cycle (by hand only) and the sign-offs (started
+    by the steps)."""
     wheel = config.wheel
     runs = step_runs(wheel, now=now)
     deployments = [
@@ -109,6 +113,11 @@ def build_deployments(config: Config, *, now: datetime) -> list[RunnerDeployment
             tags=["arshjul"],
         ),
         cycle_flow.to_deployment(name=DEPLOYMENT, tags=["arshjul"]),
+        sign_off_flow.to_deployment(
+            name=DEPLOYMENT,
+            description="Fastställande: startas av stegen, väntar på svar i Prefect UI.",
+            tags=["arshjul", "sign-off"],
+        ),
     ]
     return deployments
 
@@ -123,18 +132,36 @@ def _require_server(command: str) -> None:
         )
 
 
-def serve(config: Config, *, now: datetime) -> None:
-    """Register the deployments with the Prefect server and run their flows until stopped."""
-    from prefect import serve as prefect_serve
+class ServeRunner(Runner):
+    """Prefect's runner for ``arshjul serve``, stopping on SIGTERM (how systemd stops a
+    service) the way it stops on Ctrl-C: Prefect 3.8.8's own handler calls the runner's
+    async stop without awaiting it, which then never runs and warns on stderr."""
 
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        self._logger.info("SIGTERM received, shutting down")
+        # leaves asyncio.run(start()), whose cancellation stops the runner and pauses the
+        # schedules (pause_on_shutdown), exit status 0
+        sys.exit(0)
+
+
+def serve(config: Config, *, now: datetime) -> None:
+    """Register the deployments with the Prefect server, ask again for every sign-off a
+    stopped serve left unasked (flows/signoff.py), and run the flows until stopped."""
     _require_server("arshjul serve")
-    # Prefect 3.8.8's SIGTERM handler (how systemd stops a service) calls the runner's stop
-    # without awaiting it and warns on stderr; the shutdown completes all the same (exit 0,
-    # schedules paused until the next start), as it does on Ctrl-C
-    warnings.filterwarnings(
-        "ignore", message="coroutine 'Runner.astop' was never awaited", category=RuntimeWarning
+    deployments = build_deployments(config, now=now)
+    runner = ServeRunner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    open_questions = ask_pending(open_workspace())
+    print(
+        f"arshjul serve: {len(deployments)} deployments served from {Path.cwd()}"
+        f" ({open_questions} sign-offs waiting); stop with Ctrl-C or SIGTERM",
+        flush=True,
     )
-    prefect_serve(*build_deployments(config, now=now), print_starting_message=True)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        print("arshjul serve: stopped", flush=True)
 
 
 @dataclass(frozen=True)
@@ -183,7 +210,8 @@ def next_runs(*, now: datetime, timezone: str) -> list[NextRun]:
 def apply_step_schedules(config: Config, *, now: datetime) -> dict[str, int]:
     """Replace each step deployment's schedules on the server (``<step>/arshjul``, e.g.
     registered by ``prefect deploy --all`` for workers) by the wheel's, laid out from ``now``;
-    the deployment itself, its work pool included, is kept. Returns step -> schedules."""
+    the deployment itself, its work pool included, is kept. Then ask again for every sign-off
+    left unasked, as ``serve`` does when it starts. Returns step -> schedules."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.exceptions import ObjectNotFound
@@ -208,4 +236,5 @@ def apply_step_schedules(config: Config, *, now: datetime) -> dict[str, int]:
             ]
             client.create_deployment_schedules(held.id, schedules)
             applied[str(deployment.flow_name)] = len(schedules)
+    ask_pending(open_workspace())
     return applied

@@ -29,6 +29,7 @@ def test_every_flow_has_a_deployment_named_arshjul(deployments):
         "publish_calendars",
         "send_reminders",
         "cycle",
+        "sign_off",
     }
     assert {d.name for d in deployments.values()} == {DEPLOYMENT}
 
@@ -70,6 +71,7 @@ def test_inbox_and_calendars_run_every_morning_before_the_steps(deployments):
     (reminders,) = deployments["send_reminders"].schedules
     assert reminders.schedule.cron == "0 6 * * *"
     assert deployments["cycle"].schedules == []
+    assert deployments["sign_off"].schedules == []  # started by the steps, never on a schedule
 
 
 def test_serve_without_a_prefect_server_says_how_to_start_one(workdir, monkeypatch, capsys):

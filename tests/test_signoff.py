@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from arshjul.files import write_text_atomic
 from arshjul.models import OrgLevel, OrgUnit, SignOff, SignOffState
 from arshjul.render import render
 from arshjul.signoff import Decision, Stamp
-from tests.conftest import FIXTURES, NOW
+from tests.conftest import FIXTURES, NOW, STOCKHOLM
 from tests.test_safety_report import squeeze
 from tests.tools import pdf_pages
 
@@ -194,91 +194,157 @@ def test_without_a_server_the_version_is_left_awaiting(workdir, region):
 
 
 def quick_config(workdir: Path, **sign_off: Any) -> Path:
-    """The bundled settings with a run that polls every second."""
+    """The bundled settings with ``sign_off`` settings of the test's own."""
     folder = workdir / "config"
     folder.mkdir()
     settings = yaml.safe_load((BUNDLED_CONFIG / "settings.yaml").read_text("utf-8"))
-    settings["sign_off"].update(poll_seconds=1, **sign_off)
+    settings["sign_off"].update(sign_off)
     (folder / "settings.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), "utf-8")
     return folder
 
 
-def paused_run(flow_name: str, after: set[str], timeout: float = 90) -> Any:
-    """The flow run of ``flow_name`` that is paused with a pause key not in ``after``."""
+@pytest.fixture
+def sign_off_deployment(prefect_harness: None) -> None:
+    """``sign_off/arshjul`` on the harness's server, as ``arshjul serve`` registers it."""
+    from flows.deployments import DEPLOYMENT
+    from flows.signoff import sign_off_flow
+
+    sign_off_flow.to_deployment(name=DEPLOYMENT).apply()
+
+
+def flow_run(flow_run_id: Any) -> Any:
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-    from prefect.client.schemas.sorting import FlowRunSort
 
-    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            runs = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-                sort=FlowRunSort.START_TIME_DESC,
-                limit=10,
-            )
-            for run in runs:
-                state = run.state
-                if state and state.is_paused() and state.state_details.pause_key not in after:
-                    return run
-            time.sleep(0.3)
-    raise AssertionError(f"no paused run of {flow_name} within {timeout} s")
+        return client.read_flow_run(flow_run_id)
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_paused_run_is_resumed_with_a_decision(workdir, region, monkeypatch):
+def asking_run(workdir: Path) -> Any:
+    """The sign_off run that the open question names."""
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            request = signoff.pending(conn, "safety_report", str(YEAR), "R1")
+    finally:
+        engine.dispose()
+    assert request is not None and request.flow_run_id is not None
+    return flow_run(request.flow_run_id)
+
+
+def execute(run: Any) -> Any:
+    """What ``arshjul serve`` or a worker does with a scheduled sign_off run, in this process:
+    run the flow from the start; None when it suspended itself."""
+    from prefect.exceptions import Pause
+    from prefect.flow_engine import run_flow
+
+    from flows.signoff import sign_off_flow
+
+    try:
+        return run_flow(sign_off_flow, flow_run=flow_run(run.id), parameters=run.parameters)
+    except Pause:
+        return None
+
+
+@pytest.mark.usefixtures("sign_off_deployment")
+def test_a_sign_off_run_waits_suspended_and_records_the_decision_given(
+    workdir, region, monkeypatch
+):
     from prefect.flow_runs import resume_flow_run
 
     from flows.safety_report import safety_report_flow
 
     monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
-    outcome: dict[str, Any] = {}
+    # on a server the step does not wait: a run of its own asks the question
+    result = safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert (result.state, result.version) == ("awaiting", 1)
+    run = asking_run(workdir)
+    assert run.name == "Fastställ patientsäkerhetsberättelse 2025, version 1"
+    assert run.parameters == {
+        "document": "safety_report",
+        "period": "2025",
+        "unit_id": "R1",
+        "version": 1,
+    }
+    assert execute(run) is None
+    suspended = flow_run(run.id).state
+    assert (suspended.type.value, suspended.name) == ("PAUSED", "Suspended")
+    assert suspended.state_details.pause_reschedule  # no process waits: it is started again
+    assert "Utkast" in (region / "patientsakerhetsberattelse-v1.html").read_text("utf-8")
 
-    def run() -> None:
-        try:
-            outcome["result"] = safety_report_flow(year=YEAR, now=NOW, publish=False)
-        except BaseException as exc:  # handed to the test's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        paused = paused_run("safety_report", after=set())
-        assert "Utkast" in (region / "patientsakerhetsberattelse-v1.html").read_text("utf-8")
-        # a role that may not approve is refused: the run pauses again for a new answer
-        wrong = {"decision": "godkänn", "name": "Kim Berg", "role": "Enhetschef"}
-        resume_flow_run(paused.id, run_input=wrong)
-        again = paused_run("safety_report", after={paused.state.state_details.pause_key})
-        assert again.id == paused.id
-        assert rows(workdir) == []
-        answer = {"decision": "godkänn", "name": "Eva Ek", "role": "Chefläkare", "comment": None}
-        resume_flow_run(again.id, run_input=answer)
-    finally:
-        thread.join(timeout=120)
-    assert "error" not in outcome, outcome.get("error")
-    result = outcome["result"]
+    # a role that may not approve is refused: the run suspends again for a new answer
+    wrong = {"decision": "godkänn", "name": "Kim Berg", "role": "Enhetschef"}
+    resume_flow_run(run.id, run_input=wrong)
+    assert execute(run) is None
+    assert flow_run(run.id).state.state_details.pause_key == "2"
+    assert rows(workdir) == []
+    answer = {"decision": "godkänn", "name": "Eva Ek", "role": "Chefläkare", "comment": None}
+    before = datetime.now(UTC)
+    resume_flow_run(run.id, run_input=answer)
+    after = datetime.now(UTC)
+    result = execute(run)
     assert (result.state, result.version, result.signed_by) == ("approved", 1, "Eva Ek")
     [row] = rows(workdir)
-    assert (row.state, row.signed_by, row.role, row.at) == (
+    assert (row.state, row.signed_by, row.role, row.run_id) == (
         SignOffState.APPROVED,
         "Eva Ek",
         "Chefläkare",
-        NOW,  # the clock when the run resumed (ARSHJUL_NOW fixes it in tests)
+        str(run.id),
     )
-    assert row.run_id == str(paused.id)
+    # the time the answer was given (the real clock, as the Prefect server keeps it)
+    assert before - timedelta(seconds=1) <= row.at <= after + timedelta(seconds=1)
     v1 = region / "patientsakerhetsberattelse-v1.html"
     assert row.sha256 == signoff.sha256_file(v1)
-    assert "Fastställd av Eva Ek, Chefläkare, 2026-11-23 09:30." in v1.read_text("utf-8")
+    assert f"Fastställd av Eva Ek, Chefläkare, {row.at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}." in (
+        v1.read_text("utf-8")
+    )
+    assert flow_run(run.id).state.is_completed()
+    # the question is answered; the same data again asks nothing
+    again = safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert (again.state, again.version) == ("approved", 1)
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    with engine.connect() as conn:
+        assert signoff.every_pending(conn) == []
+    engine.dispose()
 
 
-@pytest.mark.usefixtures("prefect_harness")
-def test_nobody_answering_in_time_fails_the_run_and_leaves_the_version_awaiting(
+@pytest.mark.usefixtures("sign_off_deployment")
+def test_a_question_nobody_answered_in_time_is_closed_and_a_rerun_asks_again(
     workdir, region, monkeypatch
 ):
-    from flows.safety_report import safety_report_flow
+    from prefect.exceptions import FlowPauseTimeout
+    from prefect.flow_runs import resume_flow_run
+    from prefect.states import Crashed
 
-    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir, wait_hours=0.0005)))
-    state = safety_report_flow(year=YEAR, now=NOW, publish=False, return_state=True)
-    assert state.is_failed()
+    from arshjul.workspace import open_workspace
+    from flows.safety_report import safety_report_flow
+    from flows.signoff import ask_pending
+
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir, wait_hours=0.0003)))
+    safety_report_flow(year=YEAR, now=NOW, publish=False)
+    first = asking_run(workdir)
+    # a run that crashed before it suspended is started again, the same run
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(first.id, Crashed(), force=True)
+    ws = open_workspace()
+    assert ask_pending(ws) == 1
+    assert flow_run(first.id).state.is_scheduled()
+    assert asking_run(workdir).id == first.id
+    assert execute(first) is None
+    time.sleep(1.5)  # the suspension's one second is over
+    with pytest.raises(FlowPauseTimeout):
+        resume_flow_run(first.id, run_input={"decision": "godkänn", "name": "E", "role": "X"})
+    assert flow_run(first.id).state.is_failed()
+    # serve starting (or schedule --apply) closes the question: nothing recorded
+    assert ask_pending(ws) == 1
+    with ws.engine.connect() as conn:
+        assert signoff.every_pending(conn) == []
+    assert ask_pending(ws) == 0
     assert rows(workdir) == []
     assert "Utkast" in (region / "patientsakerhetsberattelse-v1.html").read_text("utf-8")
+    # running the step again asks again, in a new run
+    assert safety_report_flow(year=YEAR, now=NOW, publish=False).state == "awaiting"
+    second = asking_run(workdir)
+    assert second.id != first.id and second.state.is_scheduled()
+    ws.engine.dispose()
