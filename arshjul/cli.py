@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from arshjul import __version__
 from arshjul.errors import ArshjulError, UsageError
@@ -38,15 +38,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+class _Progress(logging.StreamHandler[TextIO]):
+    """The command's progress lines on stderr."""
+
+
 def _setup_output(verbose: bool) -> None:
-    """Progress lines on stderr; Prefect's own console logging only with --verbose."""
+    """Progress lines on stderr; Prefect's own console logging only with --verbose. The
+    lines also go to the flow run's log (flows.runtime.log_to_runs)."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Progress(sys.stderr)
     handler.setFormatter(logging.Formatter("  %(message)s"))
-    log.handlers[:] = [handler]
+    # one progress handler however often main() runs in a process (the tests)
+    log.handlers[:] = [h for h in log.handlers if not isinstance(h, _Progress)] + [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
 

@@ -13,6 +13,7 @@ process of this host that no longer exists is taken over at once, and one older 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -30,6 +31,8 @@ from arshjul.models import StepLock
 
 #: a lock this old belongs to a run that died: the large region's whole cycle takes a minute
 STALE_AFTER = timedelta(hours=6)
+
+log = logging.getLogger("arshjul")
 
 
 @dataclass(frozen=True)
@@ -73,21 +76,35 @@ def step_lock(
 ) -> Iterator[None]:
     """Hold ``step`` for ``period`` and ``unit_ids`` while the block runs. If another run
     holds any of them, wait up to ``wait`` for it, then refuse with a :class:`ConflictError`
-    naming the run that holds it."""
+    naming the run that holds it. Both are logged in Swedish (the coordinator reads them in
+    the flow run's log)."""
     deadline = time.monotonic() + wait.total_seconds()
-    while True:
-        holders = _try_acquire(engine, step, period, unit_ids, run_id, clock(), stale_after)
-        if not holders:
-            break
+    minutes = round(wait.total_seconds() / 60)
+    waited = False
+    while holders := _try_acquire(engine, step, period, unit_ids, run_id, clock(), stale_after):
+        first, more = holders[0], len(holders) - 1
+        since = f"{local(first.acquired_at):%Y-%m-%d %H:%M}"
+        held = f"körning {first.run_id} gör samma steg för {first.unit_id}"
+        held += f" och {more} enheter till" if more else ""
         if time.monotonic() >= deadline:
-            first = holders[0]
+            log.error(
+                "%s %s avbryts: %s sedan %s och blev inte klar på %d minuter; starta igen"
+                " när den är klar",
+                step, period, held, since, minutes,
+            )  # fmt: skip
             raise ConflictError(
                 f"{step} {period} is already running for {first.unit_id}"
-                f"{f' and {len(holders) - 1} more units' if len(holders) > 1 else ''}"
-                f" (run {first.run_id}, since {local(first.acquired_at):%Y-%m-%d %H:%M}):"
-                " try again when it has finished"
+                f"{f' and {more} more units' if more else ''}"
+                f" (run {first.run_id}, since {since}): try again when it has finished"
             )
+        if not waited:
+            log.info(
+                "%s %s väntar: %s sedan %s (högst %d minuter)", step, period, held, since, minutes
+            )
+            waited = True
         time.sleep(poll_seconds)
+    if waited:
+        log.info("%s %s: låset är fritt, fortsätter", step, period)
     try:
         yield
     finally:

@@ -90,6 +90,38 @@ def ephemeral_server_dies_with_this_process() -> None:
 _watchdogs: list[subprocess.Popen[bytes]] = []
 
 
+class RunLog(logging.Handler):
+    """Sends a line written inside a Prefect flow or task run to that flow run's log, which
+    the Prefect UI shows (through Prefect's API log handler); drops lines written elsewhere.
+    Prefect is imported only once a run exists, so commands that run no flow stay quick."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self._api: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        context = sys.modules.get("prefect.context")
+        if context is None or not (context.FlowRunContext.get() or context.TaskRunContext.get()):
+            return
+        if self._api is None:
+            from prefect.logging.handlers import APILogHandler
+
+            self._api = APILogHandler()
+        self._api.handle(record)
+
+
+def log_to_runs() -> None:
+    """Send arshjul's log lines (logger ``arshjul``, INFO and up) to the log of the flow run
+    they are written in, wherever the run executes: under ``arshjul serve``, a worker or the
+    command line. Lines written outside a run (``serve`` starting) only go where the
+    process's own handlers send them."""
+    log = logging.getLogger("arshjul")
+    if not any(isinstance(h, RunLog) for h in log.handlers):
+        log.addHandler(RunLog())
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
+
 def server_log_handler() -> logging.Handler:
     """Where the Prefect server's logs go: ``ARSHJUL_PREFECT_SERVER_LOG`` or var/log/."""
     path = Path(os.environ.get("ARSHJUL_PREFECT_SERVER_LOG", "var/log/prefect-server.log"))

@@ -8,6 +8,7 @@ unmarked tests, run once, on SQLite.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -166,3 +167,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ARSHJUL_NOW", NOW.isoformat())
     monkeypatch.delenv("ARSHJUL_CONFIG", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def arshjul_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """What the logger ``arshjul`` says at INFO and up during the test (listened to directly:
+    the CLI, run earlier in the same process, makes it stop propagating)."""
+    log = logging.getLogger("arshjul")
+    propagate, log.propagate = log.propagate, False  # each line once, not again via the root
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="arshjul"):
+            yield caplog
+    finally:
+        log.removeHandler(caplog.handler)
+        log.propagate = propagate

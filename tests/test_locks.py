@@ -44,7 +44,7 @@ def held(db: Engine) -> int:
         return conn.execute(select(func.count()).select_from(StepLock)).scalar_one()
 
 
-def test_a_second_run_for_the_same_unit_is_refused_naming_the_first(db):
+def test_a_second_run_for_the_same_unit_is_refused_naming_the_first(db, arshjul_log):
     with lock(db, ["A", "B"], "run-1"):
         assert held(db) == 2
         with pytest.raises(
@@ -53,6 +53,11 @@ def test_a_second_run_for_the_same_unit_is_refused_naming_the_first(db):
             with lock(db, ["B"], "run-2"):
                 pass
     assert held(db) == 0, "released when the block ends"
+    # in Swedish for the coordinator, in the flow run's log
+    assert arshjul_log.messages[-1] == (
+        "compile 2025 avbryts: körning run-1 gör samma steg för B sedan 2026-11-23 09:30 och"
+        " blev inte klar på 0 minuter; starta igen när den är klar"
+    )
 
 
 def test_other_units_and_other_periods_run_side_by_side(db):
@@ -70,7 +75,7 @@ def test_the_lock_is_released_when_the_run_fails(db):
         pass
 
 
-def test_a_waiting_run_starts_when_the_first_finishes(db):
+def test_a_waiting_run_starts_when_the_first_finishes(db, arshjul_log):
     order: list[str] = []
     first_holds = threading.Event()
 
@@ -87,6 +92,11 @@ def test_a_waiting_run_starts_when_the_first_finishes(db):
         order.append("second started")
     thread.join()
     assert order == ["first done", "second started"]
+    assert arshjul_log.messages == [
+        "compile 2025 väntar: körning run-1 gör samma steg för A sedan 2026-11-23 09:30"
+        " (högst 0 minuter)",
+        "compile 2025: låset är fritt, fortsätter",
+    ]
 
 
 def left_behind(db: Engine, holder: str, age: timedelta) -> None:
