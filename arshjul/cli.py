@@ -166,7 +166,8 @@ def cmd_report_interim(args: argparse.Namespace) -> int:
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
-    """E-mail reminders for overdue steps (at most one a week per unit and milestone)."""
+    """E-mail reminders for overdue steps: one message per address, the same unit and
+    milestone at most once a week."""
     from arshjul import reminders
     from arshjul.clock import now
     from arshjul.workspace import open_workspace
@@ -174,11 +175,13 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         ws = open_workspace()
-        for reminder in reminders.plan(ws.engine, ws.config, now=now()):
-            print(reminder)
+        for digest in reminders.plan(ws.engine, ws.config, ws.out, now=now()):
+            print(f"to {digest.recipient}:")
+            for reminder in digest.reminders:
+                print(f"  {reminder}")
         return 0
     # by hand, a failure is reported at once; the scheduled run retries later
-    print(f"{send_reminders_flow.with_options(retries=0)()} reminders sent")
+    print(f"{send_reminders_flow.with_options(retries=0)()} messages sent")
     return 0
 
 

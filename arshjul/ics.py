@@ -433,18 +433,24 @@ def concerns(level: Level, scope: Unit) -> str:
     return f"{LEVEL_PLURAL_SV[level]} i {scope.name}"
 
 
-def document_link(due: Due, scope: Unit, base_url: str) -> str | None:
-    """The page to work from: the scope's own document for its deadline, else the year's
-    index of every unit's documents; None for steps with no year folder (interim periods)."""
+def document_path(due: Due, scope: Unit) -> str | None:
+    """The page to work from, relative to the output folder: the scope's own document for its
+    deadline, else the year's index of every unit's documents; None for steps with no year
+    folder (interim periods)."""
     period = step_period(due)
     if period is None or not period.isdigit():
         return None
-    root = base_url.rstrip("/")
     name = STEP_DOCUMENTS.get(str(due.milestone.step))
     if name and due.deadline.level == scope.level:
         # the folder documents.unit_dir writes to
-        return f"{root}/{period}/{LEVEL_FOLDER[scope.level]}/{slug(scope.id)}/{name}"
-    return f"{root}/{period}/index.html"
+        return f"{period}/{LEVEL_FOLDER[scope.level]}/{slug(scope.id)}/{name}"
+    return f"{period}/index.html"
+
+
+def document_link(due: Due, scope: Unit, base_url: str) -> str | None:
+    """:func:`document_path` under ``base_url``."""
+    path = document_path(due, scope)
+    return None if path is None else f"{base_url.rstrip('/')}/{path}"
 
 
 def _description_lines(entry: Entry) -> list[str]:

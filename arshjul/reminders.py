@@ -2,16 +2,26 @@
 
 A unit is reminded of a milestone when a deadline of it, in a cycle the current calendar
 shows (data years C-1 and C of calendar year C), has passed and the step is not done for the
-unit (:func:`arshjul.status.step_status`). One message per unit and milestone lists every
-overdue deadline of it, goes to the address ``recipients.yaml`` gives, and is recorded in
-``reminder_sent`` once the mail server has accepted it. A unit and milestone reminded less
-than seven days ago is left alone: the database decides, and one reminder run at a time holds
-the lock (:func:`arshjul.locks.step_lock`) while it looks, sends and records, so two runs —
-scheduled, by hand, on another machine — never both send.
+unit (:func:`arshjul.status.step_status`). A :class:`Reminder` is a unit and milestone with
+every overdue deadline of it; a unit and milestone reminded less than seven days ago is left
+alone. A run sends one message per address (``recipients.yaml``), a daily digest of every
+reminder due for it, and records each of them in ``reminder_sent`` once the mail server has
+accepted the message. So a coordinator whom 34 reminders are due for gets one message, not
+34; and the same unit and milestone is named again a week later at the earliest, while a new
+overdue step is named the morning after its deadline. The database decides, and one reminder
+run at a time holds the lock (:func:`arshjul.locks.step_lock`) while it looks, sends and
+records, so two runs — scheduled, by hand, on another machine — never both send.
+
+Links go to ``calendar.base_url``, where the output folder is published, and only to pages
+that exist in it: the year's status page, and the unit's document or the year's index only
+once written. Links to this machine's own address (the default ``http://127.0.0.1:8080``)
+would reach nobody who reads the mail: with them nothing is sent (:func:`check_links`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import smtplib
 import ssl
@@ -22,14 +32,15 @@ from datetime import date, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from arshjul.config import LEVEL_SV, Config, Recipients, SmtpSettings
 from arshjul.errors import ArshjulError, ConfigError
-from arshjul.ics import document_link
+from arshjul.ics import document_path
 from arshjul.locks import step_lock
 from arshjul.milestone_status import Progress
 from arshjul.models import ReminderSent
@@ -40,6 +51,8 @@ from arshjul.status import StatusRow, cycle_dues, step_status
 INTERVAL = timedelta(days=7)
 #: the lock one reminder run holds (:mod:`arshjul.locks`)
 LOCK_STEP = "reminders"
+
+log = logging.getLogger("arshjul")
 
 
 class ReminderDeliveryError(ArshjulError):
@@ -57,10 +70,10 @@ class Overdue:
     data_year: int
     row: StatusRow
     description: str
-    #: the unit's document for the step, or the year's index of documents (None: no folder)
+    #: the unit's document for the step, or the year's index of documents, once written
     documents: str | None
-    #: the deadline's section of the year's status page
-    status_page: str
+    #: the deadline's section of the year's status page, once written
+    status_page: str | None
 
 
 @dataclass(frozen=True)
@@ -78,24 +91,52 @@ class Reminder:
 
     def __str__(self) -> str:
         dates = ", ".join(o.row.due_date.isoformat() for o in self.overdue)
-        return f"{self.recipient}: {self.unit.name} ({self.unit.id}) {self.milestone} ({dates})"
+        return f"{self.unit.name} ({self.unit.id}) {self.milestone} ({dates})"
+
+    def swedish(self) -> str:
+        """What is overdue, as the run's log tells the coordinator."""
+        dates = ", ".join(o.row.due_date.isoformat() for o in self.overdue)
+        return f"{self.unit.name} ({self.unit.id}): {self.overdue[0].row.title}, senast {dates}"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One message: every reminder due for one address, in deadline order."""
+
+    recipient: str
+    reminders: tuple[Reminder, ...]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {'; '.join(map(str, self.reminders))}"
+
+    def swedish(self) -> str:
+        return f"{self.recipient}: {'; '.join(r.swedish() for r in self.reminders)}"
+
+
+def digests(reminders: list[Reminder]) -> list[Digest]:
+    """The reminders as one message per address, the address with the earliest deadline
+    first; each message lists its reminders in deadline order."""
+    by_recipient: dict[str, list[Reminder]] = {}
+    for reminder in sorted(reminders, key=lambda r: r.first_due):
+        by_recipient.setdefault(reminder.recipient, []).append(reminder)
+    return [Digest(recipient, tuple(rs)) for recipient, rs in by_recipient.items()]
 
 
 @dataclass(frozen=True)
 class Failure:
-    reminder: Reminder
+    digest: Digest
     error: str
 
     def __str__(self) -> str:
-        return f"{self.reminder}: {self.error}"
+        return f"{self.digest}: {self.error}"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a reminder run found due, sent and failed to send."""
+    """What a reminder run found due, sent and failed to send: messages, one per address."""
 
-    due: tuple[Reminder, ...]
-    sent: tuple[Reminder, ...]
+    due: tuple[Digest, ...]
+    sent: tuple[Digest, ...]
     failed: tuple[Failure, ...]
     #: False: SMTP is disabled (or a dry run), nothing was sent
     delivered: bool
@@ -105,7 +146,7 @@ class Outcome:
         if self.failed:
             lines = "\n".join(f"  {f}" for f in self.failed)
             raise ReminderDeliveryError(
-                f"{len(self.failed)} of {len(self.due)} reminders were not sent"
+                f"{len(self.failed)} of {len(self.due)} messages were not sent"
                 f" (nothing recorded for them; a later run tries again):\n{lines}"
             )
 
@@ -143,17 +184,25 @@ def check_units(config: Config, recipients: Recipients, tree: OrgTree) -> None:
         raise ConfigError("\n".join(unknown))
 
 
+def published(out: Path, base_url: str, path: str | None) -> str | None:
+    """The link to ``path`` (relative to the output folder) if it was written, else None."""
+    if path is None or not (out / path).is_file():
+        return None
+    return f"{base_url.rstrip('/')}/{path}"
+
+
 def due_reminders(
-    conn: Connection, config: Config, tree: OrgTree, *, now: datetime
+    conn: Connection, config: Config, tree: OrgTree, out: Path, *, now: datetime
 ) -> list[Reminder]:
     """The reminders to send at ``now``: per unit and milestone with a passed deadline not
-    done, unless reminded in the last seven days; in deadline order."""
+    done, unless reminded in the last seven days; in deadline order. Links go to what is
+    written in ``out``."""
     if not len(tree):  # no organisation imported: no unit has a deadline
         return []
     recipients = config.recipients
     check_units(config, recipients, tree)
     skip = recently_reminded(conn, now=now)
-    root = config.settings.calendar.base_url.rstrip("/")
+    base_url = config.settings.calendar.base_url
     groups: dict[tuple[str, str], list[Overdue]] = {}
     for year in data_years(config, now):
         dues = {
@@ -164,14 +213,15 @@ def due_reminders(
             if row.progress is not Progress.OVERDUE or (row.unit_id, row.milestone) in skip:
                 continue
             due = dues[(row.milestone, row.level, row.due_date)]
+            status_page = published(out, base_url, f"{year}/status.html")
             anchor = quote(f"{row.milestone}-{row.level}")
             groups.setdefault((row.unit_id, row.milestone), []).append(
                 Overdue(
                     data_year=year,
                     row=row,
                     description=due.milestone.description,
-                    documents=document_link(due, tree[row.unit_id], root),
-                    status_page=f"{root}/{year}/status.html#{anchor}",
+                    documents=published(out, base_url, document_path(due, tree[row.unit_id])),
+                    status_page=status_page and f"{status_page}#{anchor}",
                 )
             )
     reminders = [
@@ -206,19 +256,22 @@ def record_sent(conn: Connection, reminder: Reminder, *, now: datetime) -> None:
 # --- the message ---------------------------------------------------------------------------
 
 
-def compose(reminder: Reminder, config: Config, *, now: datetime) -> EmailMessage:
+def compose(digest: Digest, config: Config, *, now: datetime) -> EmailMessage:
     """The Swedish plain-text message (UTF-8, quoted-printable, so any relay carries it)."""
     settings = config.settings
     coordinator = config.recipients.default
     today = now.astimezone(ZoneInfo(config.wheel.timezone)).date()
-    unit = reminder.unit
-    first = reminder.overdue[0].row
     message = EmailMessage()
-    message["Subject"] = f"Påminnelse: {first.title} – {unit.name} är försenad"
+    if len(digest.reminders) == 1:
+        [only] = digest.reminders
+        subject = f"{only.overdue[0].row.title} – {only.unit.name} är försenad"
+    else:
+        subject = f"{len(digest.reminders)} försenade steg i årshjulet"
+    message["Subject"] = f"Påminnelse: {subject}"
     message["From"] = Address(
         f"Årshjul patientsäkerhet, {settings.region.name}", addr_spec=settings.smtp.sender
     )
-    message["To"] = reminder.recipient
+    message["To"] = digest.recipient
     message["Reply-To"] = coordinator
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("arshjul", domain=settings.smtp.sender.split("@")[1])
@@ -228,27 +281,15 @@ def compose(reminder: Reminder, config: Config, *, now: datetime) -> EmailMessag
         "Hej!",
         "",
         f"Enligt årshjulet för patientsäkerhetsarbetet i {settings.region.name} är detta inte"
-        f" klart för {unit.name} ({LEVEL_SV[unit.level.value]}, HSA-id {unit.id}):",
+        " klart:",
     ]
-    for o in reminder.overdue:
-        row = o.row
-        days = (today - row.due_date).days
-        ago = f"{days} dag sedan" if days == 1 else f"{days} dagar sedan"
-        lines += [
-            "",
-            f"* {row.title}",
-            f"  Skulle vara klart senast: {row.due_date.isoformat()} ({ago})",
-            f"  Ansvarig: {row.owner_role}",
-        ]
-        if o.description:
-            lines.append(f"  Vad som ska göras: {o.description}")
-        if o.documents:
-            lines.append(f"  Underlag: {o.documents}")
-        lines.append(f"  Status: {o.status_page}")
+    for reminder in digest.reminders:
+        lines += ["", *_reminder_lines(reminder, today)]
     lines += [
         "",
         "Påminnelsen upphör när steget är registrerat som klart för enheten i årshjulet;"
-        " statussidan visar vad som är klart. Vi påminner högst en gång i veckan om samma sak.",
+        " statussidan visar vad som är klart. Vi påminner högst en gång i veckan om samma steg"
+        " för samma enhet, och skickar högst ett meddelande om dagen.",
         "",
         "Frågor, fel mottagare eller vill du inte längre få påminnelser om detta? Svara på"
         f" meddelandet eller skriv till kvalitetssamordnaren: {coordinator}.",
@@ -257,6 +298,27 @@ def compose(reminder: Reminder, config: Config, *, now: datetime) -> EmailMessag
     ]
     message.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
     return message
+
+
+def _reminder_lines(reminder: Reminder, today: date) -> list[str]:
+    unit = reminder.unit
+    lines = [f"{unit.name} ({LEVEL_SV[unit.level.value]}, HSA-id {unit.id}):"]
+    for o in reminder.overdue:
+        row = o.row
+        days = (today - row.due_date).days
+        ago = f"{days} dag sedan" if days == 1 else f"{days} dagar sedan"
+        lines += [
+            f"* {row.title}",
+            f"  Skulle vara klart senast: {row.due_date.isoformat()} ({ago})",
+            f"  Ansvarig: {row.owner_role}",
+        ]
+        if o.description:
+            lines.append(f"  Vad som ska göras: {o.description}")
+        if o.documents:
+            lines.append(f"  Underlag: {o.documents}")
+        if o.status_page:
+            lines.append(f"  Status: {o.status_page}")
+    return lines
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -382,22 +444,53 @@ def mailer(smtp: SmtpSettings) -> Iterator[Mailer]:
 # --- a reminder run ------------------------------------------------------------------------
 
 
-def plan(engine: Engine, config: Config, *, now: datetime) -> list[Reminder]:
-    """The reminders due at ``now``, read in one transaction (what a dry run shows)."""
+def check_links(config: Config) -> None:
+    """Refuse to send links to this machine's own address (loopback, e.g. the default
+    ``http://127.0.0.1:8080``): nobody reading the message could open them."""
+    url = config.settings.calendar.base_url
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        log.error(
+            "Påminnelser skickas inte: länkarna skulle gå till %s (calendar.base_url), den här"
+            " datorns egen adress, som mottagarna inte kan öppna. Sätt calendar.base_url i"
+            " settings.yaml till adressen där dokumenten publiceras.",
+            url,
+        )
+        raise ConfigError(
+            f"{config.path('settings.yaml')}: key 'calendar.base_url', value {url!r}: reminders"
+            " would link to this machine's own address, which recipients cannot open: set it"
+            " to where the output folder is published (or smtp.enabled: false)"
+        )
+
+
+def plan(engine: Engine, config: Config, out: Path, *, now: datetime) -> list[Digest]:
+    """The messages due at ``now``, read in one transaction (what a dry run shows)."""
     with engine.connect() as conn:
-        return due_reminders(conn, config, OrgTree.load(conn), now=now)
+        return digests(due_reminders(conn, config, OrgTree.load(conn), out, now=now))
 
 
 def send_reminders(
-    engine: Engine, config: Config, *, now: datetime, run_id: str, dry_run: bool = False
+    engine: Engine,
+    config: Config,
+    out: Path,
+    *,
+    now: datetime,
+    run_id: str,
+    dry_run: bool = False,
 ) -> Outcome:
-    """Send the reminders due at ``now`` and record each the server accepted, at once (a run
-    that dies half-way has recorded what it sent). With SMTP disabled or ``dry_run``, only
-    find them. Refused messages are in :attr:`Outcome.failed`; the others still go."""
+    """Send the messages due at ``now`` and record the reminders of each the server
+    accepted, at once (a run that dies half-way has recorded what it sent). With SMTP
+    disabled or ``dry_run``, only find them. Refused messages are in
+    :attr:`Outcome.failed`; the others still go."""
     smtp = config.settings.smtp
     if dry_run or not smtp.enabled:
-        return Outcome(tuple(plan(engine, config, now=now)), (), (), delivered=False)
-    sent: list[Reminder] = []
+        return Outcome(tuple(plan(engine, config, out, now=now)), (), (), delivered=False)
+    check_links(config)
+    sent: list[Digest] = []
     failed: list[Failure] = []
     with mailer(smtp) as m:
         today = now.astimezone(ZoneInfo(config.wheel.timezone)).date()
@@ -409,14 +502,15 @@ def send_reminders(
             run_id=run_id,
             clock=lambda: now,
         ):
-            due = plan(engine, config, now=now)
-            for reminder in due:
+            due = plan(engine, config, out, now=now)
+            for digest in due:
                 try:
-                    m.send(compose(reminder, config, now=now))
+                    m.send(compose(digest, config, now=now))
                 except DeliveryRefused as exc:
-                    failed.append(Failure(reminder, str(exc)))
+                    failed.append(Failure(digest, str(exc)))
                     continue
                 with engine.begin() as conn:
-                    record_sent(conn, reminder, now=now)
-                sent.append(reminder)
+                    for reminder in digest.reminders:
+                        record_sent(conn, reminder, now=now)
+                sent.append(digest)
     return Outcome(tuple(due), tuple(sent), tuple(failed), delivered=True)
