@@ -97,6 +97,16 @@ class Draft:
     def path(self) -> Path:
         return versioned_path(self.latest, self.version)
 
+    @property
+    def key(self) -> dict[str, Any]:
+        """The version's columns in ``sign_off`` and ``sign_off_request``."""
+        return {
+            "document": self.document,
+            "period": self.period,
+            "unit_id": self.unit_id,
+            "version": self.version,
+        }
+
     def result(
         self,
         state: Literal["approved", "returned", "awaiting"],
@@ -250,10 +260,7 @@ def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> S
     try:
         conn.execute(
             insert(SignOff).values(
-                document=draft.document,
-                period=draft.period,
-                unit_id=draft.unit_id,
-                version=draft.version,
+                **draft.key,
                 state=SignOffState.APPROVED if decision.approved else SignOffState.RETURNED,
                 role=decision.role,
                 signed_by=decision.signed_by,
@@ -364,10 +371,7 @@ def ask(conn: Connection, draft: Draft, role: str, run_id: str, now: datetime) -
     conn.execute(delete(SignOffRequest).where(*_request_key(draft)))
     conn.execute(
         insert(SignOffRequest).values(
-            document=draft.document,
-            period=draft.period,
-            unit_id=draft.unit_id,
-            version=draft.version,
+            **draft.key,
             latest=str(draft.latest.resolve()),
             role=role,
             asked_by_run=run_id,

@@ -155,7 +155,7 @@ def serve(config: Config, *, now: datetime) -> None:
     open_questions = ask_pending(open_workspace())
     print(
         f"arshjul serve: {len(deployments)} deployments served from {Path.cwd()}"
-        f" ({open_questions} sign-offs waiting); stop with Ctrl-C or SIGTERM",
+        f" (sign-offs waiting: {open_questions}); stop with Ctrl-C or SIGTERM",
         flush=True,
     )
     try:

@@ -294,12 +294,7 @@ def keep_asked(ws: Workspace, request: Request, *, again: bool) -> None:
             return
         created = client.create_flow_run_from_deployment(
             deployment.id,
-            parameters={
-                "document": draft.document,
-                "period": draft.period,
-                "unit_id": draft.unit_id,
-                "version": draft.version,
-            },
+            parameters=draft.key,  # sign_off_flow's parameters
             name=what,
             # two callers asking at once (a step and serve starting) make one run, not two
             idempotency_key=(
