@@ -368,6 +368,9 @@ class SignOffRequest(Base):
     version: Mapped[int] = mapped_column(Integer)
     #: the document under its plain name, which is the version's own file too
     latest: Mapped[str] = mapped_column(String(1000))
+    #: what the version said when asked (signoff.content_sha256): a rerun that rewrites it to
+    #: say something else asks again, so nobody decides on a text other than the one asked
+    content_sha256: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(60))
     #: the flow run of the step that wrote the version
     asked_by_run: Mapped[str] = mapped_column(String(64))

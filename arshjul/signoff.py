@@ -30,6 +30,7 @@ Design
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -341,11 +342,25 @@ class Request:
     """A version waiting for its decision (a ``sign_off_request`` row)."""
 
     draft: Draft
+    #: :func:`content_sha256` of the version when asked
+    content_sha256: str
     role: str
     asked_by_run: str
     asked_at: datetime
     #: the ``sign_off`` flow run that waits for the decision; None until it exists
     flow_run_id: str | None
+
+    def still_asked(self, conn: Connection) -> bool:
+        """Whether this is still the open question, its version's file saying what it said
+        when asked (a rerun of the step may have rewritten it, and asked again)."""
+        now = pending(conn, self.draft.document, self.draft.period, self.draft.unit_id)
+        return (
+            now is not None
+            and (now.draft.version, now.content_sha256, now.asked_by_run)
+            == (self.draft.version, self.content_sha256, self.asked_by_run)
+            and self.draft.path.exists()
+            and content_sha256(self.draft.path) == self.content_sha256
+        )
 
 
 def _request_key(draft: Draft) -> tuple[ColumnElement[bool], ...]:
@@ -358,28 +373,41 @@ def _request_key(draft: Draft) -> tuple[ColumnElement[bool], ...]:
 
 def _request(row: Row[Any]) -> Request:
     draft = Draft(row.document, row.period, row.unit_id, row.version, Path(row.latest))
-    return Request(draft, row.role, row.asked_by_run, row.asked_at, row.flow_run_id)
+    return Request(
+        draft, row.content_sha256, row.role, row.asked_by_run, row.asked_at, row.flow_run_id
+    )
 
 
-def ask(conn: Connection, draft: Draft, role: str, run_id: str, now: datetime) -> Request:
-    """Note that ``draft`` waits for a decision by ``role``, asked by the step run
-    ``run_id``. A question already open for the same version is kept, with the run asking
-    it; one for an older version (which cannot be decided any more) is replaced."""
+def content_sha256(path: Path) -> str:
+    """The SHA-256 of what the document at ``path`` says (:func:`_content`: not which run
+    wrote it when, nor its sign-off block)."""
+    return hashlib.sha256(_content(path.read_text("utf-8")).encode("utf-8")).hexdigest()
+
+
+def ask(
+    conn: Connection, draft: Draft, role: str, run_id: str, now: datetime
+) -> tuple[Request, Request | None]:
+    """Note that ``draft`` waits for a decision by ``role``, asked by the step run ``run_id``;
+    returns the open question, and the one it replaced, if any. A question open for the same
+    version whose file says the same is kept, with the run asking it; one about other words
+    (a rerun on other data rewrote the version) or an older version is replaced."""
+    digest = content_sha256(draft.path)
     held = pending(conn, draft.document, draft.period, draft.unit_id)
-    if held is not None and held.draft.version == draft.version:
-        return held
+    if held is not None and (held.draft.version, held.content_sha256) == (draft.version, digest):
+        return held, None
     conn.execute(delete(SignOffRequest).where(*_request_key(draft)))
     conn.execute(
         insert(SignOffRequest).values(
             **draft.key,
             latest=str(draft.latest.resolve()),
+            content_sha256=digest,
             role=role,
             asked_by_run=run_id,
             asked_at=now,
             flow_run_id=None,
         )
     )
-    return Request(draft, role, run_id, now, None)
+    return Request(draft, digest, role, run_id, now, None), held
 
 
 def pending(conn: Connection, document: str, period: str, unit_id: str) -> Request | None:
@@ -400,21 +428,22 @@ def every_pending(conn: Connection) -> list[Request]:
     return [_request(row) for row in rows]
 
 
+def _this(request: Request) -> tuple[ColumnElement[bool], ...]:
+    """The row of ``request`` itself, not of a question that replaced it."""
+    return (
+        *_request_key(request.draft),
+        SignOffRequest.version == request.draft.version,
+        SignOffRequest.asked_by_run == request.asked_by_run,
+    )
+
+
 def asked_by(conn: Connection, request: Request, flow_run_id: str | None) -> Request:
     """Note ``flow_run_id`` as the run that asks ``request``'s question."""
-    conn.execute(
-        update(SignOffRequest)
-        .where(*_request_key(request.draft), SignOffRequest.version == request.draft.version)
-        .values(flow_run_id=flow_run_id)
-    )
-    return Request(request.draft, request.role, request.asked_by_run, request.asked_at, flow_run_id)
+    conn.execute(update(SignOffRequest).where(*_this(request)).values(flow_run_id=flow_run_id))
+    return dataclasses.replace(request, flow_run_id=flow_run_id)
 
 
 def withdraw(conn: Connection, request: Request) -> None:
     """Close ``request``'s question undecided: the version stays awaiting sign-off until the
     step is run again, which asks again."""
-    conn.execute(
-        delete(SignOffRequest).where(
-            *_request_key(request.draft), SignOffRequest.version == request.draft.version
-        )
-    )
+    conn.execute(delete(SignOffRequest).where(*_this(request)))

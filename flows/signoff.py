@@ -27,6 +27,12 @@ the time the answer was given. The role must be the one configured for the docum
 never becomes a record. If nobody answers within ``sign_off.wait_hours``, Prefect fails the
 run: nothing is recorded, the version stays awaiting, and running the step again asks again.
 
+A rerun of the step while a version awaits rewrites that version's files. If it says the same
+(only which run wrote it when differs), the question stands; if it says something else (new
+data), the run asking about the old words is cancelled and a new one asks, and an answer that
+reaches a question no longer open is not recorded: nobody decides on words other than those
+the question was about.
+
 :func:`ask_pending` looks at every open question whose run is no longer waiting (it never
 started, crashed, or was left half-started by a stopped ``serve``) and has it asked again, by
 the same run where there is one, so the answers given to it still count. ``arshjul serve``
@@ -49,7 +55,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound
 from prefect.input import RunInput
 from prefect.settings import PREFECT_API_URL
-from prefect.states import Scheduled
+from prefect.states import Cancelled, Scheduled
 from pydantic import Field, create_model
 
 from arshjul import signoff
@@ -199,6 +205,13 @@ def sign_off_flow(document: str, period: str, unit_id: str, version: int) -> Sig
         return None
     decision = wait_for_decision(ws, request)
     with ws.engine.begin() as conn:
+        if not request.still_asked(conn):
+            log.warning(
+                "%s: svaret registreras inte: steget har körts igen och skrivit om versionen"
+                " sedan frågan ställdes, och frågan ställs på nytt i en annan körning",
+                what,
+            )
+            return None
         result = signoff.record(conn, request.draft, decision, me)
     log.info(
         "%s: %s av %s, %s, %s (sha256 %s)",
@@ -312,6 +325,29 @@ def keep_asked(ws: Workspace, request: Request, *, again: bool) -> None:
     )
 
 
+def stop_asking(request: Request) -> None:
+    """Cancel the run asking a question that was replaced: the version it asks about says
+    something else now (or is no longer the current one), and a new run asks."""
+    if request.flow_run_id is None:
+        return
+    what = signoff.title(request.draft.document, request.draft.period, request.draft.version)
+    with get_client(sync_client=True) as client:
+        run = asking_run(client, request.flow_run_id)
+        if run is None or run.state is None or run.state.is_final():
+            return
+        client.set_flow_run_state(
+            run.id,
+            Cancelled(message="Versionen har skrivits om; frågan ställs i en ny körning"),
+            force=True,
+        )
+    log.info(
+        "%s: versionen har skrivits om sedan frågan ställdes; körning %s, som frågade om den"
+        " äldre lydelsen, avbryts och en ny fråga ställs",
+        what,
+        run.name,
+    )
+
+
 def ask_pending(ws: Workspace) -> int:
     """Keep every open question asked (:func:`keep_asked`); returns how many are open."""
     with ws.engine.connect() as conn:
@@ -350,8 +386,10 @@ def request_sign_off(
             decision = Decision(True, signoff.AUTOMATIC, role, now)
             return signoff.record(conn, draft, decision, run_id())
         if asking_a_person:
-            request = signoff.ask(conn, draft, role, run_id(), now)
+            request, replaced = signoff.ask(conn, draft, role, run_id(), now)
     if asking_a_person:
+        if replaced is not None:
+            stop_asking(replaced)
         keep_asked(ws, request, again=True)
     else:
         log.info(

@@ -617,6 +617,7 @@ def sign_offs(region: Region) -> list[Any]:
         return list(conn.execute(select(SignOff.__table__).order_by(SignOff.id)))
 
 
+@pytest.mark.timeout(600)  # serve three times, the Prefect server twice
 def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(region, serve):
     """The safety report asks for its sign-off and ends; the run asking waits suspended while
     serve and the Prefect server restart; a refused answer is said in its log and it waits
@@ -769,7 +770,8 @@ def test_serve_stops_cleanly_and_leaves_no_process(region, serve):
         assert noise not in current.output(), current.output()
 
 
-def test_the_work_pool_path_runs_steps_and_sign_offs_through_a_worker(region, deployments):
+@pytest.mark.timeout(600)  # a dozen processes started one after the other
+def test_the_work_pool_path_runs_steps_and_sign_offs_through_a_worker(region, imported):
     """Instead of serve: a process work pool, ``prefect deploy --all`` from the arshjul
     folder, a worker, and ``arshjul schedule --apply``; a step run through the worker asks for
     its sign-off, which is answered across a restart of the worker."""
@@ -794,9 +796,6 @@ def test_the_work_pool_path_runs_steps_and_sign_offs_through_a_worker(region, de
     ]
 
     worker = region.start_worker()
-    # the inbox again, through the worker: the files imported before change nothing
-    inbox = region.start_deployment(f"import_inbox/{DEPLOYMENT}")
-    assert region.finished(inbox.id, worker).state.type == StateType.COMPLETED
     plan = region.start_deployment(f"action_plan/{DEPLOYMENT}", year=2025)
     run = region.finished(plan.id, worker)
     assert run.state.type == StateType.COMPLETED, run.state

@@ -133,6 +133,17 @@ def region(workdir: Path) -> Path:
     return workdir / "out" / str(YEAR) / "region" / "R1"
 
 
+def one_more_deviation(workdir: Path) -> None:
+    """A deviation of 2025 reported late: the year's documents say something else."""
+    more = workdir / "more-deviations.csv"
+    more.write_text(
+        "Avvikelse-ID;Enhet HSA-id;Händelsedatum;Rapporteringsdatum;Händelsetyp;Status\n"
+        "D99;E1;2025-06-01;2025-06-02;Läkemedel;Ny\n",
+        "utf-8",
+    )
+    assert main(["import", "deviations", str(more)]) == 0
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_approve_records_an_automatic_approval_and_new_data_makes_version_two(workdir, region):
     from flows.safety_report import safety_report_flow
@@ -156,13 +167,7 @@ def test_approve_records_an_automatic_approval_and_new_data_makes_version_two(wo
     assert not (region / "patientsakerhetsberattelse-v2.html").exists()
 
     # one more deviation reported: the report says something else, so it is a new version
-    more = workdir / "more-deviations.csv"
-    more.write_text(
-        "Avvikelse-ID;Enhet HSA-id;Händelsedatum;Rapporteringsdatum;Händelsetyp;Status\n"
-        "D99;E1;2025-06-01;2025-06-02;Läkemedel;Ny\n",
-        "utf-8",
-    )
-    assert main(["import", "deviations", str(more)]) == 0
+    one_more_deviation(workdir)
     second = safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True)
     assert second.version == 2 and v1.read_bytes() == signed
     assert (region / "patientsakerhetsberattelse.html").read_bytes() == second.path.read_bytes()
@@ -348,3 +353,50 @@ def test_a_question_nobody_answered_in_time_is_closed_and_a_rerun_asks_again(
     second = asking_run(workdir)
     assert second.id != first.id and second.state.is_scheduled()
     ws.engine.dispose()
+
+
+@pytest.mark.usefixtures("sign_off_deployment")
+def test_a_rerun_that_rewrites_the_version_asks_again_and_the_old_question_is_cancelled(
+    workdir, region, monkeypatch, arshjul_log
+):
+    from flows.safety_report import safety_report_flow
+
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
+    safety_report_flow(year=YEAR, now=NOW, publish=False)
+    first = asking_run(workdir)
+    assert execute(first) is None  # suspended, waiting for the approver
+    # the same data again: the version says the same, the same question stands
+    safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert asking_run(workdir).id == first.id
+    assert flow_run(first.id).state.is_paused()
+    # new data: version 1 is rewritten to say something else; nobody may decide on the words
+    # the first question was about, so that run is cancelled and another asks
+    one_more_deviation(workdir)
+    result = safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert (result.state, result.version) == ("awaiting", 1)
+    second = asking_run(workdir)
+    assert second.id != first.id
+    assert flow_run(first.id).state.is_cancelled()
+    assert (
+        "Fastställ patientsäkerhetsberättelse 2025, version 1: versionen har skrivits om sedan"
+        f" frågan ställdes; körning {first.name}, som frågade om den äldre lydelsen, avbryts och"
+        " en ny fråga ställs"
+    ) in arshjul_log.messages
+    assert rows(workdir) == []
+
+
+def test_a_question_no_longer_holds_once_its_version_says_something_else(conn, latest):
+    def ask(text: str, run: str) -> tuple[signoff.Request, signoff.Request | None]:
+        return signoff.ask(conn, write_run(conn, latest, text), "Chefläkare", run, NOW)
+
+    request, replaced = ask("första", "run-1")
+    assert replaced is None and request.still_asked(conn)
+    # a rerun by another run: only which run wrote it when differs, the question stands
+    assert ask("första", "run-2") == (request, None) and request.still_asked(conn)
+    # other words in version 1: a new question replaces the old one
+    newer, replaced = ask("andra", "run-3")
+    assert replaced == request and newer.asked_by_run == "run-3"
+    assert not request.still_asked(conn) and newer.still_asked(conn)
+    # a decision closes the question
+    signoff.record(conn, newer.draft, approval(), run_id="run-4")
+    assert signoff.every_pending(conn) == [] and not newer.still_asked(conn)

@@ -22,6 +22,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('latest', sa.String(length=1000), nullable=False),
+    sa.Column('content_sha256', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=60), nullable=False),
     sa.Column('asked_by_run', sa.String(length=64), nullable=False),
     sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
