@@ -16,7 +16,7 @@ from arshjul.clock import STOCKHOLM
 from arshjul.documents import provenance, write_start_page, write_year_index
 from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
-from arshjul.periods import Period
+from arshjul.periods import period_of
 from arshjul.workspace import Workspace, open_workspace
 from flows.runtime import resolve_now, run_id
 from flows.steps import step_task, unwalked
@@ -55,8 +55,12 @@ def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
         for data_year in (year - 1, year):
             rows = status.step_status(conn, ws.config, tree, data_year, now=now)
             written.append(status.write_status_document(ws.out, ws.config, data_year, rows, origin))
-            if (ws.out / str(data_year) / "index.html").exists():
-                written.append(write_year_index(ws.out, tree, Period.full_year(data_year), region))
+        # every folder's index, the interim periods' too: one written before the calendars
+        # existed would not link them (and a rerun would, so the output depends on history)
+        for folder in sorted(ws.out.iterdir()):
+            period = period_of(folder.name) if folder.is_dir() else None
+            if period is not None and (folder / "index.html").exists():
+                written.append(write_year_index(ws.out, tree, period, region))
     written.append(write_start_page(ws.out, tree, region))
     return written
 
