@@ -52,9 +52,17 @@ STATUS_SV = {
     ActionStatus.IN_PROGRESS: "Pågår",
     ActionStatus.DONE: "Klar",
     ActionStatus.DROPPED: "Struken",
+    ActionStatus.NO_ACTION: "Ingen åtgärd",
 }
+#: the statuses of actions, as the documents count them (a decision Ingen åtgärd is none)
+ACTION_STATUSES = tuple(s for s in ActionStatus if s is not ActionStatus.NO_ACTION)
 #: an action with one of these is still to be carried out, and is carried over to next year
 OPEN = frozenset({ActionStatus.PLANNED, ActionStatus.IN_PROGRESS})
+#: a row with one of these answers its finding: an action not struck out, or the unit's
+#: decision Ingen åtgärd (which the import takes only with its reason)
+ANSWERS = frozenset(ActionStatus) - {ActionStatus.DROPPED}
+#: findings at or above this severity (Medel) must be answered for the plan to be done
+MUST_ANSWER = 2
 #: finding kinds whose measure is a share (shown as a percentage)
 SHARE_KINDS = frozenset({"care_chain", "answer_time", "training"})
 #: finding kinds whose baseline is the total their value is part of (overdue actions of all
@@ -82,6 +90,13 @@ class PlannedAction:
     due_date: date | None
     status: ActionStatus
     effect: str | None
+    #: Motivering: why (the reason of a decision Ingen åtgärd)
+    reason: str | None = None
+
+    @property
+    def is_decision(self) -> bool:
+        """The unit's decision that its finding needs no action, not an action."""
+        return self.status is ActionStatus.NO_ACTION
 
     @property
     def year(self) -> int | None:
@@ -112,6 +127,7 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
             Action.due_date,
             Action.status,
             Action.effect,
+            Action.reason,
         ).order_by(Action.action_id)
     )
     return [PlannedAction(*r) for r in rows]
@@ -232,9 +248,9 @@ class Plan:
 
     @property
     def has_plan(self) -> bool:
-        """At least one action of the year that is not struck out."""
+        """At least one action of the year that is not struck out, or a decision."""
         return any(
-            a.status is not ActionStatus.DROPPED
+            a.status in ANSWERS
             for a in (*(a for _, acts in self.findings for a in acts), *self.other)
         )
 
@@ -246,10 +262,14 @@ class Tally:
     findings: int = 0
     #: findings with at least one action that is not struck out
     with_action: int = 0
+    #: findings answered by a decision Ingen åtgärd alone
+    decided: int = 0
+    #: actions by status (decisions are not actions: they are ``decided``)
     by_status: Counter[ActionStatus] = field(default_factory=Counter)
     overdue: int = 0
     carried: int = 0
-    #: units with findings of the year and no action: the gaps, named in the documents
+    #: units with findings of the year and neither an action nor a decision: the gaps,
+    #: named in the documents
     without_plan: list[str] = field(default_factory=list)
 
     @property
@@ -263,6 +283,7 @@ class Tally:
     def add(self, other: Tally) -> None:
         self.findings += other.findings
         self.with_action += other.with_action
+        self.decided += other.decided
         self.by_status.update(other.by_status)
         self.overdue += other.overdue
         self.carried += other.carried
@@ -270,13 +291,17 @@ class Tally:
 
 
 def tally(plan: Plan, today: date) -> Tally:
-    answered = sum(
-        any(a.status is not ActionStatus.DROPPED for a in actions) for _, actions in plan.findings
-    )
-    actions = plan.actions
+    with_action = decided = 0
+    for _, answers in plan.findings:
+        if any(a.status in ANSWERS and not a.is_decision for a in answers):
+            with_action += 1
+        elif any(a.is_decision for a in answers):
+            decided += 1
+    actions = [a for a in plan.actions if not a.is_decision]
     return Tally(
         findings=len(plan.findings),
-        with_action=answered,
+        with_action=with_action,
+        decided=decided,
         by_status=Counter(a.status for a in actions),
         overdue=sum(a.overdue(today) for a in actions),
         carried=len(plan.carried),
@@ -468,8 +493,8 @@ def write_documents(
             children=[(c, totals[c.id]) for c in tree.children(unit.id)],
             without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
             overdue=[(tree[a.unit_id], a) for a in overdue_below(tree, plans, unit.id, today)],
-            statuses=[(s, STATUS_SV[s]) for s in ActionStatus],
-            chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ActionStatus]),
+            statuses=[(s, STATUS_SV[s]) for s in ACTION_STATUSES],
+            chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ACTION_STATUSES]),
             severity_sv=SEVERITY_SV,
             origin=origin,
             sign_off=sign_off if unit.parent_id is None else None,

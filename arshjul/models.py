@@ -95,6 +95,9 @@ class ActionStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"  # Pågår: being carried out
     DONE = "done"  # Klar: carried out; its effect is to be checked
     DROPPED = "dropped"  # Struken: will not be done (the reason belongs in the minutes)
+    #: Ingen åtgärd: not an action but the unit's decision that its finding needs none, with
+    #: the reason (``Action.reason``); it answers the finding as an action would
+    NO_ACTION = "no_action"
 
 
 class SignOffState(enum.StrEnum):
@@ -109,12 +112,12 @@ class RunState(enum.StrEnum):
 
 
 #: The unit and the import batch of a record imported in bulk (deviations, complaints, waiting
-#: lists, production, capacity, training, actions): no foreign keys. On PostgreSQL the two
-#: per-row checks were half of an import's upsert (BENCHMARKS.md); integrity holds without
-#: them: the importer refuses every unit id of a file not in ``org_unit`` (in the transaction
-#: that stores it) and checks the stored rows once more with one query
-#: (``importers.store``); the batch is the one it has just made; and no unit or batch is ever
-#: deleted (the organisation file only adds and updates units).
+#: lists, production, capacity, training, actions, and the histories of the last two): no
+#: foreign keys. On PostgreSQL the two per-row checks were half of an import's upsert
+#: (BENCHMARKS.md); integrity holds without them: the importer refuses every unit id of a file
+#: not in ``org_unit`` (in the transaction that stores it) and checks the stored rows once more
+#: with one query (``importers.store``); the batch is the one it has just made; and no unit or
+#: batch is ever deleted (the organisation file only adds and updates units).
 IMPORTED_UNIT_ID = String(64)
 IMPORTED_BATCH_ID = Integer
 
@@ -324,9 +327,40 @@ class Action(Base):
     due_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus))
     effect: Mapped[str | None] = mapped_column(String(60))
+    #: Motivering: why; required for a decision ``NO_ACTION``
+    reason: Mapped[str | None] = mapped_column(String(500))
     batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("ix_action_unit_id", "unit_id"),)
+
+
+class ActionUpdate(Base):
+    """An action's status as one returned worksheet gave it: every imported row is one, dated
+    by its import (the batch), changed or not. The follow-ups are judged by these; ``action``
+    keeps only the latest."""
+
+    __tablename__ = "action_update"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus))
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
+
+    __table_args__ = (Index("ix_action_update_action_id", "action_id"),)
+
+
+class TrainingImport(Base):
+    """Which units a training roster file listed, and how many rows each: a roster imported
+    again unchanged changes no ``training`` row, but it still records the unit's coverage."""
+
+    __tablename__ = "training_import"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID)
+    rows: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_training_import_batch_id", "batch_id"),)
 
 
 class SignOff(Base):

@@ -88,9 +88,9 @@ def count_actions(conn: Connection) -> dict[tuple[str, int | None, ActionStatus]
     from_id = func.substr(Action.action_id, func.length(Action.action_id) - 7, 4)
     year = func.coalesce(from_finding, from_id)
     rows = conn.execute(
-        select(Action.unit_id, year, Action.status, func.count()).group_by(
-            Action.unit_id, year, Action.status
-        )
+        select(Action.unit_id, year, Action.status, func.count())
+        .where(Action.status != ActionStatus.NO_ACTION)  # a decision, not an action
+        .group_by(Action.unit_id, year, Action.status)
     )
     out: Counter[tuple[str, int | None, ActionStatus]] = Counter()
     for unit_id, key, status, n in rows:

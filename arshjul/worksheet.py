@@ -1,14 +1,17 @@
 """The action-plan worksheet (XLSX): a unit's findings prefilled, filled in, imported back.
 
 One workbook per unit, ``handlingsplan-arbetsblad.xlsx`` in the unit's folder. Its first sheet
-is what ``arshjul import actions`` reads (header in row 1, a row without an Åtgärd is not
-filled in and is skipped): one row per finding of the year (or one per action already
-imported for it, so a rerun shows the current state and loses nothing), the year's other
-actions, the open actions carried over from earlier years, then empty rows with ids ready.
-Status, Ansvarig and Effekt are drop-downs whose lists live on a hidden sheet (a list typed
-into the validation itself breaks on commas and at 255 characters); Klart senast only takes a
-date. The ids are locked (the sheet protection has no password: it prevents slips, it is no
-security); everything else stays editable, also below the prepared rows.
+is what ``arshjul import actions`` reads (header in row 1, a row with neither an Åtgärd nor a
+decision Ingen åtgärd is not filled in and is skipped): one row per finding of the year (or
+one per action already imported for it, so a rerun shows the current state and loses
+nothing), the year's other actions, the open actions carried over from earlier years, then
+empty rows with ids ready.
+A finding that needs no action is answered by Status *Ingen åtgärd* and a Motivering (the
+import refuses the decision without one). Status, Ansvarig and Effekt are drop-downs whose
+lists live on a hidden sheet (a list typed into the validation itself breaks on commas and at
+255 characters); Klart senast only takes a date. The ids are locked (the sheet protection has
+no password: it prevents slips, it is no security); everything else stays editable, also below
+the prepared rows.
 
 The workbook is written by ``arshjul.formats.xlsx``; its bytes depend only on the content and
 the run's clock (``now`` is its properties' time and every zip entry's time stamp).
@@ -57,6 +60,7 @@ COLUMNS = (
     ("Klart senast", 14),
     ("Status", 12),
     ("Effekt", 14),
+    ("Motivering", 40),
 )
 HEADERS = tuple(name for name, _ in COLUMNS)
 #: empty rows with ids prepared for actions beyond one per finding
@@ -89,6 +93,7 @@ class Row:
     due_date: date | None = None
     status: str = STATUS_SV[ActionStatus.PLANNED]
     effect: str = ""
+    reason: str = ""
 
     @property
     def finding_fixed(self) -> bool:
@@ -106,6 +111,7 @@ class Row:
             self.due_date,
             self.status or None,
             self.effect or None,
+            self.reason or None,
         )
 
 
@@ -120,6 +126,7 @@ def _from_action(a: PlannedAction, finding: str) -> Row:
         due_date=a.due_date,
         status=STATUS_SV[a.status],
         effect=a.effect or "",
+        reason=a.reason or "",
     )
 
 
@@ -196,13 +203,13 @@ def _lists_sheet(lists: Sequence[tuple[str, Sequence[str]]]) -> Sheet:
     return Sheet(LISTS_SHEET, [[Cell(name, _BOLD) for name, _ in lists], *body], hidden=True)
 
 
-#: a cell's style by (column, locked): locked ones grey; Fynd and Åtgärd wrap; dates ISO
+#: a cell's style by (column, locked): locked ones grey; the texts wrap; dates ISO
 _STYLES = {
     (column, locked): Style(
         fill=_LOCKED_FILL if locked else None,
         number_format=_DATE_FORMAT if name == "Klart senast" else "General",
         locked=locked,
-        wrap=name in ("Fynd", "Åtgärd"),
+        wrap=name in ("Fynd", "Åtgärd", "Motivering"),
         vertical="top",
     )
     for column, name in enumerate(HEADERS, start=1)

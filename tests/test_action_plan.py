@@ -20,6 +20,7 @@ from arshjul.importers import import_file
 from arshjul.models import (
     Action,
     ActionStatus,
+    ActionUpdate,
     Deviation,
     DeviationStatus,
     ImportBatch,
@@ -205,7 +206,7 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
         "Pågår",
     )
     assert by_id["E1-2025-004"][2] == "2025:E1:care_chain:avvikelser"
-    assert by_id["E1-2025-004"][7:] == ("Klar", "Viss effekt")
+    assert by_id["E1-2025-004"][7:] == ("Klar", "Viss effekt", None)
     assert len(by_id) == len(rows)  # no id twice
     assert by_id["E1-2025-005"][2] == "2025:E1:risk:mycket hög"  # new ids after the highest
     # importing the rewritten worksheet as it is changes nothing
@@ -237,6 +238,37 @@ def test_actions_from_csv_under_the_same_rules(conn, config, tmp_path: Path):
 
 
 # --- carry-over ----------------------------------------------------------------------------
+
+
+def test_a_decision_ingen_atgard_answers_its_finding_and_is_no_action(conn, config, tmp_path):
+    tree = load_region(conn)
+    sheet = tmp_path / "beslut.csv"
+    sheet.write_text(
+        "Åtgärds-ID;Enhet HSA-id;Fynd-ID;Åtgärd;Ansvarig;Klart senast;Status;Motivering\n"
+        "E1-2025-001;E1;2025:E1:risk:mycket hög;;Enhetschef;;Ingen åtgärd;"
+        "En och samma händelse, redan utredd\n"
+        "E1-2025-002;E1;2025:E1:trend:avvikelser;Dubbelkontroll;Enhetschef;2026-06-30;Pågår;\n",
+        encoding="utf-8",
+    )
+    import_file(conn, config, "actions", sheet, now=NOW)
+    plans = build(conn, config, tree)
+    e1 = action_plan.tally(plans["E1"], TODAY)
+    # three findings: one with an action, one decided, one unanswered; one action
+    assert (e1.findings, e1.with_action, e1.decided, e1.actions) == (3, 1, 1, 1)
+    assert e1.by_status == {ActionStatus.IN_PROGRESS: 1}
+    unit = write_html(conn, config, tree, tmp_path, ["E1"])["E1"]
+    assert "Ingen åtgärd: En och samma händelse, redan utredd" in unit
+    assert unit.count("Ingen åtgärd planerad") == 1  # the care-chain finding
+    # every imported row is an update of its action, dated by its batch
+    updates = conn.execute(
+        select(ActionUpdate.action_id, ActionUpdate.status, ImportBatch.imported_at)
+        .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
+        .order_by(ActionUpdate.id)
+    ).all()
+    assert updates == [
+        ("E1-2025-001", ActionStatus.NO_ACTION, NOW),
+        ("E1-2025-002", ActionStatus.IN_PROGRESS, NOW),
+    ]
 
 
 def test_open_actions_of_last_year_are_carried_over_with_their_status(conn, config, tmp_path: Path):

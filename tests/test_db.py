@@ -9,9 +9,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 
-from arshjul.db import database_url, make_engine, migrate
+from alembic import command
+from arshjul.db import alembic_config, database_url, make_engine, migrate
 from arshjul.errors import UsageError
-from arshjul.models import Base, ImportBatch
+from arshjul.models import (
+    Action,
+    ActionStatus,
+    ActionUpdate,
+    Base,
+    ImportBatch,
+    OrgLevel,
+    OrgUnit,
+    Training,
+    TrainingImport,
+)
 from tests.conftest import NOW
 
 pytestmark = pytest.mark.both_databases
@@ -82,3 +93,52 @@ def test_a_malformed_database_url_is_a_usage_error(monkeypatch):
     monkeypatch.setenv("ARSHJUL_DATABASE_URL", "not a url")
     with pytest.raises(UsageError, match="ARSHJUL_DATABASE_URL"):
         make_engine()
+
+
+def test_migration_0006_dates_the_stored_actions_and_rosters_by_their_batches(fresh_engine):
+    """A database of 0005 with an action and a roster: the action gets one status update and
+    the unit one roster import, from the batch that last changed them."""
+    cfg = alembic_config(fresh_engine)
+    with fresh_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        for i, kind in enumerate(("organisation", "actions", "training"), start=1):
+            conn.execute(
+                insert(ImportBatch).values(
+                    id=i,
+                    kind=kind,
+                    file_name=f"{kind}.csv",
+                    sha256=str(i) * 64,
+                    rows=1,
+                    inserted=1,
+                    updated=0,
+                    imported_at=NOW,
+                )
+            )
+        conn.execute(insert(OrgUnit).values(id="E1", name="E", level=OrgLevel.UNIT, batch_id=1))
+        conn.execute(
+            insert(Action).values(
+                action_id="E1-2025-001",
+                unit_id="E1",
+                title="Rond",
+                owner_role="Enhetschef",
+                status=ActionStatus.IN_PROGRESS,
+                batch_id=2,
+            )
+        )
+        for person in ("P1", "P2"):
+            conn.execute(
+                insert(Training).values(
+                    person_key=person,
+                    unit_id="E1",
+                    role="chef",
+                    course="patientsäkerhet",
+                    batch_id=3,
+                )
+            )
+        command.upgrade(cfg, "head")
+        updates = select(ActionUpdate.action_id, ActionUpdate.status, ActionUpdate.batch_id)
+        assert conn.execute(updates).all() == [("E1-2025-001", ActionStatus.IN_PROGRESS, 2)]
+        rosters = select(TrainingImport.batch_id, TrainingImport.unit_id, TrainingImport.rows)
+        assert conn.execute(rosters).all() == [(3, "E1", 2)]
+        assert conn.execute(select(Action.reason)).scalar_one() is None

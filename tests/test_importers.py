@@ -818,7 +818,7 @@ def test_the_worksheets_mistakes_are_told_in_swedish_with_the_allowed_values(imp
     reasons = {p.column: p.reason for p in problems}
     assert reasons["Klart senast"] == "inte ett datum (ÅÅÅÅ-MM-DD)"
     assert reasons["Status"] == "inte ett tillåtet värde för Status; tillåtna: " + (
-        "Planerad, Pågår, Klar, Struken"
+        "Planerad, Pågår, Klar, Struken, Ingen åtgärd"
     )
     effects = ", ".join(config.codes.action_effects)
     assert reasons["Effekt"] == f"inte ett tillåtet värde för Effekt; tillåtna: {effects}"

@@ -86,6 +86,7 @@ def test_header_and_prefilled_rows(sheet: Worksheet):
         "Klart senast",
         "Status",
         "Effekt",
+        "Motivering",
     )
     # the finding without an action gets a new id; 001 is taken by the imported action
     assert rows[1] == (
@@ -97,6 +98,7 @@ def test_header_and_prefilled_rows(sheet: Worksheet):
         None,
         None,
         "Planerad",
+        None,
         None,
     )
     assert rows[2][:8] == (
@@ -128,7 +130,7 @@ def test_drop_downs_point_at_the_hidden_list_sheet(sheet: Worksheet, config: Con
     assert lists.sheet_state == "hidden"
     by_column = {str(dv.sqref)[0]: dv for dv in sheet.data_validations.dataValidation}
     expected = {
-        "H": ["Planerad", "Pågår", "Klar", "Struken"],
+        "H": ["Planerad", "Pågår", "Klar", "Struken", "Ingen åtgärd"],
         "F": list(config.codes.action_owner_roles),
         "I": list(config.codes.action_effects),
         "C": [RISE.id, COMPLAINTS.id],
@@ -185,8 +187,30 @@ def test_same_content_gives_the_same_bytes(config: Config):
 
 def test_prints_landscape_on_one_page_width_with_the_header_on_every_page(sheet: Worksheet):
     rows = sheet.max_row
-    assert sheet.print_area == f"'Handlingsplan'!$A$1:$I${rows}"
+    assert sheet.print_area == f"'Handlingsplan'!$A$1:$J${rows}"
     assert sheet.print_title_rows == "$1:$1"
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
     assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+
+
+def test_a_decision_ingen_atgard_shows_its_status_and_reason(config: Config, tmp_path: Path):
+    decision = PlannedAction(
+        "SE-E1-2025-001",
+        "SE-E1",
+        RISE.id,
+        "",
+        "Enhetschef",
+        None,
+        ActionStatus.NO_ACTION,
+        None,
+        "Ökningen är nya rapportörer, inte fler händelser",
+    )
+    plan = Plan("SE-E1", 2025, ((RISE, (decision,)),), (), (), ())
+    path = tmp_path / worksheet.FILE_NAME
+    path.write_bytes(
+        worksheet.workbook_bytes(worksheet.build_workbook(UNIT, plan, config.codes, NOW))
+    )
+    row = values(load_workbook(path).worksheets[0])[1]
+    assert row[2] == RISE.id and row[4] is None
+    assert row[7:] == ("Ingen åtgärd", None, "Ökningen är nya rapportörer, inte fler händelser")

@@ -107,7 +107,8 @@ def count_actions(conn: Connection, plan_year: int, today: date) -> dict[str, Ac
             func.sum(case((late, 1), else_=0)),
             func.sum(case((no_effect, 1), else_=0)),
         )
-        .where(in_plan)
+        # a decision Ingen åtgärd is no action
+        .where(in_plan, Action.status != ActionStatus.NO_ACTION)
         .group_by(Action.unit_id)
     )
     return {

@@ -1,8 +1,11 @@
-"""The action worksheet's rules against what is stored: an action answers a finding of its own
-unit, and an action id, once stored, stays with its unit.
+"""The action worksheet's rules: what a row is, and its rules against what is stored.
 
-A unit fills in the worksheet it was given (SPEC §5); a row copied from another unit's sheet
-would otherwise tie one unit's action to another's finding, or overwrite another unit's action.
+A row is an action (its Åtgärd written), or a unit's decision that a finding needs no action
+(Status *Ingen åtgärd*, with a Motivering and no Åtgärd); a prefilled row with neither is not
+filled in and is skipped. An action answers a finding of its own unit, and an action id, once
+stored, stays with its unit: a unit fills in the worksheet it was given (SPEC §5); a row copied
+from another unit's sheet would otherwise tie one unit's action to another's finding, or
+overwrite another unit's action.
 
 The worksheet is filled in by enhetschefer, so what is wrong in it is said in Swedish, with the
 values a drop-down column allows.
@@ -10,7 +13,7 @@ values a drop-down column allows.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -18,15 +21,25 @@ from sqlalchemy.orm import InstrumentedAttribute
 from arshjul.errors import Problem
 from arshjul.importers import values as v
 from arshjul.importers.records import Context, Records
-from arshjul.models import Action, Finding
+from arshjul.models import Action, ActionStatus, Finding
+
+#: the worksheet's statuses, as its drop-down lists them
+STATUS_SV = {
+    "Planerad": ActionStatus.PLANNED,
+    "Pågår": ActionStatus.IN_PROGRESS,
+    "Klar": ActionStatus.DONE,
+    "Struken": ActionStatus.DROPPED,
+    "Ingen åtgärd": ActionStatus.NO_ACTION,
+}
+#: what a status cell may say: Swedish, or the stored English value
+STATUS = {**STATUS_SV, **{m.value: m for m in ActionStatus}}
+_DECISION = frozenset(v.normalise(k) for k, s in STATUS.items() if s is ActionStatus.NO_ACTION)
 
 #: ids per ``IN (…)``: below every database's limit on bound parameters
 CHUNK = 500
 UNKNOWN_FINDING = (
     "okänt fynd: inget fynd med detta id i analysen (kör analysen först, eller lämna cellen tom)"
 )
-#: the statuses as the worksheet's drop-down lists them
-STATUSES_SV = ("Planerad", "Pågår", "Klar", "Struken")
 
 
 def _allowed(parser: v.Parser, column: str, allowed: Collection[str]) -> v.Parser:
@@ -44,7 +57,7 @@ def _allowed(parser: v.Parser, column: str, allowed: Collection[str]) -> v.Parse
 
 
 def status(parser: v.Parser) -> v.Parser:
-    return _allowed(parser, "Status", STATUSES_SV)
+    return _allowed(parser, "Status", tuple(STATUS_SV))
 
 
 def effect(context: Context) -> v.Parser:
@@ -135,3 +148,66 @@ def ids_stay_with_their_unit(records: Records, context: Context) -> list[Problem
         for i, (unit, action) in enumerate(zip(units, ids, strict=True))
         if action in owner and unit is not None and owner[action] != unit
     ]
+
+
+def filled_in(cells: Mapping[str, Sequence[str]], rows: int) -> list[bool]:
+    """A row is filled in when it has an Åtgärd or a Motivering, or its Status is Ingen
+    åtgärd: such a row is checked (:func:`actions_and_decisions`); any other is skipped."""
+    empty = [""] * rows
+    titles, reasons = cells.get("title", empty), cells.get("reason", empty)
+    statuses = cells.get("status", empty)
+    return [
+        bool(title.strip() or reason.strip()) or v.normalise(state) in _DECISION
+        for title, reason, state in zip(titles, reasons, statuses, strict=True)
+    ]
+
+
+def actions_and_decisions(records: Records, context: Context) -> list[Problem]:
+    """An action has its Åtgärd; a decision Ingen åtgärd names the finding it answers and
+    says why (Motivering), and has no Åtgärd (which would say the opposite)."""
+    values = records.values
+    problems = []
+    for i, (status, title, reason, finding) in enumerate(
+        zip(values["status"], values["title"], values["reason"], values["finding_id"], strict=True)
+    ):
+        if status is ActionStatus.NO_ACTION:
+            if reason == "":
+                problems.append(
+                    records.problem(
+                        i,
+                        "reason",
+                        None,
+                        "Status 'Ingen åtgärd' kräver en Motivering: skriv varför fyndet inte"
+                        " behöver någon åtgärd",
+                    )
+                )
+            if finding is None:
+                problems.append(
+                    records.problem(
+                        i,
+                        "finding_id",
+                        None,
+                        "Status 'Ingen åtgärd' är ett beslut om ett fynd: ange fyndets Fynd-ID",
+                    )
+                )
+            if title:
+                problems.append(
+                    records.problem(
+                        i,
+                        "title",
+                        title,
+                        "Status 'Ingen åtgärd' men en Åtgärd är ifylld: välj en annan status"
+                        " eller töm Åtgärd",
+                    )
+                )
+        elif status is not None and title == "":
+            problems.append(
+                records.problem(
+                    i,
+                    "title",
+                    None,
+                    "tom: en åtgärd behöver sin Åtgärd (eller välj Status 'Ingen åtgärd' och"
+                    " skriv en Motivering)",
+                )
+            )
+    return problems

@@ -34,7 +34,7 @@ class ImportResult:
     already_imported: bool
     #: headers that are no column of this kind (free text among them): never stored
     ignored_columns: tuple[str, ...]
-    #: rows not filled in (their kind's ``skip_when_empty`` column empty): not stored, and no
+    #: rows not filled in (their kind's ``filled_in``): not stored, and no
     #: problem — e.g. the prefilled rows of an action worksheet that got no action
     skipped: int = 0
 

@@ -9,7 +9,7 @@ the database for checks against stored records).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import compress
@@ -20,12 +20,11 @@ from sqlalchemy import Table
 
 from arshjul.config import LEVEL_SV
 from arshjul.errors import Problem
-from arshjul.importers import actions, tree
+from arshjul.importers import actions, history, tree
 from arshjul.importers import values as v
 from arshjul.importers.records import Context, Records
 from arshjul.models import (
     Action,
-    ActionStatus,
     Base,
     Capacity,
     Complaint,
@@ -42,6 +41,9 @@ from arshjul.models import (
 ParserFactory = Callable[[Context], v.Parser]
 #: a check across columns or records: the problems it finds
 Check = Callable[[Records, Context], list[Problem]]
+#: which of a sheet's rows are filled in, from its raw cells by column name (a column the
+#: file lacks is absent) and its number of rows
+FilledIn = Callable[[Mapping[str, Sequence[str]], int], list[bool]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Column:
     parser: ParserFactory
     #: the header must be there and no cell empty
     required: bool = False
+    #: the header must be there, but a cell may be empty
+    in_header: bool = False
     #: the value of an empty cell, or of every cell when the column is missing
     default: Any = None
     #: the table column it is stored in, when that has another name
@@ -73,9 +77,12 @@ class Kind:
     checks: tuple[Check, ...] = ()
     #: the checks need every record of the file at once (a tree): read in one sheet
     whole_file: bool = False
-    #: a row whose cell in this column is empty is not filled in: skipped, not stored, and
-    #: no problem (the prefilled rows of a worksheet nobody wrote in)
-    skip_when_empty: str | None = None
+    #: rows that are not filled in are skipped: not stored, and no problem (the prefilled
+    #: rows of a worksheet nobody wrote in)
+    filled_in: FilledIn | None = None
+    #: what an import keeps besides the records, which the upsert by key overwrites: a dated
+    #: history of what each file said (:mod:`arshjul.importers.history`)
+    history: history.History | None = None
     #: a column of counts: a file without it lists one row per counted thing (a patient), so
     #: each row counts one and rows with the same key are added up
     tally: str | None = None
@@ -169,13 +176,6 @@ COMPLAINT_STATUS = {
     "Besvarad": ComplaintStatus.ANSWERED,
     "Avslutad": ComplaintStatus.CLOSED,
     **{m.value: m for m in ComplaintStatus},
-}
-ACTION_STATUS = {
-    "Planerad": ActionStatus.PLANNED,
-    "Pågår": ActionStatus.IN_PROGRESS,
-    "Klar": ActionStatus.DONE,
-    "Struken": ActionStatus.DROPPED,
-    **{m.value: m for m in ActionStatus},
 }
 _ID = _text(64)
 _COUNT = _fixed(v.count)
@@ -297,6 +297,7 @@ _ALL = (
             # empty: on the roster, not completed yet (the denominator of coverage)
             Column("completed_date", _date),
         ),
+        history=history.training_units,
     ),
     Kind(
         name="actions",
@@ -307,17 +308,25 @@ _ALL = (
             Column("action_id", _fixed(v.published_text(64)), required=True),
             Column("unit_id", _unit, required=True),
             Column("finding_id", _text(200)),
-            Column("title", _fixed(v.published_text(300)), required=True),
+            # empty in a decision Ingen åtgärd, required otherwise (actions.actions_and_decisions)
+            Column("title", _fixed(v.published_text(300)), in_header=True, default=""),
             # messages in Swedish: the worksheet is filled in by enhetschefer
             Column("owner_role", actions.owner_role, required=True),
             Column("due_date", actions.due_date),
             Column(
-                "status", _fixed(actions.status(v.choice(ACTION_STATUS, "status"))), required=True
+                "status", _fixed(actions.status(v.choice(actions.STATUS, "status"))), required=True
             ),
             Column("effect", actions.effect),
+            # Motivering: required for a decision Ingen åtgärd
+            Column("reason", _fixed(v.published_text(500)), default=""),
         ),
-        checks=(actions.findings_of_the_unit, actions.ids_stay_with_their_unit),
-        skip_when_empty="title",
+        checks=(
+            actions.findings_of_the_unit,
+            actions.ids_stay_with_their_unit,
+            actions.actions_and_decisions,
+        ),
+        filled_in=actions.filled_in,
+        history=history.action_updates,
     ),
 )
 

@@ -238,6 +238,8 @@ def store(
     _units_exist(conn, staging)
     before = _count(conn, table)
     written = staging.upsert(batch_id)
+    if staging.kind.history is not None:
+        staging.kind.history(conn, staging.table, batch_id)
     inserted = _count(conn, table) - before
     updated = written - inserted
     conn.execute(

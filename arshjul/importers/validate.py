@@ -103,8 +103,10 @@ class Validator:
         if not self.header or not sheet.header:  # or a sheet of the reader's last problems
             return None
         unfilled: list[tuple[int, list[str]]] = []
-        if self.kind.skip_when_empty in self.positions:
-            sheet, unfilled = _without_unfilled(sheet, self.positions[self.kind.skip_when_empty])
+        if self.kind.filled_in is not None:
+            raw = {name: sheet.columns[i] for name, i in self.positions.items()}
+            filled = self.kind.filled_in(raw, len(sheet.lines))
+            sheet, unfilled = _without_unfilled(sheet, filled)
         self.skipped += len(unfilled)
         outside = [*sheet.rejected, *unfilled]
         self.found.cells += _personnummer_in_rows(self.file, self.header, outside)
@@ -209,7 +211,7 @@ def match_header(
         else:
             found[name] = i
     for column in kind.columns:
-        if column.required and column.name not in found:
+        if (column.required or column.in_header) and column.name not in found:
             accepted = ", ".join([column.name, *aliases.get(column.name, ())])
             reason = f"missing column {column.name!r} (accepted headers: {accepted})"
             problems.append(Problem(file, 1, None, None, reason))
@@ -232,17 +234,17 @@ def _personnummer_in_rows(
     return problems
 
 
-def _without_unfilled(sheet: Sheet, position: int) -> tuple[Sheet, list[tuple[int, list[str]]]]:
-    """The sheet without the rows whose cell at ``position`` is empty, and those rows."""
-    cells = sheet.columns[position]
-    keep = [i for i, cell in enumerate(cells) if cell.strip()]
-    if len(keep) == len(cells):
+def _without_unfilled(
+    sheet: Sheet, filled: list[bool]
+) -> tuple[Sheet, list[tuple[int, list[str]]]]:
+    """The sheet without the rows not ``filled`` in, and those rows."""
+    keep = [i for i, f in enumerate(filled) if f]
+    if len(keep) == len(filled):
         return sheet, []
-    kept = set(keep)
     unfilled = [
         (sheet.lines[i], [column[i] for column in sheet.columns])
-        for i in range(len(cells))
-        if i not in kept
+        for i, f in enumerate(filled)
+        if not f
     ]
     columns = [[column[i] for i in keep] for column in sheet.columns]
     lines = [sheet.lines[i] for i in keep]
