@@ -155,7 +155,7 @@ def render_index(
     """The page with the wheel of the current year, its status, and links to the feeds that
     are not secret."""
     year = calendar_years(now, config)[0]
-    status = load_status(conn, [year], now=now, timezone=config.wheel.timezone)
+    status = load_status(conn, config, tree, [year], now=now)
     units_at = {
         level: [region_scope(config, tree).id]
         if level == OrgLevel.REGION

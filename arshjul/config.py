@@ -42,6 +42,9 @@ KIND_SV = {
     "actions": "åtgärder",
 }
 Step = Literal["compile", "analyse", "action_plan", "safety_report", "interim_report"]
+#: what shows a milestone without a step done (:mod:`arshjul.evidence`): the status updates
+#: of open actions, or a training roster imported in the year
+Evidence = Literal["follow_up", "training"]
 
 
 class Strict(BaseModel):
@@ -282,6 +285,8 @@ class Milestone(Strict):
     title: str
     description: str = ""
     step: Step | None = None
+    #: for a milestone without a step: what shows it done, so that it has a status
+    evidence: Evidence | None = None
     #: for interim reports: which period of the calendar year the milestone reports on
     period: Literal["T1", "T2", "year"] | None = None
     deadlines: tuple[Deadline, ...]
@@ -290,6 +295,17 @@ class Milestone(Strict):
     #: when the step runs by itself on a server; default: ``schedule.lead_working_days``
     #: before the milestone's earliest deadline
     run: DateRule | None = None
+
+    @model_validator(mode="after")
+    def _step_or_evidence(self) -> Milestone:
+        if self.step is not None and self.evidence is not None:
+            raise ValueError("give a step or an evidence, not both: a step is its own evidence")
+        return self
+
+    @property
+    def judged_by(self) -> Step | Evidence | None:
+        """What the milestone's status is judged by; None: it has no status."""
+        return self.step or self.evidence
 
 
 class StepSchedule(Strict):

@@ -32,6 +32,7 @@ from arshjul.config import LEVEL_SV, LEVELS, Config, DateRule, Level, Milestone,
 from arshjul.documents import LEVEL_FOLDER
 from arshjul.errors import ArshjulError, ConfigError
 from arshjul.event_revisions import Content, Revision, RevisionLog
+from arshjul.evidence import step_period
 from arshjul.files import inside, slug, write_bytes_atomic
 from arshjul.ical_text import (
     CALENDAR_ORDER,
@@ -45,7 +46,7 @@ from arshjul.ical_text import (
     text,
     utc,
 )
-from arshjul.milestone_status import Progress, StatusBook, load_status, step_period
+from arshjul.milestone_status import Progress, StatusBook, load_status
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.workdays import Due, rule_dates, wheel_dates
@@ -189,7 +190,7 @@ def build_feeds(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    status = load_status(conn, calendar_years, now=now, timezone=config.wheel.timezone)
+    status = load_status(conn, config, tree, calendar_years, now=now)
     entries = sorted(
         (entry for year in calendar_years for entry in wheel_entries(config.wheel, year)),
         key=_entry_order,
@@ -359,7 +360,8 @@ def event_data(entry: Entry, scope: Unit, config: Config, status: StatusBook) ->
     series = entry.series
     # a status belongs to one date of the scope's own deadline
     owned = series is None and not milestone.removed and entry.level == scope.level
-    progress = status.progress(due, scope.id) if owned else None
+    state = status.status(due, scope.id) if owned else None
+    progress = state.progress if state else None
     summary = f"{due.title} ({concerns(entry.level, scope)})"
     shown = summary
     if milestone.removed:
@@ -368,10 +370,8 @@ def event_data(entry: Entry, scope: Unit, config: Config, status: StatusBook) ->
         shown = PROGRESS_PREFIX.get(progress, "") + summary
     link = document_link(due, scope, config.settings.calendar.base_url)
     description = list(entry.notes)
-    if progress is Progress.DONE:
-        description.append(f"Status: klar {status.finished_on(due, scope.id)}.")
-    elif progress is Progress.OVERDUE:
-        description.append("Status: försenad, inte klar.")
+    if state is not None and progress is not Progress.UPCOMING:
+        description.append(state.line)
     if link:
         description.append(f"Underlag: {link}")
     if milestone.removed:
@@ -438,7 +438,7 @@ def document_path(due: Due, scope: Unit) -> str | None:
     deadline, else the year's index of every unit's documents; None for steps with no year
     folder (interim periods)."""
     period = step_period(due)
-    if period is None or not period.isdigit():
+    if due.milestone.step is None or not period.isdigit():
         return None
     name = STEP_DOCUMENTS.get(str(due.milestone.step))
     if name and due.deadline.level == scope.level:

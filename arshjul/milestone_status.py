@@ -1,45 +1,58 @@
-"""Whether a unit has met a deadline of the wheel: done, overdue or upcoming.
+"""Whether a unit has met a deadline of the wheel: done, overdue or upcoming, and why not.
 
-A deadline is done for a unit when a run of the milestone's step finished for that unit and
-the step's period; milestones without a step have no status.
+A deadline is done for a unit when the evidence of its milestone exists (:mod:`arshjul.evidence`:
+a current document, answered findings, an approved version, followed-up actions, a training
+roster); otherwise it is overdue once its date has passed, upcoming before. A milestone with
+neither a step nor an evidence has no status. The status page, ``arshjul status``, the wheel,
+the feeds and the reminders all ask this one book.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from arshjul.models import RunState, StepRun
+from arshjul.config import Config
+from arshjul.evidence import Evidence
+from arshjul.org import OrgTree
 from arshjul.workdays import Due
 
 
 class Progress(enum.StrEnum):
-    DONE = "done"
-    OVERDUE = "overdue"
-    UPCOMING = "upcoming"
+    DONE = "done"  # the evidence exists
+    OVERDUE = "overdue"  # no evidence, and the deadline has passed
+    UPCOMING = "upcoming"  # no evidence yet, the deadline is ahead
 
 
 PROGRESS_SV = {Progress.DONE: "klar", Progress.OVERDUE: "försenad", Progress.UPCOMING: "kommande"}
 
 
-def step_period(due: Due) -> str | None:
-    """The period a deadline's step is recorded under: the data year, or ``2026-T1``."""
-    milestone = due.milestone
-    if milestone.step is None:
-        return None
-    if milestone.step == "interim_report" and milestone.period in ("T1", "T2"):
-        return f"{due.calendar_year}-{milestone.period}"
-    # the cycle and the annual report of calendar year C are about data year C-1
-    return str(due.data_year)
+@dataclass(frozen=True)
+class UnitStatus:
+    """One unit's state for one deadline."""
 
+    progress: Progress
+    #: when the evidence was complete, in the wheel's timezone (None: not done, or done with
+    #: nothing to do)
+    at: datetime | None
+    #: the run that wrote the document or recorded the approval
+    run_id: str | None
+    #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
+    reason: str
 
-def periods_of(calendar_years: Iterable[int]) -> set[str]:
-    return {p for y in calendar_years for p in (str(y - 1), f"{y}-T1", f"{y}-T2")}
+    @property
+    def line(self) -> str:
+        """The status in one Swedish sentence, for a calendar event."""
+        if self.progress is Progress.DONE:
+            when = f" {self.at:%Y-%m-%d}" if self.at else ""
+            return f"Status: klar{when}" + (f" ({self.reason})." if self.reason else ".")
+        state = "försenad" if self.progress is Progress.OVERDUE else "kommande"
+        return f"Status: {state}, inte klar" + (f": {self.reason}." if self.reason else ".")
 
 
 @dataclass(frozen=True)
@@ -49,70 +62,64 @@ class Tally:
     progress: Progress
     done: int
     total: int
+    #: for a deadline of one unit (the region's), why it is not done
+    reason: str = ""
 
 
-@dataclass(frozen=True)
-class FirstRun:
-    """The first successful run of a step for a unit and period: when (in the wheel's
-    timezone) it finished, and which run it was."""
-
-    at: datetime
-    run_id: str
-
-
-@dataclass(frozen=True)
 class StatusBook:
-    #: (step, period, unit id) -> its first successful run
-    first_runs: Mapping[tuple[str, str, str], FirstRun]
-    today: date
+    """The status of any deadline of some calendar years for any unit, judged once."""
 
-    def first_run(self, due: Due, unit_id: str) -> FirstRun | None:
-        period = step_period(due)
-        if period is None or due.milestone.step is None:
-            return None
-        return self.first_runs.get((due.milestone.step, period, unit_id))
+    def __init__(self, evidence: Evidence, today: date):
+        self.evidence = evidence
+        self.today = today
+        self._states: dict[tuple[str, str, int, int, str], UnitStatus | None] = {}
 
-    def finished_on(self, due: Due, unit_id: str) -> date | None:
-        first = self.first_run(due, unit_id)
-        return first.at.date() if first else None
+    def status(self, due: Due, unit_id: str) -> UnitStatus | None:
+        """``unit_id``'s state for ``due``; None for a milestone that has no status."""
+        key = (due.milestone.id, due.deadline.level, due.calendar_year, due.occurrence, unit_id)
+        if key not in self._states:
+            verdict = self.evidence.verdict(due, unit_id)
+            self._states[key] = (
+                None
+                if verdict is None
+                else UnitStatus(
+                    Progress.DONE if verdict.done else self._open(due),
+                    verdict.at,
+                    verdict.run_id,
+                    verdict.reason,
+                )
+            )
+        return self._states[key]
 
     def progress(self, due: Due, unit_id: str) -> Progress | None:
-        if due.milestone.step is None:
-            return None
-        if self.finished_on(due, unit_id) is not None:
-            return Progress.DONE
-        return self._open(due)
+        state = self.status(due, unit_id)
+        return state.progress if state else None
 
     def tally(self, due: Due, unit_ids: Collection[str]) -> Tally | None:
         """The deadline's progress over many units: done only when every one is done."""
-        if due.milestone.step is None:
+        if due.milestone.judged_by is None:
             return None
-        done = sum(self.finished_on(due, unit_id) is not None for unit_id in unit_ids)
+        states = [self.status(due, unit_id) for unit_id in unit_ids]
+        done = sum(s is not None and s.progress is Progress.DONE for s in states)
         progress = Progress.DONE if unit_ids and done == len(unit_ids) else self._open(due)
-        return Tally(progress, done, len(unit_ids))
+        only = states[0] if len(states) == 1 else None
+        reason = only.reason if only is not None and progress is not Progress.DONE else ""
+        return Tally(progress, done, len(unit_ids), reason)
 
     def _open(self, due: Due) -> Progress:
         return Progress.OVERDUE if due.date < self.today else Progress.UPCOMING
 
 
 def load_status(
-    conn: Connection, calendar_years: Iterable[int], *, now: datetime, timezone: str
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    calendar_years: Iterable[int],
+    *,
+    now: datetime,
 ) -> StatusBook:
-    """Every finished step run of the periods the calendar years' deadlines are about; a
-    deadline before ``now``'s day in the wheel's ``timezone`` is overdue if not done."""
-    rows = conn.execute(
-        select(StepRun.step, StepRun.period, StepRun.unit_id, StepRun.finished_at, StepRun.run_id)
-        .where(
-            StepRun.state == RunState.DONE,
-            StepRun.period.in_(periods_of(calendar_years)),
-            StepRun.finished_at.is_not(None),
-        )
-        # newest first: the first run to finish is the one left in the dict
-        .order_by(StepRun.finished_at.desc())
-    )
-    zone = ZoneInfo(timezone)
-    first_runs = {
-        (step, period, unit_id): FirstRun(at.astimezone(zone), run_id)
-        for step, period, unit_id, at, run_id in rows
-    }
-    return StatusBook(first_runs, now.astimezone(zone).date())
+    """The evidence of every deadline of ``calendar_years``; a deadline before ``now``'s day
+    in the wheel's timezone is overdue if not done."""
+    zone = ZoneInfo(config.wheel.timezone)
+    today = now.astimezone(zone).date()
+    return StatusBook(Evidence(conn, tree, calendar_years, zone=zone, today=today), today)

@@ -214,7 +214,7 @@ def due_reminders(
                 continue
             due = dues[(row.milestone, row.level, row.due_date)]
             status_page = published(out, base_url, f"{year}/status.html")
-            anchor = quote(f"{row.milestone}-{row.level}")
+            anchor = quote(f"{row.milestone}-{row.level}-{row.due_date.isoformat()}")
             groups.setdefault((row.unit_id, row.milestone), []).append(
                 Overdue(
                     data_year=year,

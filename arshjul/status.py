@@ -1,8 +1,10 @@
-"""Which unit has done which step, when, by which run: the evidence the auditors ask for.
+"""Which unit has done which step, when, and why not: the evidence the auditors ask for.
 
-Steps record themselves (:func:`record_done`); :func:`step_status` turns those records and the
-wheel into one row per unit and deadline of a data year's cycle: done (when, by which run) or
-not, and overdue when its date has passed.
+Steps record their runs (:func:`record_done`); :func:`step_status` turns the evidence in the
+database (:mod:`arshjul.evidence`: documents current for their data, findings answered,
+versions approved, actions followed up, rosters imported) and the wheel into one row per unit
+and deadline of a data year's cycle: done (when, by which run) or not and why, and overdue
+when its date has passed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, select
 
-from arshjul.config import LEVEL_SV, Config
+from arshjul.config import LEVEL_SV, LEVELS, Config
 from arshjul.documents import Provenance
+from arshjul.evidence import step_period
 from arshjul.files import inside, write_text_atomic
-from arshjul.milestone_status import PROGRESS_SV, Progress, load_status, step_period
+from arshjul.milestone_status import PROGRESS_SV, Progress, load_status
 from arshjul.models import OrgLevel, RunState, StepRun
 from arshjul.org import OrgTree
 from arshjul.render import render
@@ -79,9 +82,12 @@ class StatusRow:
     owner_role: str
     due_date: date
     progress: Progress
-    #: when the step was first done for this unit and period (Stockholm time)
+    #: when the evidence was complete for this unit (Stockholm time); None when not done, or
+    #: done with nothing to do
     finished_at: datetime | None
     run_id: str | None
+    #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
+    reason: str
 
     @property
     def late(self) -> bool:
@@ -95,15 +101,19 @@ def cycle_periods(year: int) -> set[str]:
 
 
 def cycle_dues(config: Config, year: int) -> list[Due]:
-    """Every deadline with a step about data year ``year``: the cycle (in calendar year
-    ``year + 1``), the interim reports of ``year`` and its annual report."""
+    """Every deadline with a status about data year ``year``: the cycle and its follow-ups
+    (in calendar year ``year + 1``), the interim reports of ``year`` and its annual report."""
     periods = cycle_periods(year)
-    return [
+    dues = [
         due
         for calendar_year in (year, year + 1)
         for due in wheel_dates(config.wheel, calendar_year)
-        if not due.milestone.removed and step_period(due) in periods
+        if not due.milestone.removed
+        and due.milestone.judged_by is not None
+        and step_period(due) in periods
     ]
+    # on one date, the enheter first and the region last, as the deadlines usually run
+    return sorted(dues, key=lambda d: (d.date, d.milestone.id, -LEVELS.index(d.deadline.level)))
 
 
 def step_status(
@@ -112,16 +122,15 @@ def step_status(
     """Every unit at every level a deadline of ``year``'s cycle concerns, in deadline order,
     then in the organisation's order."""
     # the calendar years whose deadlines are about data year ``year``
-    book = load_status(conn, (year, year + 1), now=now, timezone=config.wheel.timezone)
+    book = load_status(conn, config, tree, (year, year + 1), now=now)
     order = {u.id: i for i, u in enumerate(tree.walk(tree.root.id))}
     rows = []
     for due in cycle_dues(config, year):
         level = OrgLevel(due.deadline.level)
         units = [tree.root] if level == OrgLevel.REGION else tree.at_level(level)
         for unit in sorted(units, key=lambda u: order[u.id]):
-            first = book.first_run(due, unit.id)
-            progress = book.progress(due, unit.id)
-            assert progress is not None  # every due of the cycle has a step
+            state = book.status(due, unit.id)
+            assert state is not None  # every due of the cycle has a status
             rows.append(
                 StatusRow(
                     unit.id,
@@ -131,9 +140,10 @@ def step_status(
                     due.title,
                     due.deadline.owner_role,
                     due.date,
-                    progress,
-                    first.at if first else None,
-                    first.run_id if first else None,
+                    state.progress,
+                    state.at,
+                    state.run_id,
+                    state.reason,
                 )
             )
     return rows
@@ -148,6 +158,7 @@ FIELDS = (
     "milestone",
     "due_date",
     "status",
+    "reason",
     "finished_at",
     "run_id",
     "owner_role",
@@ -161,6 +172,7 @@ def _record(row: StatusRow) -> dict[str, str | None]:
         **{name: str(fields[name]) for name in ("unit_id", "unit_name", "level", "milestone")},
         "due_date": row.due_date.isoformat(),
         "status": row.progress.value,
+        "reason": row.reason,
         "finished_at": row.finished_at.isoformat(timespec="seconds") if row.finished_at else None,
         "run_id": row.run_id,
         "owner_role": row.owner_role,
@@ -183,7 +195,7 @@ def as_json(rows: Iterable[StatusRow]) -> str:
 
 
 def as_table(rows: list[StatusRow]) -> str:
-    """Aligned columns for a terminal: milestone, due date, status, unit, when done."""
+    """Aligned columns for a terminal: milestone, due date, status, unit, when done, why."""
     lines = [
         (
             r.milestone,
@@ -192,10 +204,11 @@ def as_table(rows: list[StatusRow]) -> str:
             r.level,
             f"{r.unit_name} ({r.unit_id})",
             r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "",
+            r.reason,
         )
         for r in rows
     ]
-    header = ("milstolpe", "datum", "status", "nivå", "enhet", "klar")
+    header = ("milstolpe", "datum", "status", "nivå", "enhet", "klar", "förklaring")
     widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
     return "".join(
         "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()

@@ -208,4 +208,5 @@ def _mark_title(due: Due, tally: Tally | None) -> str:
     text = f"{due.date.isoformat()}: {due.title} ({level}, {due.deadline.owner_role})"
     if tally is None:
         return text
-    return f"{text} – {PROGRESS_SV[tally.progress]}, {tally.done} av {tally.total} klara"
+    why = f": {tally.reason}" if tally.reason else ""
+    return f"{text} – {PROGRESS_SV[tally.progress]}, {tally.done} av {tally.total} klara{why}"

@@ -44,7 +44,7 @@ def test_a_feed_exported_twice_without_change_differs_only_in_dtstamp(conn, conf
     before = {p: p.read_bytes() for p in first if p.suffix == ".ics"}
     second = write_site(tmp_path, site(conn, config, out=tmp_path, now=NOW + timedelta(hours=3)))
     assert sorted(first) == sorted(second)
-    assert len(before) == 1 + 3 + 5 + 5
+    assert len(before) == 1 + 3 + 5 + 6
     for path, content in before.items():
         assert path.read_bytes() != content
         assert normalised(path.read_bytes()) == normalised(content), path.name
@@ -122,7 +122,14 @@ def test_the_wheel_has_a_mark_per_deadline_coloured_by_status(conn, config):
     analyse_units = next(t for t in by_title if t.startswith("2026-02-10: Analys"))
     assert by_title[analyse_units] == "overdue"
     assert analyse_units.endswith("försenad, 1 av 3 klara")
-    assert by_title[next(t for t in by_title if t.startswith("2026-12-15: Uppföljning"))] == "none"
+    # a deadline of the region, one unit: its reason, as on the status page
+    compile_region = next(t for t in by_title if t.startswith("2026-02-06: Sammanställning"))
+    assert compile_region.endswith("(region, chefläkare) – försenad, 0 av 1 klara: inte skrivet")
+    # December's follow-up has a status; the monthly report to HSN has none
+    assert by_title[next(t for t in by_title if t.startswith("2026-12-15: Uppföljning"))] == (
+        "upcoming"
+    )
+    assert {by_title[t] for t in by_title if "Månadsuppföljning" in t} == {"none"}
     analyse_areas = next(t for t in by_title if t.startswith("2026-02-20: Analys"))
     assert by_title[analyse_areas] == "upcoming"
     assert analyse_areas.endswith("(område, områdeschef) – kommande, 0 av 3 klara")
@@ -142,7 +149,9 @@ def test_the_wheels_milestones_are_named_in_its_key_by_the_number_in_their_mark(
     # numbered by first date: the monthly follow-up (January's 10th working day), then this
     assert key["1"].startswith("Månadsuppföljning") and compile_number == "2"
     dates = dict(re.findall(r'<li value="(\d+)"><b>[^<]*</b> – ([^<]*)</li>', html))
-    assert dates[compile_number] == "enhet 20 januari; område 30 januari; region 6 februari"
+    assert dates[compile_number] == (
+        "enhet 20 januari; verksamhet 23 januari; område 30 januari; region 6 februari"
+    )
     monthly = next(n for n, t in key.items() if t.startswith("Månadsuppföljning"))
     assert dates[monthly].startswith("region 12 gånger, ")
 
@@ -150,8 +159,9 @@ def test_the_wheels_milestones_are_named_in_its_key_by_the_number_in_their_mark(
 def test_the_wheel_geometry():
     dues = [(due, Tally(Progress.UPCOMING, 0, 1)) for due in _dues()]
     chart = wheel_chart(2026, dues, date(2026, 7, 2))
-    assert [ring.level for ring in chart.rings] == ["region", "area", "unit"]
-    assert chart.rings[0].radius > chart.rings[1].radius > chart.rings[2].radius
+    assert [ring.level for ring in chart.rings] == ["region", "area", "department", "unit"]
+    radii = [ring.radius for ring in chart.rings]
+    assert radii == sorted(radii, reverse=True)
     for mark in chart.marks:
         distance = ((mark.at.x - CENTRE) ** 2 + (mark.at.y - CENTRE) ** 2) ** 0.5
         assert HUB_RADIUS < distance < RIM_RADIUS

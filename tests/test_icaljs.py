@@ -79,7 +79,7 @@ def test_every_feed_parses_in_ical_js_as_in_python(conn, tmp_path):
     changed = own_config(tmp_path)
     write_site(out, build_site(conn, changed, tree, out, now=NOW, run_id="t", secret=b"k" * 32))
     files = sorted((out / "calendar").rglob("*.ics"))
-    assert len(files) == 1 + 3 + 5 + 5
+    assert len(files) == 1 + 3 + 5 + 6
 
     parsed = ical_js(files)
     assert sorted(parsed) == sorted(map(str, files))

@@ -131,6 +131,7 @@ def test_feeds_for_the_region_each_omrade_each_unit_and_each_role(conn, config):
             "role-enhetschef.ics",
             "role-halso-och-sjukvardsdirektor.ics",
             "role-omradeschef.ics",
+            "role-verksamhetschef.ics",
         ],
     }
     assert feeds["region.ics"].title == "Årshjul patientsäkerhet – Region Demoland"
@@ -262,7 +263,11 @@ def test_the_region_feed_holds_every_deadline_of_every_level_once(conn, config):
 
 
 def test_an_omrade_feed_holds_its_own_and_its_enheters_deadlines_once(conn, config):
-    label = {"area": "Område Nord", "unit": "enheter i Område Nord"}
+    label = {
+        "area": "Område Nord",
+        "department": "verksamheter i Område Nord",
+        "unit": "enheter i Område Nord",
+    }
     shown = expected(config, lambda due: label.get(due.deadline.level))
     assert expanded(build(conn, config)[f"area-{NORD}.ics"]) == shown
 
@@ -270,13 +275,14 @@ def test_an_omrade_feed_holds_its_own_and_its_enheters_deadlines_once(conn, conf
 @pytest.mark.parametrize(
     ("name", "concerns"),
     [
-        (f"area-{TOMT}.ics", "(Område Tomt)"),  # an område without enheter: its own only
-        (f"unit-{MEDICIN}.ics", "(enheter i Medicinkliniken Nord)"),  # no verksamhet deadlines
+        # an område without verksamheter and enheter: its own only
+        (f"area-{TOMT}.ics", ("(Område Tomt)",)),
+        (f"unit-{MEDICIN}.ics", ("(Medicinkliniken Nord)", "(enheter i Medicinkliniken Nord)")),
     ],
 )
 def test_a_feed_shows_only_the_levels_its_scope_has(conn, config, name, concerns):
     summaries = {summary for _, summary in expanded(build(conn, config)[name])}
-    assert summaries
+    assert {c for c in concerns if any(s.endswith(c) for s in summaries)} == set(concerns)
     assert all(s.endswith(concerns) for s in summaries)
 
 
@@ -486,14 +492,15 @@ def test_a_units_deadlines_show_done_overdue_or_upcoming(conn, config):
     assert not done.walk("VALARM"), "no reminders for what is done"
     overdue = stroke[f"ps-analyse-unit-{STROKE}-2026-0@arshjul"]
     assert str(overdue["SUMMARY"]).startswith("Försenad: Analys för 2025")
-    assert "Status: försenad, inte klar." in str(overdue["DESCRIPTION"])
+    assert "Status: försenad, inte klar: inte skrivet." in str(overdue["DESCRIPTION"])
     upcoming = stroke[f"ps-compile-unit-{STROKE}-2027-0@arshjul"]
     assert str(upcoming["SUMMARY"]).startswith("Sammanställning av avvikelser")
     assert "Status" not in str(upcoming["DESCRIPTION"])
     assert len(upcoming.walk("VALARM")) == 2
-    # a milestone without a step has no status, even when its date has passed
+    # a milestone without a step has a status when it has an evidence: no open action
     follow_up = stroke[f"ps-follow-up-unit-{STROKE}-2026-0@arshjul"]
-    assert str(follow_up["SUMMARY"]).startswith("Uppföljning av handlingsplanens åtgärder")
+    assert str(follow_up["SUMMARY"]).startswith("✔ Uppföljning av handlingsplanens åtgärder")
+    assert "Status: klar (inga öppna åtgärder att följa upp)." in str(follow_up["DESCRIPTION"])
 
 
 def test_only_a_successful_run_for_the_deadlines_period_counts(conn, config):
@@ -618,7 +625,7 @@ def test_a_milestone_gone_from_the_wheel_is_published_as_cancelled(conn, config,
     third = build(conn, reduced, now=NOW + timedelta(days=1), previous=lambda p: second[p].content)
     for name, feed in second.items():
         assert normalised(third[name].content) == normalised(feed.content), name
-    assert not any("training" in uid for uid in events(third[f"area-{TOMT}.ics"]))
+    assert not any("training" in uid for uid in events(third["role-controller.ics"]))
 
 
 def test_a_cancelled_event_comes_back_when_the_milestone_does(conn, config, tmp_path):

@@ -35,6 +35,7 @@ from arshjul.models import ReminderSent
 from arshjul.org import OrgTree
 from arshjul.status import record_done
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
+from tests.evidence import decide, import_roster
 
 ORGANISATION = FIXTURES / "compile" / "organisation.csv"
 COORDINATOR = "kvalitet@test.example"
@@ -278,27 +279,31 @@ def done(conn: Any, step: str, period: str, units: list[str]) -> None:
     )
 
 
-EVERY_UNIT = ["R1", "A1", "A2", "E1", "E2", "E3"]
+EVERY_UNIT = ["R1", "A1", "A2", "V1", "V2", "E1", "E2", "E3"]
 
 
-def leave_three_action_plans_open(conn: Any) -> None:
-    """Everything done but the action plans of E1, E2 and the region: three reminders."""
-    for step in ("compile", "analyse"):
+def leave_three_steps_open(conn: Any, config: Config, folder: Path) -> None:
+    """The evidence of every deadline passed but the compilations of E1 and E2 and the
+    region's approval of its action plan: three reminders."""
+    done(conn, "compile", "2025", ["R1", "A1", "A2", "V1", "V2", "E3"])
+    for step in ("analyse", "action_plan"):
         done(conn, step, "2025", EVERY_UNIT)
-    done(conn, "action_plan", "2025", ["E3", "A1", "A2"])
     done(conn, "safety_report", "2025", ["R1"])
+    approved = dt.datetime(2026, 1, 11, 12, 0, tzinfo=STOCKHOLM)
+    decide(conn, "safety_report", "2025", "R1", approved=True, at=approved)
     for period in ("2025", "2025-T1", "2025-T2", "2026-T1", "2026-T2"):
         done(conn, "interim_report", period, ["R1"])
+    import_roster(conn, config, folder, EVERY_UNIT[1:], approved)
 
 
 @pytest.fixture
 def engine3(tmp_path: Path, config: Config) -> Iterator[Engine]:
-    """A database of its own (reminder runs commit), with three action plans overdue."""
+    """A database of its own (reminder runs commit), with three steps overdue."""
     engine = make_engine(f"sqlite:///{tmp_path / 'reminders.sqlite'}")
     migrate(engine)
     with engine.begin() as conn:
         import_file(conn, config, "organisation", ORGANISATION, now=NOW)
-        leave_three_action_plans_open(conn)
+        leave_three_steps_open(conn, config, tmp_path)
     yield engine
     engine.dispose()
 
@@ -340,7 +345,9 @@ def test_every_overdue_step_is_one_reminder_per_unit_and_milestone(conn, tree, t
     found = keyed(reminders.due_reminders(conn, config, tree, tmp_path, now=NOW))
     cycle = {(u, m) for u in EVERY_UNIT for m in ("ps-compile", "ps-analyse", "ps-action-plan")}
     region = {("R1", m) for m in ("ps-report", "ir-t1", "ir-t2", "ir-year")}
-    assert set(found) == cycle | region
+    # no actions, so no follow-up is missing; no roster, so no unit's training is recorded
+    training = {(u, "training") for u in EVERY_UNIT if u != "R1"}
+    assert set(found) == cycle | region | training
     # the T1 reports of 2025 and of 2026 are both overdue: one message names both
     assert [(o.data_year, o.row.due_date) for o in found[("R1", "ir-t1")].overdue] == [
         (2025, dt.date(2025, 5, 15)),
@@ -405,7 +412,7 @@ def test_the_message_is_swedish_plain_text_in_utf8(conn, tree, tmp_path):
     found = reminders.due_reminders(conn, config, tree, tmp_path, now=NOW)
     [digest] = [d for d in reminders.digests(found) if d.recipient == "enhet-e1@test.example"]
     message = message_of(digest, config)
-    assert message["Subject"] == "Påminnelse: 3 försenade steg i årshjulet"
+    assert message["Subject"] == "Påminnelse: 4 försenade steg i årshjulet"
     assert message["To"] == "enhet-e1@test.example"
     [sender] = message["From"].addresses
     assert (sender.display_name, sender.addr_spec) == (
@@ -426,9 +433,10 @@ def test_the_message_is_swedish_plain_text_in_utf8(conn, tree, tmp_path):
     assert "Ansvarig: enhetschef" in body
     assert f"skriv till kvalitetssamordnaren: {COORDINATOR}" in body
     assert "högst en gång i veckan" in body
-    # compile, analysis and action plan, in deadline order, in one message
+    # compile, analysis, action plan and training, in deadline order, in one message
     titles = [line[2:] for line in body.splitlines() if line.startswith("* ")]
-    assert [t.split(" ")[0] for t in titles] == ["Sammanställning", "Analys", "Handlingsplan"]
+    first_words = ["Sammanställning", "Analys", "Handlingsplan", "Uppföljning"]
+    assert [t.split(" ")[0] for t in titles] == first_words
     one = reminders.Digest("enhet-e1@test.example", digest.reminders[:1])
     assert message_of(one, config)["Subject"] == f"Påminnelse: {title} – Enhet Ett A är försenad"
 
@@ -448,7 +456,7 @@ def test_links_go_only_to_pages_that_are_published(conn, tree, tmp_path):
     (out / "2025" / "status.html").write_text("status", "utf-8")
     (out / "2025" / "index.html").write_text("index", "utf-8")
     text = body()
-    assert f"Status: {BASE_URL}/2025/status.html#ps-compile-enhet" in text
+    assert f"Status: {BASE_URL}/2025/status.html#ps-compile-enhet-2026-01-20" in text
     # the overdue compilation is not written: its underlag is the year's index, not a 404
     assert f"Underlag: {BASE_URL}/2025/enheter/E1/sammanstallning.html" not in text
     assert f"Underlag: {BASE_URL}/2025/index.html" in text
@@ -468,9 +476,10 @@ def test_a_recipient_gets_one_message_a_day_naming_each_step_at_most_once_a_week
         [COORDINATOR, "enhet-e1@test.example", "controller@test.example", "cl@test.example"]
     )
     coordinator = next(d for d in messages if d.recipient == COORDINATOR)
-    # E2, E3, A1 and A2: compile, analysis and action plan each; the region's action plan
-    assert len(coordinator.reminders) == 4 * 3 + 1
-    assert len({(r.unit.id, r.milestone) for r in coordinator.reminders}) == 13
+    # E2, E3, V1, V2, A1 and A2: compile, analysis, action plan and training each; the
+    # region's action plan
+    assert len(coordinator.reminders) == 6 * 4 + 1
+    assert len({(r.unit.id, r.milestone) for r in coordinator.reminders}) == 25
     for reminder in found:
         reminders.record_sent(conn, reminder, now=NOW)
     # the next morning: only what became overdue overnight (nothing here), not the same again
@@ -545,7 +554,8 @@ def test_reminders_go_to_a_local_server_and_are_recorded_once_a_week(
     server = start_server()
     config = make_config(tmp_path / "cfg", plain(server))
     outcome = run(engine3, config)
-    # three overdue action plans: E1's to its own address, E2's and the region's together
+    # E1's and E2's compilations, each unit's to its own address (E2's the coordinator's), and
+    # the region's action plan, not fastställd, to the coordinator with E2's
     assert (len(outcome.due), len(outcome.sent), outcome.failed) == (2, 2, ())
     by_address = {r.recipients[0]: r for r in server.received}
     assert set(by_address) == {"enhet-e1@test.example", COORDINATOR}
@@ -553,18 +563,18 @@ def test_reminders_go_to_a_local_server_and_are_recorded_once_a_week(
     assert {r.sender for r in server.received} == {"arshjul@test.example"}
     e1 = by_address["enhet-e1@test.example"].message
     assert e1["Subject"] == (
-        "Påminnelse: Handlingsplan med åtgärder, ansvarig och klart-datum (2025) – Enhet Ett A"
+        "Påminnelse: Sammanställning av avvikelser, klagomål och synpunkter för 2025 – Enhet Ett A"
         " är försenad"
     )
-    assert "Skulle vara klart senast: 2026-03-13" in e1.get_content()  # 15 March is a Sunday
+    assert "Skulle vara klart senast: 2026-01-20" in e1.get_content()
     both = by_address[COORDINATOR].message
     assert both["Subject"] == "Påminnelse: 2 försenade steg i årshjulet"
     assert "Enhet Ett B (enhet, HSA-id E2):" in both.get_content()
     assert "Region Test (region, HSA-id R1):" in both.get_content()
     assert server.connections == 1  # one connection for every message
     assert sent_rows(engine3) == [
-        ("E1", "ps-action-plan", dt.date(2026, 3, 13), "enhet-e1@test.example"),
-        ("E2", "ps-action-plan", dt.date(2026, 3, 13), COORDINATOR),
+        ("E1", "ps-compile", dt.date(2026, 1, 20), "enhet-e1@test.example"),
+        ("E2", "ps-compile", dt.date(2026, 1, 20), COORDINATOR),
         ("R1", "ps-action-plan", dt.date(2026, 4, 30), COORDINATOR),
     ]
     # a second run the same week sends nothing and does not even connect
@@ -692,20 +702,21 @@ def test_the_flow_sends_and_fails_at_the_end_when_a_message_was_refused(
     ws = open_workspace()
     with ws.engine.begin() as conn:
         import_file(conn, ws.config, "organisation", ORGANISATION, now=NOW)
-        leave_three_action_plans_open(conn)
+        leave_three_steps_open(conn, ws.config, workdir)
     flow = send_reminders_flow.with_options(retries=0)
     with pytest.raises(reminders.ReminderDeliveryError, match="1 of 2"):
         flow(now=NOW)
     assert len(server.received) == 1
     # what went out and what did not, in Swedish, for the coordinator
-    title = "Handlingsplan med åtgärder, ansvarig och klart-datum (2025)"
+    compilation = "Sammanställning av avvikelser, klagomål och synpunkter för 2025"
+    plan = "Handlingsplan med åtgärder, ansvarig och klart-datum (2025)"
     assert (
-        f"Påminnelse skickad till {COORDINATOR}: Enhet Ett B (E2): {title}, senast 2026-03-13;"
-        f" Region Test (R1): {title}, senast 2026-04-30"
+        f"Påminnelse skickad till {COORDINATOR}: Enhet Ett B (E2): {compilation},"
+        f" senast 2026-01-20; Region Test (R1): {plan}, senast 2026-04-30"
     ) in arshjul_log.messages
     assert (
-        f"Påminnelse gick inte iväg till enhet-e1@test.example: Enhet Ett A (E1): {title},"
-        " senast 2026-03-13: mail server 127.0.0.1"
+        f"Påminnelse gick inte iväg till enhet-e1@test.example: Enhet Ett A (E1): {compilation},"
+        " senast 2026-01-20: mail server 127.0.0.1"
     ) in arshjul_log.text
     server.behaviour.refused.clear()
     assert flow(now=NOW + dt.timedelta(hours=1)) == 1

@@ -583,11 +583,10 @@ def test_a_compile_waits_for_the_lock_in_its_log_then_writes_documents_and_statu
     status = region.run("arshjul", "status", "--year", "2025", "--format", "json")
     assert status.returncode == 0, status.stderr
     rows = [r for r in json.loads(status.stdout) if r["milestone"] == "ps-compile"]
-    # the compilation is due from every enhet, område and the region (verksamheter have no
-    # deadline of their own)
+    # the compilation is due from every enhet, verksamhet, område and the region
     with (FIXTURES / "compile" / "organisation.csv").open(encoding="utf-8") as f:
-        units = {r["HSA-id"] for r in csv.DictReader(f, delimiter=";") if r["Nivå"] != "verksamhet"}
-    assert len(units) == 6
+        units = {r["HSA-id"] for r in csv.DictReader(f, delimiter=";")}
+    assert len(units) == 8
     assert {r["unit_id"] for r in rows} == units
     assert {(r["status"], r["run_id"]) for r in rows} == {("done", str(flow_run.id))}
 

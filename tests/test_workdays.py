@@ -142,15 +142,21 @@ def test_the_bundled_wheel_of_2026(config):
     dues = wheel_dates(config.wheel, 2026)
     when = {(d.milestone.id, d.deadline.level, d.occurrence): d.date for d in dues}
     assert when["ps-compile", "unit", 0] == date(2026, 1, 20)
+    assert when["ps-compile", "department", 0] == date(2026, 1, 23)  # 25 Jan is a Sunday
     assert when["ps-compile", "area", 0] == date(2026, 1, 30)  # 31 Jan is a Saturday
     assert when["ps-compile", "region", 0] == date(2026, 2, 6)  # 7 Feb is a Saturday
     assert when["ps-report", "region", 0] == date(2026, 2, 27)  # 1 Mar is a Sunday
     assert when["ps-action-plan", "unit", 0] == date(2026, 3, 13)  # 15 Mar is a Sunday
+    assert when["ps-action-plan", "department", 0] == date(2026, 3, 20)  # 22 Mar is a Sunday
     assert when["ps-follow-up", "unit", 2] == date(2026, 12, 15)
     assert when["training", "unit", 0] == date(2026, 10, 30)  # 31 Oct is a Saturday
+    assert when["ps-follow-up", "region", 0] == date(2026, 5, 15)
+    assert when["training", "area", 0] == date(2026, 10, 30)
     assert when["monthly", "region", 0] == date(2026, 1, 16)
     assert when["monthly", "region", 3] == date(2026, 4, 16)
-    assert len(dues) == 3 + 3 + 1 + 3 + 3 + 1 + 1 + 1 + 12 + 1 + 2
+    # compile, analyse and action plan for 4 levels, follow-ups 3 times for 4 levels, training
+    # for 3 levels
+    assert len(dues) == 4 + 4 + 1 + 4 + 3 * 4 + 1 + 1 + 1 + 12 + 3 + 2
     assert [d.date for d in dues] == sorted(d.date for d in dues)
 
 
