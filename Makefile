@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	@$(BIN)/arshjul run --approve
+	@echo "arshjul is $(BIN)/arshjul; 'source $(BIN)/activate' puts it on PATH, as the guide types it"
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass. The tests run
 # on every core (pytest-xdist), a test file's tests in one worker: its module fixtures stay shared.

@@ -75,6 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from arshjul.inputs import LocalPath
+    from arshjul.workspace import out_dir
     from flows.cycle import run_flow
 
     _set_out(args.out)
@@ -82,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"arshjul run: {where}", file=sys.stderr)
     data = LocalPath(path=args.data) if args.data else None
     summary = run_flow(year=args.year, data=data, approve=args.approve)
-    out = Path(os.environ.get("ARSHJUL_OUT", "out"))
+    out = out_dir()
     print(f"Data year {summary.year}, data from {summary.data}")  # masked, see LocalPath
     for result in summary.imports:
         print(f"  imported      {result.file}: {result.rows} rows")

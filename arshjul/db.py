@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from alembic.config import Config as AlembicConfig
@@ -12,19 +11,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from alembic import command
+from arshjul import home
 from arshjul.config import PROJECT_ROOT
 from arshjul.errors import UsageError
 
-DEFAULT_SQLITE = Path("var") / "arshjul.sqlite"
-
 
 def database_url(url: str | None = None) -> str:
-    """``url``, or ``ARSHJUL_DATABASE_URL``, or an SQLite file under ``var/``."""
+    """``url``, or ``ARSHJUL_DATABASE_URL``, or ``var/arshjul.sqlite`` in arshjul's home
+    (:mod:`arshjul.home`), never under the current folder."""
     chosen = url or os.environ.get("ARSHJUL_DATABASE_URL")
     if chosen:
         return chosen
-    DEFAULT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_SQLITE}"
+    default = home.var("arshjul.sqlite")
+    default.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{default}"
+
+
+def shown_url(engine: Engine) -> str:
+    """The engine's URL as messages show it: the password masked."""
+    return engine.url.render_as_string(hide_password=True)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

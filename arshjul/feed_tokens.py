@@ -1,6 +1,7 @@
 """Secret tokens in the paths of the unit feeds: HMAC-SHA256 of the unit's id under one secret.
 
-The secret comes from ``ARSHJUL_FEED_SECRET``, or from a file created once under ``var/``
+The secret comes from ``ARSHJUL_FEED_SECRET``, or from a file created once in arshjul's home,
+``var/feed-secret``
 (mode 0600), so that the tokens, and with them the links people subscribed to, survive
 restarts. Deleting the file changes every unit's link.
 """
@@ -15,19 +16,21 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from arshjul import home
 from arshjul.errors import ConfigError
 
 SECRET_ENV = "ARSHJUL_FEED_SECRET"
-DEFAULT_SECRET_FILE = Path("var") / "feed-secret"
 _MIN_SECRET_LENGTH = 16
 _TOKEN_BYTES = 18  # 144 bits, 24 characters in the URL
 
 
-def load_secret(path: Path = DEFAULT_SECRET_FILE) -> bytes:
-    """``ARSHJUL_FEED_SECRET``, or the secret in ``path``, made there if it does not exist."""
+def load_secret(path: Path | None = None) -> bytes:
+    """``ARSHJUL_FEED_SECRET``, or the secret in ``path`` (default: ``var/feed-secret`` in
+    arshjul's home), made there if it does not exist."""
     from_env = os.environ.get(SECRET_ENV)
     if from_env is not None:
         return _checked(from_env.encode(), SECRET_ENV)
+    path = path or home.var("feed-secret")
     if not path.exists():
         _create_secret(path)
     return _checked(path.read_bytes().strip(), str(path))

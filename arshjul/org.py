@@ -8,8 +8,19 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, select
 
+from arshjul.db import shown_url
 from arshjul.errors import UsageError
 from arshjul.models import OrgLevel, OrgUnit
+
+
+def no_organisation(database: str | None) -> str:
+    """The message for a database without an organisation, naming the database: a command
+    started where another database is the default would otherwise only see unknown units."""
+    where = f"the database {database}" if database else "the database"
+    return (
+        f"{where} has no organisation: import the organisation first"
+        " (arshjul import organisation FILE), or set ARSHJUL_DATABASE_URL or ARSHJUL_HOME"
+    )
 
 
 class Additive(Protocol):
@@ -30,8 +41,10 @@ class Unit:
 class OrgTree:
     """An in-memory copy of the tree, with the walks the cycle needs."""
 
-    def __init__(self, units: Iterable[Unit]):
+    def __init__(self, units: Iterable[Unit], database: str | None = None):
         self.units: dict[str, Unit] = {u.id: u for u in units}
+        #: the database the tree was read from (password masked), named when it is empty
+        self.database = database
         self._children: dict[str, list[str]] = {uid: [] for uid in self.units}
         for u in sorted(self.units.values(), key=lambda u: (u.name, u.id)):
             if u.parent_id is not None and u.parent_id in self._children:
@@ -40,7 +53,7 @@ class OrgTree:
     @classmethod
     def load(cls, conn: Connection) -> OrgTree:
         rows = conn.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.level, OrgUnit.parent_id))
-        return cls(Unit(*row) for row in rows)
+        return cls((Unit(*row) for row in rows), database=shown_url(conn.engine))
 
     def __len__(self) -> int:
         return len(self.units)
@@ -61,6 +74,8 @@ class OrgTree:
     @property
     def root(self) -> Unit:
         roots = [u for u in self.units.values() if u.parent_id is None]
+        if not roots:
+            raise UsageError(no_organisation(self.database))
         if len(roots) != 1:
             raise UsageError(
                 f"the organisation must have exactly one region at the top, found {len(roots)}:"

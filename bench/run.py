@@ -111,6 +111,7 @@ def arshjul_env(folder: Path, name: str) -> dict[str, str]:
     """A clean environment for the arshjul script working on ``folder/name.sqlite`` and
     ``folder/name-out``, with the benchmark's clock and its own Prefect home."""
     return clean_env(
+        ARSHJUL_HOME=str(folder),
         ARSHJUL_NOW=NOW.strftime("%Y-%m-%dT%H:%M"),
         ARSHJUL_DATABASE_URL=f"sqlite:///{folder / name}.sqlite",
         ARSHJUL_OUT=str(folder / f"{name}-out"),

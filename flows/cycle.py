@@ -9,7 +9,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from arshjul import action_plan
+from arshjul import action_plan, home
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year, load_config
 from arshjul.demo import write_demo
@@ -130,7 +130,7 @@ def run_flow(
     that year and of the latest ended period, and publish the calendars."""
     now = now or wall_clock()
     year = year or default_data_year(now.date())
-    folder = data if data is not None else generate_demo_data(Path("var/demo"), now, demo_seed)
+    folder = data if data is not None else generate_demo_data(home.var("demo"), now, demo_seed)
     imports = import_data(find_input_files(folder.path, KINDS), now=now)
     returned = import_handed_back(folder.path, year, now)
     # the calendars are published once, after all steps, not after each

@@ -24,6 +24,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.runner import Runner
 from prefect.schedules import Cron, Schedule
 
+from arshjul import home
 from arshjul.config import Config
 from arshjul.errors import UsageError
 from arshjul.importers import KINDS
@@ -55,8 +56,10 @@ STEP_FLOWS: dict[str, Any] = {
 
 
 def inbox() -> Path:
-    """The folder region exports are dropped into (``ARSHJUL_INBOX``, default var/inbox)."""
-    return Path(os.environ.get(INBOX_ENV, "var/inbox"))
+    """The folder region exports are dropped into: ``ARSHJUL_INBOX``, or var/inbox in
+    arshjul's home."""
+    chosen = os.environ.get(INBOX_ENV)
+    return Path(chosen) if chosen else home.var("inbox")
 
 
 @flow(name="import_inbox")

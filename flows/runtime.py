@@ -123,8 +123,12 @@ def log_to_runs() -> None:
 
 
 def server_log_handler() -> logging.Handler:
-    """Where the Prefect server's logs go: ``ARSHJUL_PREFECT_SERVER_LOG`` or var/log/."""
-    path = Path(os.environ.get("ARSHJUL_PREFECT_SERVER_LOG", "var/log/prefect-server.log"))
+    """Where the Prefect server's logs go: ``ARSHJUL_PREFECT_SERVER_LOG`` or var/log/ in
+    arshjul's home."""
+    from arshjul import home
+
+    chosen = os.environ.get("ARSHJUL_PREFECT_SERVER_LOG")
+    path = Path(chosen) if chosen else home.var("log", "prefect-server.log")
     path.parent.mkdir(parents=True, exist_ok=True)
     return logging.FileHandler(path, encoding="utf-8", delay=True)
 

@@ -158,10 +158,20 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def arshjul_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home of the session's own (:mod:`arshjul.home`): no test writes into the checkout's
+    var/ or out/."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["ARSHJUL_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working folder with its own database and output, the clock fixed at NOW."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARSHJUL_HOME", str(tmp_path))
     monkeypatch.setenv("ARSHJUL_DATABASE_URL", f"sqlite:///{tmp_path / 'arshjul.sqlite'}")
     monkeypatch.setenv("ARSHJUL_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("ARSHJUL_NOW", NOW.isoformat())

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -162,32 +163,83 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     assert "region.ics" in feeds
 
 
+def fill_in_one_action(worksheet: Path, returned: Path) -> None:
+    """What a unit does in Excel: an action on the first finding's row."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(worksheet)
+    sheet = book.worksheets[0]
+    column = {cell.value: cell.column for cell in sheet[1]}
+    for header, value in {
+        "Åtgärd": "Dubbelkontroll vid läkemedelsgivning",
+        "Ansvarig": "Enhetschef",
+        "Klart senast": date(2026, 12, 31),
+        "Status": "Pågår",
+    }.items():
+        sheet.cell(2, column[header], value)
+    returned.parent.mkdir(parents=True, exist_ok=True)
+    book.save(returned)
+
+
 @pytest.mark.slow
-def test_arshjul_run_on_a_fresh_folder_is_clean_and_complete(tmp_path):
-    """What `make run` does, as a person sees it: the real script, its own ephemeral server."""
+@pytest.mark.timeout(900)  # two runs of the cycle and two imports, each its own Prefect server
+def test_the_guide_as_written_from_any_folder(tmp_path):
+    """What `make run` and the guide do, as a person does it: the real script, its own
+    ephemeral server, started from folders other than arshjul's home. The returned worksheet
+    is imported from the folder holding it; no command leaves var/ or out/ where it stood."""
+    home, elsewhere, mail = tmp_path / "home", tmp_path / "elsewhere", tmp_path / "mail"
+    elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ARSHJUL_"))}
-    env.update(ARSHJUL_NOW="2026-11-23T09:30", PREFECT_HOME=str(tmp_path / "prefect-home"))
-    script = Path(sys.executable).with_name("arshjul")
-    done = subprocess.run(
-        [str(script), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    env.update(
+        ARSHJUL_HOME=str(home),
+        ARSHJUL_NOW="2026-11-23T09:30",
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
     )
+    script = Path(sys.executable).with_name("arshjul")
+
+    def arshjul(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    done = arshjul("run", cwd=elsewhere)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     for noise in ("Traceback", "ERROR", "telemetry", "Warning"):
         assert noise not in output
+    assert f"a new database: sqlite:///{home / 'var' / 'arshjul.sqlite'}" in done.stderr
     assert "Data year 2025" in done.stdout
     # no Prefect server to resume a paused run: the report waits for sign-off, the run ends
     assert "safety_report 2025 version 1: awaiting sign-off by Chefläkare" in done.stdout
-    region = next((tmp_path / "out" / "2025" / "region").glob("*/sammanstallning.html"))
+    region = next((home / "out" / "2025" / "region").glob("*/sammanstallning.html"))
     assert "Region Demoland" in region.read_text("utf-8")
-    feeds = {p.name for p in (tmp_path / "out" / "calendar").glob("*.ics")}
+    feeds = {p.name for p in (home / "out" / "calendar").glob("*.ics")}
     assert "region.ics" in feeds and sum(f.startswith("area-") for f in feeds) == 3
     # a second run imports nothing new and still succeeds
-    again = subprocess.run(
-        [str(script), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-    )
+    again = arshjul("run", cwd=elsewhere)
     assert again.returncode == 0, again.stderr
-    assert "Traceback" not in again.stderr
+    assert "Traceback" not in again.stderr and "a new database" not in again.stderr
+
+    # guide, Handlingsplanen 3: the unit's returned worksheet, imported where it was saved
+    worksheet = next((home / "out" / "2025" / "enheter").glob("*/handlingsplan-arbetsblad.xlsx"))
+    fill_in_one_action(worksheet, mail / worksheet.name)
+    imported = arshjul("import", "actions", worksheet.name, cwd=mail)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    status = arshjul("status", "--year", "2025", "--format", "csv", cwd=mail)
+    assert status.returncode == 0, status.stderr
+    assert worksheet.parent.name in status.stdout
+    for folder in (elsewhere, mail):
+        assert not (folder / "var").exists() and not (folder / "out").exists()
+
+    # another home has no organisation: the message names the database it looked in
+    env["ARSHJUL_HOME"] = str(tmp_path / "empty-home")
+    refused = arshjul("import", "actions", worksheet.name, cwd=mail)
+    assert refused.returncode == 2
+    empty = f"sqlite:///{tmp_path / 'empty-home' / 'var' / 'arshjul.sqlite'}"
+    assert f"the database {empty} has no organisation: import the organisation first" in (
+        refused.stderr
+    )
+    assert "unknown unit" not in refused.stderr
 
 
 @pytest.mark.parametrize(
@@ -283,6 +335,7 @@ def test_kill_9_of_the_cli_takes_its_ephemeral_prefect_server_with_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ARSHJUL_"))}
     env.update(
         ARSHJUL_NOW="2026-11-23T09:30",
+        ARSHJUL_HOME=str(tmp_path),
         ARSHJUL_DATABASE_URL=f"sqlite:///{tmp_path / 'arshjul.sqlite'}",
         PREFECT_HOME=str(tmp_path / "prefect-home"),
     )

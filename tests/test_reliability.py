@@ -429,6 +429,7 @@ def arshjul(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen
 def cli_env(folder: Path, api_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARSHJUL_", "PREFECT_"))}
     env.update(
+        ARSHJUL_HOME=str(folder),
         ARSHJUL_DATABASE_URL=f"sqlite:///{folder / 'arshjul.sqlite'}",
         ARSHJUL_OUT=str(folder / "out"),
         ARSHJUL_NOW=NOW.isoformat(),

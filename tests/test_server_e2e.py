@@ -341,6 +341,7 @@ def region(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> It
         PREFECT_RUNNER_POLL_FREQUENCY="2",
         PREFECT_WORKER_QUERY_SECONDS="2",
         COLUMNS="160",  # `prefect deployment ls` does not cut the names short
+        ARSHJUL_HOME=str(folder),
         ARSHJUL_DATABASE_URL=arshjul_db.render_as_string(hide_password=False),
         ARSHJUL_CONFIG=str(region_config(folder / "config", smtp.port, BASE_URL)),
         ARSHJUL_OUT=str(folder / "out"),

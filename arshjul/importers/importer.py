@@ -17,7 +17,7 @@ from arshjul.importers.records import Context
 from arshjul.importers.store import Staging, page_cache, rows_of_earlier_import, store
 from arshjul.importers.validate import Validator, repeated_keys
 from arshjul.importers.values import mask_contact_details
-from arshjul.org import OrgTree
+from arshjul.org import OrgTree, no_organisation
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,10 @@ def import_file(
         return ImportResult(kind, file_name, earlier, 0, 0, earlier, True, ())
 
     with page_cache(conn), conn.begin_nested():
-        context = Context(config.codes, now.date(), OrgTree.load(conn).units, conn)
+        tree = OrgTree.load(conn)
+        if not tree and kind != "organisation":  # every other kind names units
+            raise UsageError(no_organisation(tree.database))
+        context = Context(config.codes, now.date(), tree.units, conn)
         aliases = config.columns.aliases.get(kind, {})
         validator: Validator | None = None
         staging: Staging | None = None
