@@ -18,13 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from arshjul.errors import ConfigError
+from arshjul.resources import bundled
 
 M = TypeVar("M", bound=BaseModel)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CONFIG = PROJECT_ROOT / "config"
-BUNDLED_WHEEL = PROJECT_ROOT / "calendar" / "arshjul.yaml"
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
+BUNDLED_CONFIG = bundled("config")
+BUNDLED_WHEEL = bundled("calendar") / "arshjul.yaml"
 
 LEVELS = ("region", "area", "department", "unit")
 Level = Literal["region", "area", "department", "unit"]

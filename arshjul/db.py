@@ -12,8 +12,8 @@ from sqlalchemy.exc import ArgumentError
 
 from alembic import command
 from arshjul import home
-from arshjul.config import PROJECT_ROOT
 from arshjul.errors import UsageError
+from arshjul.resources import bundled
 
 
 def database_url(url: str | None = None) -> str:
@@ -66,7 +66,7 @@ def make_engine(url: str | None = None) -> Engine:
 
 def alembic_config(engine: Engine) -> AlembicConfig:
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    cfg.set_main_option("script_location", str(bundled("alembic")))
     # the ini parser interpolates %: escape the URL's percent-encoding (passwords, socket paths)
     url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
     cfg.set_main_option("sqlalchemy.url", url)

@@ -23,7 +23,8 @@ from jinja2.sandbox import (
 )
 
 from arshjul.clock import local
-from arshjul.config import KIND_SV, LEVEL_SV, TEMPLATES_DIR
+from arshjul.config import KIND_SV, LEVEL_SV
+from arshjul.resources import bundled
 
 NBSP = "\u00a0"
 
@@ -95,9 +96,10 @@ class Sandbox(SandboxedEnvironment):
 
 
 @lru_cache(maxsize=4)
-def environment(templates: Path = TEMPLATES_DIR) -> SandboxedEnvironment:
+def environment(templates: Path | None = None) -> SandboxedEnvironment:
+    """The one environment, on ``templates`` (default: the templates shipped with arshjul)."""
     env = Sandbox(
-        loader=FileSystemLoader(str(templates)),
+        loader=FileSystemLoader(str(templates or bundled("templates"))),
         undefined=StrictUndefined,
         # the templates are named page.html.j2: the patterns must include the .j2 suffix
         autoescape=select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default=False),
