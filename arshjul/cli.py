@@ -45,9 +45,11 @@ class _Progress(logging.StreamHandler[TextIO]):
 def _setup_output(verbose: bool) -> None:
     """Progress lines on stderr; Prefect's own console logging only with --verbose. The
     lines also go to the flow run's log (flows.runtime.log_to_runs)."""
+    from flows.runtime import configure_environment
+
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    import flows  # noqa: F401  (sets Prefect's environment before Prefect is imported)
+    configure_environment()  # Prefect's settings, before anything imports Prefect
 
     handler = _Progress(sys.stderr)
     handler.setFormatter(logging.Formatter("  %(message)s"))

@@ -100,3 +100,35 @@ def test_the_wheel_carries_its_data_and_runs_outside_the_source_tree(tmp_path):
     assert helped.returncode == 0, helped.stderr
     assert "import input files of one kind" in helped.stdout
     assert list(elsewhere.iterdir()) == []
+
+
+IMPORT_ALL = """
+import importlib, os, pkgutil
+
+before = dict(os.environ)
+import arshjul, flows
+
+for package in (arshjul, flows):
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
+changed = {k for k in before.keys() | os.environ.keys() if before.get(k) != os.environ.get(k)}
+print(sorted(changed))
+"""
+
+
+def test_importing_any_module_changes_nothing(tmp_path):
+    """Nothing runs at import: the entry points (the CLI's main, the tests' conftest, the
+    benchmarks) set Prefect's environment themselves."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ARSHJUL_"))}
+    env["ARSHJUL_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
