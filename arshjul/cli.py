@@ -114,7 +114,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     files = [InputFile(kind=args.kind, path=f) for f in args.files]
     missing = [str(f) for f in files if not f.path.is_file()]
     if missing:
-        raise UsageError(f"FILE: no such file: {', '.join(missing)}")
+        raise UsageError(f"no such file: {', '.join(missing)}", "file")
     import_data(files)
     return 0
 
@@ -263,7 +263,7 @@ def cmd_calendar_serve(args: argparse.Namespace) -> int:
     try:
         server = FeedServer(out, args.host, args.port, rebase=rebase)
     except OSError as exc:
-        raise UsageError(f"--port: cannot listen on {args.host}:{args.port}: {exc}") from None
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}", "port") from None
     print(f"Serving {server.url}/{CALENDAR_FOLDER}/ from {out} (Ctrl-C stops)", file=sys.stderr)
     if rebase is None and not base_url.startswith(server.url):
         print(f"  links in the feeds point to {base_url} (calendar.base_url)", file=sys.stderr)
@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ephemeral_server_dies_with_this_process()
         return int(args.handler(args))
     except ArshjulError as exc:
-        print(f"arshjul: {exc}", file=sys.stderr)
+        print(f"arshjul: {_message(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("arshjul: interrupted", file=sys.stderr)
@@ -414,6 +414,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"arshjul: failed: {_failure(exc)} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+#: the library's parameter names (UsageError.field) as the command line spells them
+FLAGS = {
+    "unit": "--unit",
+    "period": "--period",
+    "data": "--data",
+    "port": "--port",
+    "kind": "KIND",
+    "file": "FILE",
+}
+
+
+def _message(exc: ArshjulError) -> str:
+    if isinstance(exc, UsageError) and exc.field is not None:
+        return f"{FLAGS.get(exc.field, exc.field)}: {exc.reason}"
+    return str(exc)
 
 
 def _failure(exc: Exception) -> str:

@@ -15,9 +15,19 @@ class ArshjulError(Exception):
 
 
 class UsageError(ArshjulError):
-    """A command-line option or argument is wrong (unknown unit, malformed period, …)."""
+    """A parameter is wrong (unknown unit, malformed period, …). ``field`` names it as the
+    flows' parameters do (``unit``, ``period``, ``data``, ``kind``, ``file``); the command line
+    shows its own spelling (``--unit``), a flow run the field."""
 
     exit_code = 2
+
+    def __init__(self, reason: str, field: str | None = None):
+        self.reason, self.field = reason, field
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+    def __reduce__(self) -> tuple[type[UsageError], tuple[str, str | None]]:
+        # rebuilt from its parts when it comes back from a worker process
+        return type(self), (self.reason, self.field)
 
 
 class ConfigError(ArshjulError):

@@ -44,7 +44,7 @@ def find_input_files(folder: Path, kinds: Sequence[str]) -> list[InputFile]:
     """Every file in ``folder`` whose name starts with a kind, in the order of ``kinds``
     (organisation first), then by name."""
     if not folder.is_dir():
-        raise UsageError(f"--data: {mask(str(folder))}: no such folder")
+        raise UsageError(f"{mask(str(folder))}: no such folder", "data")
     found: list[InputFile] = []
     for kind in kinds:
         matches = sorted(
@@ -56,7 +56,7 @@ def find_input_files(folder: Path, kinds: Sequence[str]) -> list[InputFile]:
     if not found:
         names = ", ".join(f"{k}.csv" for k in kinds)
         raise UsageError(
-            f"--data: {mask(str(folder))}: no input files (expected names like {names})"
+            f"{mask(str(folder))}: no input files (expected names like {names})", "data"
         )
     return found
 

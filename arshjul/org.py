@@ -69,7 +69,7 @@ class OrgTree:
         try:
             return self.units[unit_id]
         except KeyError:
-            raise UsageError(f"--unit: no unit with id {unit_id!r} in the organisation") from None
+            raise UsageError(f"no unit with id {unit_id!r} in the organisation", "unit") from None
 
     @property
     def root(self) -> Unit:

@@ -101,15 +101,17 @@ def parse_period(text: str, today: date) -> Period:
     period = period_of(text.strip())
     if period is None:
         raise UsageError(
-            f"--period: {text!r} is not a period: give YYYY-T1 (jan–apr), YYYY-T2 (jan–aug)"
-            " or YYYY (the full year)"
+            f"{text!r} is not a period: give YYYY-T1 (jan–apr), YYYY-T2 (jan–aug)"
+            " or YYYY (the full year)",
+            "period",
         )
     if period.year < 1900:
-        raise UsageError(f"--period: {text!r}: the year {period.year} is out of range")
+        raise UsageError(f"{text!r}: the year {period.year} is out of range", "period")
     if period.last >= today:
         raise UsageError(
-            f"--period: {text!r} has not ended yet: it ends {period.last.isoformat()}"
-            f" and today is {today.isoformat()}"
+            f"{text!r} has not ended yet: it ends {period.last.isoformat()}"
+            f" and today is {today.isoformat()}",
+            "period",
         )
     return period
 

@@ -96,8 +96,8 @@ def test_a_file_with_several_faulty_rows_lists_them_all_and_stores_nothing(
     [
         (["compile", "--year", "25"], "not a year"),
         (["import", "waiting-list", "x.csv"], "invalid choice"),
-        (["import", "deviations", "no/such/file.csv"], "no such file"),
-        (["compile", "--year", "2025", "--unit", "NOPE"], "no unit with id 'NOPE'"),
+        (["import", "deviations", "no/such/file.csv"], "FILE: no such file"),
+        (["compile", "--year", "2025", "--unit", "NOPE"], "--unit: no unit with id 'NOPE'"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(workdir, capsys, argv, message):
@@ -108,6 +108,23 @@ def test_usage_errors_exit_2_with_a_message(workdir, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_the_library_names_fields_and_the_command_line_spells_them_as_options():
+    import pickle
+
+    from arshjul.cli import _message
+    from arshjul.errors import UsageError
+    from arshjul.org import OrgTree
+
+    with pytest.raises(UsageError) as refused:
+        OrgTree([]).get("NOPE")
+    assert (refused.value.field, str(refused.value)) == (
+        "unit",
+        "unit: no unit with id 'NOPE' in the organisation",
+    )
+    back = pickle.loads(pickle.dumps(refused.value))  # from a worker process
+    assert _message(back) == "--unit: no unit with id 'NOPE' in the organisation"
 
 
 def test_bad_config_exits_2_naming_file_key_and_value(workdir, tmp_path, monkeypatch, capsys):

@@ -654,7 +654,7 @@ def test_flow_writes_the_unit_and_above_and_records_the_period(workdir):
         steps = set(conn.execute(select(StepRun.step, StepRun.period, StepRun.unit_id)))
     assert steps == {("interim_report", "2026-T2", u) for u in ("E2", "V1", "A1", "R1")}
     # the full year 2026 has not ended on 2026-11-23: refused before anything is written
-    with pytest.raises(UsageError, match="--period: '2026' has not ended yet"):
+    with pytest.raises(UsageError, match="period: '2026' has not ended yet"):
         interim_report_flow("2026", now=NOW, publish=False)
     assert not (workdir / "out" / "2026").exists()
 

@@ -52,16 +52,16 @@ def import_file(
     """
     spec = BY_NAME.get(kind)
     if spec is None:
-        raise UsageError(f"KIND: {kind!r} is not one of {', '.join(BY_NAME)}")
+        raise UsageError(f"{kind!r} is not one of {', '.join(BY_NAME)}", "kind")
     # the name is shown and kept (documents say which files they are built from): never a
     # person's identity number in it
     file_name = personnummer.mask(path.name)
     try:
         surveyed = survey(path, file_name)
     except FileNotFoundError:
-        raise UsageError(f"FILE: {personnummer.mask(str(path))}: no such file") from None
+        raise UsageError(f"{personnummer.mask(str(path))}: no such file", "file") from None
     except OSError as exc:
-        raise UsageError(f"FILE: {personnummer.mask(str(path))}: {exc.strerror}") from None
+        raise UsageError(f"{personnummer.mask(str(path))}: {exc.strerror}", "file") from None
     earlier = rows_of_earlier_import(conn, kind, surveyed.sha256)
     if earlier is not None:
         return ImportResult(kind, file_name, earlier, 0, 0, earlier, True, ())

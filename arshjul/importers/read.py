@@ -303,7 +303,7 @@ def _text(path: Path, file: str, surveyed: Survey, whole: bool) -> Iterator[str]
             yield INVISIBLE.sub("", decoder.decode(block))
     yield INVISIBLE.sub("", decoder.decode(b"", final=True))
     if digest.hexdigest() != surveyed.sha256:
-        raise UsageError(f"FILE: {file}: the file changed while it was imported")
+        raise UsageError(f"{file}: the file changed while it was imported", "file")
 
 
 def _pieces(texts: Iterable[str]) -> Iterator[str]:
