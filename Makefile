@@ -24,6 +24,7 @@ run: $(STAMP)
 # on every core (pytest-xdist), a test file's tests in one worker: its module fixtures stay shared.
 test: $(STAMP)
 	@$(BIN)/ruff check --quiet arshjul flows tests bench
+	@$(BIN)/ruff format --check --quiet arshjul flows tests bench
 	@$(BIN)/mypy --no-error-summary
 	@$(BIN)/python -m pytest -q -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
