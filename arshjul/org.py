@@ -18,7 +18,7 @@ def no_organisation(database: str | None) -> str:
     started where another database is the default would otherwise only see unknown units."""
     where = f"the database {database}" if database else "the database"
     return (
-        f"{where} has no organisation: import the organisation first"
+        f"{where} has no organisation: import the organisation file first"
         " (arshjul import organisation FILE), or set ARSHJUL_DATABASE_URL or ARSHJUL_HOME"
     )
 

@@ -253,7 +253,7 @@ def test_the_guide_as_written_from_any_folder(tmp_path):
     refused = arshjul("import", "actions", worksheet.name, cwd=mail)
     assert refused.returncode == 2
     empty = f"sqlite:///{tmp_path / 'empty-home' / 'var' / 'arshjul.sqlite'}"
-    assert f"the database {empty} has no organisation: import the organisation first" in (
+    assert f"the database {empty} has no organisation: import the organisation file first" in (
         refused.stderr
     )
     assert "unknown unit" not in refused.stderr

@@ -59,7 +59,7 @@ def test_importing_into_a_database_without_organisation_names_the_database(tmp_p
     deviations = FIXTURES / "compile" / "deviations.csv"
     with (
         engine.begin() as conn,
-        pytest.raises(UsageError, match="import the organisation first") as refused,
+        pytest.raises(UsageError, match="import the organisation file first") as refused,
     ):
         import_file(conn, load_config(), "deviations", deviations, now=NOW)
     assert f"the database sqlite:///{tmp_path / 'empty.sqlite'} has no organisation" in str(

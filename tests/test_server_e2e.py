@@ -60,13 +60,16 @@ from prefect.server.schemas.schedules import CronSchedule, RRuleSchedule
 from sqlalchemy import URL, Engine, create_engine, delete, insert, select
 
 from arshjul import signoff
-from arshjul.config import BUNDLED_CONFIG, PROJECT_ROOT, Config
+from arshjul.config import BUNDLED_CONFIG, Config
 from arshjul.locks import this_process
 from arshjul.models import ReminderSent, SignOff, SignOffState, StepLock
 from arshjul.schedule import step_runs
 from flows.deployments import DEPLOYMENT, STEP_FLOWS, build_deployments
 from tests.conftest import FIXTURES, NOW, STOCKHOLM, Databases
 from tests.test_reminders import Behaviour, SmtpServer
+
+#: the source checkout: prefect.yaml, from which `prefect deploy` runs
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
 
@@ -780,7 +783,7 @@ def test_the_work_pool_path_runs_steps_and_sign_offs_through_a_worker(region, im
     schedule_before = region.run("arshjul", "schedule")
     created = region.run("prefect", "work-pool", "create", DEPLOYMENT, "--type", "process")
     assert created.returncode == 0, created.stdout + created.stderr
-    deployed = region.run("prefect", "deploy", "--all", cwd=PROJECT_ROOT)
+    deployed = region.run("prefect", "deploy", "--all", cwd=CHECKOUT)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     with region.client() as client:
         pools = {d.work_pool_name for d in client.read_deployments(limit=200)}
