@@ -82,15 +82,16 @@ def action_plan_flow(
     then ask for the region's plan to be approved (``approve``: approve it at once).
     ``publish``: update the calendars if a unit met its deadline (a rerun does not).
     Returns the documents, then the worksheets."""
-    started = now or wall_clock()
-    period = Period.full_year(year or default_data_year(started.date()))
+    began = wall_clock()  # this run's own start, for the step log
+    as_of = now or began  # what the documents are about (a cycle gives every step its start)
+    period = Period.full_year(year or default_data_year(as_of.date()))
     ws = open_workspace()
     tree, plans = build_plans(ws, period)
     unit_ids = tree.affected(unit)
     with exclusive(ws, DOCUMENT, period, [unit] if unit else unit_ids):
-        sheets = write_worksheets(ws, tree, unwalked(plans), period, unit_ids, started)
-        written = write_plans(ws, tree, unwalked(plans), period, unit_ids, started)
-        newly_done = record_step(ws, DOCUMENT, period, unit_ids, started, now or wall_clock())
+        sheets = write_worksheets(ws, tree, unwalked(plans), period, unit_ids, as_of)
+        written = write_plans(ws, tree, unwalked(plans), period, unit_ids, as_of)
+        newly_done = record_step(ws, DOCUMENT, period, unit_ids, began, wall_clock())
     root = tree.root
     request_sign_off(
         ws,
@@ -100,7 +101,7 @@ def action_plan_flow(
         path=unit_dir(ws.out, period, root) / action_plan.FILE_NAME,
         role=ws.config.settings.sign_off.role(DOCUMENT),
         approve=approve,
-        now=started,
+        now=as_of,
     )
     if publish and newly_done:
         publish_calendars(now=now)

@@ -67,15 +67,16 @@ def analyse_flow(
     """Analyse ``year`` (default: last full year) for every unit, or for ``unit`` and the
     units above it; a unit's findings replace those of its previous analysis.
     ``publish``: update the calendars if a unit met its deadline (a rerun does not)."""
-    started = now or wall_clock()
-    period = Period.full_year(year or default_data_year(started.date()))
+    began = wall_clock()  # this run's own start, for the step log
+    as_of = now or began  # what the documents are about (a cycle gives every step its start)
+    period = Period.full_year(year or default_data_year(as_of.date()))
     ws = open_workspace()
-    tree, analyses = analyse_units(ws, period, local(started).date())
+    tree, analyses = analyse_units(ws, period, local(as_of).date())
     unit_ids = tree.affected(unit)
     with exclusive(ws, "analyse", period, [unit] if unit else unit_ids):
         stored = store_findings(ws, unwalked(analyses), period, unit_ids)
-        written = write_analyses(ws, tree, unwalked(analyses), period, unit_ids, started)
-        newly_done = record_step(ws, "analyse", period, unit_ids, started, now or wall_clock())
+        written = write_analyses(ws, tree, unwalked(analyses), period, unit_ids, as_of)
+        newly_done = record_step(ws, "analyse", period, unit_ids, began, wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)
     log.info(

@@ -54,14 +54,15 @@ def compile_flow(
     """Compile ``year`` (default: last full year) for every unit, or for ``unit`` and the
     units above it. ``publish``: update the calendars if a unit met its deadline (a rerun
     does not)."""
-    started = now or wall_clock()
-    period = Period.full_year(year or default_data_year(started.date()))
+    began = wall_clock()  # this run's own start, for the step log
+    as_of = now or began  # what the documents are about (a cycle gives every step its start)
+    period = Period.full_year(year or default_data_year(as_of.date()))
     ws = open_workspace()
     tree, totals = count_figures(ws, period)
     unit_ids = tree.affected(unit)
     with exclusive(ws, "compile", period, [unit] if unit else unit_ids):
-        written = write_compilations(ws, tree, unwalked(totals), period, unit_ids, started)
-        newly_done = record_step(ws, "compile", period, unit_ids, started, now or wall_clock())
+        written = write_compilations(ws, tree, unwalked(totals), period, unit_ids, as_of)
+        newly_done = record_step(ws, "compile", period, unit_ids, began, wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)
     log.info("compiled %s: %d documents for %d units", period, len(written), len(unit_ids))

@@ -62,17 +62,16 @@ def interim_report_flow(
     latest ended) for every unit, or for ``unit`` and the units above it. A malformed period,
     or one that has not ended by ``now``, is a ``UsageError`` naming ``--period``.
     ``publish``: update the calendars if a unit met its deadline (a rerun does not)."""
-    started = now or wall_clock()
-    today = started.date()
+    began = wall_clock()  # this run's own start, for the step log
+    as_of = now or began  # what the documents are about (a cycle gives every step its start)
+    today = as_of.date()
     chosen = parse_period(period, today) if period else latest_period(today)
     ws = open_workspace()
     tree, totals = gather_figures(ws, chosen)
     unit_ids = tree.affected(unit)
     with exclusive(ws, "interim_report", chosen, [unit] if unit else unit_ids):
-        written = write_sections(ws, tree, unwalked(totals), chosen, unit_ids, started)
-        newly_done = record_step(
-            ws, "interim_report", chosen, unit_ids, started, now or wall_clock()
-        )
+        written = write_sections(ws, tree, unwalked(totals), chosen, unit_ids, as_of)
+        newly_done = record_step(ws, "interim_report", chosen, unit_ids, began, wall_clock())
     if publish and newly_done:
         publish_calendars(now=now)
     log.info("interim report %s: %d documents for %d units", chosen, len(written), len(unit_ids))

@@ -65,10 +65,11 @@ def safety_report_flow(
     its sign-off (``approve``: approve it automatically; see flows/signoff.py for waiting on a
     server and for ephemeral mode). ``publish``: update the calendars if the region met its
     deadline (a rerun does not)."""
-    started = now or wall_clock()
-    year = year or default_data_year(started.date())
+    began = wall_clock()  # this run's own start, for the step log
+    as_of = now or began  # what the documents are about (a cycle gives every step its start)
+    year = year or default_data_year(as_of.date())
     ws = open_workspace()
-    tree, data, stamp, origin = gather_report(ws, year, started)
+    tree, data, stamp, origin = gather_report(ws, year, as_of)
     html = write_report(ws, tree, unwalked(data), stamp, origin)
     result = request_sign_off(
         ws,
@@ -78,10 +79,10 @@ def safety_report_flow(
         path=html,
         role=stamp.role,
         approve=approve,
-        now=started,
+        now=as_of,
     )
     newly_done = record_step(
-        ws, "safety_report", Period.full_year(year), [tree.root.id], started, now or wall_clock()
+        ws, "safety_report", Period.full_year(year), [tree.root.id], began, wall_clock()
     )
     if publish and newly_done:
         publish_calendars(now=now)

@@ -541,3 +541,31 @@ def test_flow_writes_every_unit_then_reruns_one_unit_and_its_roll_ups(workdir: P
     # the rerun changed nothing in the region's plan: its approved version 1 stands
     assert decisions == [("action_plan", "R1", 1)]
     assert "Version 1.</strong>\nFastställd av" in region_doc.read_text("utf-8")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_each_run_records_its_own_times_not_the_now_its_documents_are_for(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A cycle gives every step its start as ``now``; the step log keeps when each run began
+    and finished by the wall clock, here one that ticks a minute at every reading."""
+    import flows.action_plan
+    from flows.action_plan import action_plan_flow
+
+    seed_workdir(workdir)
+    minutes = iter(range(1, 100))
+    monkeypatch.setattr(
+        flows.action_plan, "wall_clock", lambda: NOW + timedelta(minutes=next(minutes))
+    )
+    action_plan_flow(year=YEAR, now=NOW, publish=False, approve=True)
+    action_plan_flow(year=YEAR, unit="E1", now=NOW, publish=False, approve=True)
+
+    runs = query(
+        workdir,
+        select(StepRun.started_at, StepRun.finished_at)
+        .where(StepRun.step == "action_plan", StepRun.unit_id == "E1")
+        .order_by(StepRun.id),
+    )
+    at = [tuple(int((t - NOW) / timedelta(minutes=1)) for t in run) for run in runs]
+    # the first run read the clock at its start (1) and end (2), the second at 3 and 4
+    assert at == [(1, 2), (3, 4)]
