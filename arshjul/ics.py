@@ -428,7 +428,7 @@ def concerns(level: Level, scope: Unit) -> str:
     """Whom an event concerns, as seen from the feed's scope: "enhet", "enheter i Område Nord"."""
     if scope.level == OrgLevel.REGION or LEVELS.index(level) < LEVELS.index(scope.level):
         return LEVEL_SV[level]
-    if level == scope.level:
+    if OrgLevel(level) == scope.level:
         return scope.name
     return f"{LEVEL_PLURAL_SV[level]} i {scope.name}"
 

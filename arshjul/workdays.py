@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
+from holidays.countries.sweden import Sweden
 
 from arshjul.config import DateRule, Deadline, Milestone, Wheel
 
@@ -19,7 +19,7 @@ def non_working_days(year: int) -> frozenset[date]:
     Midsommarafton, julafton and nyårsafton are not public holidays by law but nobody is at
     work to meet a deadline on them.
     """
-    days = set(holidays.Sweden(years=year, include_sundays=False).keys())
+    days = set(Sweden(years=year, include_sundays=False).keys())
     midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
     days |= {midsummer_eve, date(year, 12, 24), date(year, 12, 31)}
     return frozenset(days)

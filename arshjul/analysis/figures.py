@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, SQLColumnExpression, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.figures import Figures, count_own, roll_up
@@ -71,7 +71,7 @@ def gather(conn: Connection, tree: OrgTree, year: int, *, today: date | None = N
     return Data(year, years, with_data, units, today)
 
 
-def _in_year(column: Any, year: int) -> ColumnElement[bool]:
+def _in_year(column: SQLColumnExpression[date], year: int) -> ColumnElement[bool]:
     return column.between(date(year, 1, 1), date(year, 12, 31))
 
 

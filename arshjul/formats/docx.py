@@ -223,7 +223,7 @@ def _skeleton() -> _Skeleton:
     }
     numbering = document.part.numbering_part.element
     abstract_of = {
-        n.get(_W + "numId"): n.find(_W + "abstractNumId").get(_W + "val")  # type: ignore[union-attr]
+        n.get(_W + "numId"): n.find(_W + "abstractNumId").get(_W + "val")
         for n in numbering.iterfind(_W + "num")
     }
     abstract_num = {}

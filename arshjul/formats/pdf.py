@@ -31,7 +31,8 @@ def pdf_bytes(html: str) -> bytes:
     from weasyprint import HTML, URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    return HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_variant=VARIANT)
+    written: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_variant=VARIANT)
+    return written
 
 
 def write_pdf(path: Path, html: str) -> Path:

@@ -88,7 +88,7 @@ class Suggester:
         return f" (did you mean {' or '.join(shown)}?)" if shown else ""
 
 
-def text(max_length: int) -> Parser:
+def text(max_length: int) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if len(value) > max_length:
             raise ValueError(f"longer than {max_length} characters")
@@ -126,7 +126,7 @@ def mask_contact_details(text: str) -> str:
     return _PHONE.sub(lambda m: m.group()[:3] + "***", text)
 
 
-def iso_date(today: date, *, years_ahead: int = 0) -> Parser:
+def iso_date(today: date, *, years_ahead: int = 0) -> Callable[[str], date]:
     """A date ``YYYY-MM-DD`` from 1990 up to ``today``; a time after it is ignored.
 
     With ``years_ahead``, a date up to the end of that many years after this one (a plan's
