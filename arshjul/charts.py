@@ -127,7 +127,7 @@ def _frame(
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: float
+    value: float | None  # None: missing, drawn as a gap (never as a zero)
     x: float
     y: float
     width: float
@@ -145,10 +145,17 @@ class BarChart:
     @property
     def figures(self) -> str:
         """The chart's data in words, for its text alternative."""
-        return "; ".join(f"{b.label}: {number(b.value)}" for b in self.bars) + "."
+        return (
+            "; ".join(
+                f"{b.label}: {'saknas' if b.value is None else number(b.value)}" for b in self.bars
+            )
+            + "."
+        )
 
 
-def _bars(values: Sequence[tuple[str, float]], top: float, right: float = RIGHT) -> tuple[Bar, ...]:
+def _bars(
+    values: Sequence[tuple[str, float | None]], top: float, right: float = RIGHT
+) -> tuple[Bar, ...]:
     slot = (WIDTH - right - LEFT) / max(len(values), 1)
     plot_h = HEIGHT - BOTTOM - TOP
     return tuple(
@@ -156,16 +163,17 @@ def _bars(values: Sequence[tuple[str, float]], top: float, right: float = RIGHT)
             label=label,
             value=value,
             x=round(LEFT + i * slot + slot * 0.15, 1),
-            y=round(TOP + plot_h * (1 - value / top), 1),
+            y=round(TOP + plot_h * (1 - (value or 0) / top), 1),
             width=round(slot * 0.7, 1),
-            height=round(plot_h * value / top, 1),
+            height=round(plot_h * (value or 0) / top, 1),
         )
         for i, (label, value) in enumerate(values)
     )
 
 
-def bar_chart(values: Sequence[tuple[str, float]]) -> BarChart:
-    top, step = nice_top(max((v for _, v in values), default=0))
+def bar_chart(values: Sequence[tuple[str, float | None]]) -> BarChart:
+    """Bars of ``values``; a None is a missing value, a gap with the word "saknas"."""
+    top, step = nice_top(max((v for _, v in values if v is not None), default=0))
     bars = _bars(values, top)
     labels = [(b.x + b.width / 2, b.label) for b in bars]
     return BarChart(_frame(top, step, labels, []), bars)

@@ -41,6 +41,8 @@ from arshjul.interim.lines import (
     training_lines,
     wait_line,
     waiting_charts,
+    waiting_month_note,
+    waiting_months,
 )
 from arshjul.interim.summary import summary
 from arshjul.models import (
@@ -346,11 +348,8 @@ def test_small_counts_hide_shares_and_changes(t2):
     assert op.over_90 == 2 and op.share_90 is None  # 0 of 2: a share of a small count
     v1_op = wait_line(t2["V1"], "operation", ["operation"], BELOW)
     assert (v1_op.over_90, v1_op.prev_over_90, v1_op.change_over_90) == (2, 0, None)
-    assert waiting_charts(t2["E1b"], T2, BELOW)[1] is None  # August's bar is 2
-    chart = waiting_charts(t2["V1"], T2, BELOW)[0]
-    assert chart is not None
-    # month ends: jan E1 30; apr E1 28 + E2 20; may E1a 15 + E1b 13 + E2 77; aug 82
-    assert [b.value for b in chart.bars] == [30, 0, 0, 48, 105, 0, 0, 82]
+    # August's bar is 2 (June and July are missing: no bar gives anything away there)
+    assert waiting_charts(waiting_months(t2["E1b"], T2), BELOW)[1] is None
 
 
 # --- production, cost, capacity, training ---------------------------------------------------
@@ -403,8 +402,79 @@ def test_beds_and_bed_days_per_100_beds_and_month(t2):
     assert v1.prev_overcrowding_per_100 == pytest.approx(10.0)
     assert v1.prev_outlying_per_100 == pytest.approx(5.0)
     e1 = capacity_line(t2["E1"])
-    assert (e1.beds, e1.overcrowding_per_100) == (20.0, pytest.approx(20.0))
+    # 20 beds in January-April, then it ended: half of the period's months, 10 over it
+    assert (e1.beds, e1.overcrowding_per_100) == (10.0, pytest.approx(20.0))
     assert capacity_line(t2["E4"]).beds is None
+
+
+#: E3's beds in 2026: March and April never arrived (E3 did not end: nobody took over)
+E3_BEDS = [(date(2026, m, 1), beds) for m, beds in ((1, 10), (2, 12), (5, 14), (6, 14))]
+E3_BEDS += [(date(2026, 7, 1), 16), (date(2026, 8, 1), 18)]
+
+
+def test_beds_of_a_parent_are_the_sum_of_its_childrens(conn, tree):
+    batch = conn.execute(
+        insert(ImportBatch).returning(ImportBatch.id),
+        dict(
+            kind="capacity",
+            file_name="e3.csv",
+            sha256="1" * 64,
+            rows=6,
+            inserted=6,
+            updated=0,
+            imported_at=NOW,
+        ),
+    ).scalar_one()
+    conn.execute(
+        insert(Capacity),
+        [dict(month=m, unit_id="E3", beds=b, batch_id=batch) for m, b in E3_BEDS],
+    )
+    totals = gather(conn, tree, T2)
+    # E3: (10 + 12 + 14 + 14 + 16 + 18) / 6 months with data = 14, over all 8 months it was
+    # to report in; the missing March and April are not zeros
+    assert capacity_line(totals["E3"]).beds == pytest.approx(14.0)
+    assert coverage_note(tree, coverage(totals["E3"], "capacity"), T2, "capacity", leaf=True) == (
+        "saknas: mar–apr"
+    )
+    # V1: E1 20 × 4/8 (ended after April) + E1a 12 × 4/8 + E1b 8 × 4/8 (from May) = 20
+    v1, v2 = capacity_line(totals["V1"]).beds, capacity_line(totals["V2"]).beds
+    assert (v1, v2) == (pytest.approx(20.0), pytest.approx(14.0))
+    # the område is the sum of its verksamheter (months with data everywhere would give
+    # (160 + 84) / 8 = 30,5)
+    assert capacity_line(totals["A1"]).beds == pytest.approx(34.0)
+    assert capacity_line(totals["R1"]).beds == pytest.approx(34.0)  # A2 has no beds
+
+
+def test_waiting_months_without_a_snapshot_are_missing_not_zero(t2, tree):
+    # E3 reports waiting (since August 2025) but has a snapshot in July 2026 only
+    e3 = waiting_months(t2["E3"], T2)
+    assert [w.waiting for w in e3] == [None] * 6 + [9, None]
+    assert waiting_month_note(tree, e3[0]) == "saknas: ingen mätning"
+    # V1: E1 (until April: January and April), E2 (April, May, August), E1a and E1b (from
+    # May: May and August). Month ends: jan E1 30; apr E1 28 + E2 20; may E1a 15 + E1b 13 +
+    # E2 77; aug 82
+    v1 = waiting_months(t2["V1"], T2)
+    assert [w.waiting for w in v1] == [30, None, None, 48, 105, None, None, 82]
+    assert [w.over_90 for w in v1] == [0, None, None, 8, 0, None, None, 23]
+    assert [w.expected for w in v1] == [2, 2, 2, 2, 3, 3, 3, 3]
+    # January has E1's 30 but not E2's: incomplete, marked, named
+    assert waiting_month_note(tree, v1[0]) == (
+        "ofullständig: 1 av 2 enheter saknar mätning (Enhet Två ny)"
+    )
+    assert waiting_month_note(tree, v1[3]) == ""
+    waiting, over_90 = waiting_charts(v1, BELOW)
+    assert waiting is not None and over_90 is not None
+    assert [(b.label, b.value) for b in waiting.bars] == [
+        ("jan*", 30),
+        ("feb", None),
+        ("mar", None),
+        ("apr", 48),
+        ("maj", 105),
+        ("jun", None),
+        ("jul", None),
+        ("aug", 82),
+    ]
+    assert [b.height for b in waiting.bars if b.value is None] == [0.0] * 4
 
 
 def test_managers_trained_by_the_period_end(t2):
@@ -579,11 +649,12 @@ def test_document_production_cost_capacity_and_training_tables(documents):
         ["Enhet Ett B", "DRG-poäng", "80", "60", f"-25,0{NB}%", f"50{NB}000", "–", "maj–aug"],
         ["Enhet Två ny", "besök", "800", "720", f"-10,0{NB}%", f"1{NB}000", f"+5,3{NB}%", ""],
     ]
+    # beds over the whole period, 10 + 6 + 4 = V1's 20 (each had data for half of it)
     assert v1["Vårdplatser och chefers utbildning per enhet"][1:] == [
-        ["Enhet Ett", "20,0", "20,0", "10,0", "0", "–", "–", "jan–apr (upphörde)"],
+        ["Enhet Ett", "10,0", "20,0", "10,0", "0", "–", "–", "jan–apr (upphörde)"],
         # one manager each: <5, and no share of them
-        ["Enhet Ett A", "12,0", "25,0", "0,0", "<5", "–", "–", "maj–aug"],
-        ["Enhet Ett B", "8,0", "12,5", "12,5", "0", "–", "–", "maj–aug"],
+        ["Enhet Ett A", "6,0", "25,0", "0,0", "<5", "–", "–", "maj–aug"],
+        ["Enhet Ett B", "4,0", "12,5", "12,5", "0", "–", "–", "maj–aug"],
         ["Enhet Två ny", "–", "–", "–", "<5", "–", "–", ""],
     ]
 
@@ -606,6 +677,12 @@ def test_document_marks_missing_months_and_says_where_it_came_from(documents):
         f"-25,0{NB}%",
     ]
     assert "Perioden är ofullständig: saknas: mar–apr" in e3_html
+    # waiting: a snapshot in July only; the other months are missing, not zero
+    months = e3["Väntande vid månadens slut jan–aug 2026"]
+    assert months[1] == ["jan", "–", "–", "saknas: ingen mätning"]
+    assert months[7] == ["jul", "9", "0", ""]
+    assert "aldrig som noll" in e3_html and ">saknas<title>jan: saknas</title>" in e3_html
+    assert "summan av enheternas värden, så att nivåerna\ngår ihop" in e3_html
     assert "<li>Väntelistor: saknas: aug</li>" in e3_html
     assert "<li>Produktion: saknas: mar–apr</li>" in e3_html
     v1_html = documents["V1"].read_text("utf-8")

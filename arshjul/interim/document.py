@@ -30,6 +30,8 @@ from arshjul.interim.lines import (
     training_lines,
     wait_line,
     waiting_charts,
+    waiting_month_note,
+    waiting_months,
 )
 from arshjul.interim.summary import Change, summary
 from arshjul.org import OrgTree, Unit
@@ -158,7 +160,8 @@ def write_documents(
         leaf = not tree.children(unit.id)
         activities = activities_of(f, codes.waiting_activities)
         measures = measures_of(f, codes.production_measures)
-        charts = waiting_charts(f, period, below)
+        months = waiting_months(f, period)
+        charts = waiting_charts(months, below)
 
         def notes(g: Figures, is_leaf: bool, which: str = CUR) -> dict[str, str]:
             per = period if which == CUR else period.previous
@@ -228,6 +231,12 @@ def write_documents(
             states={k: coverage(f, k).state for k in KINDS},
             waiting_chart=None if shown.hidden((unit.id, "Totalt", "guarantee")) else charts[0],
             over_90_chart=None if shown.hidden((unit.id, "Totalt", "over_90")) else charts[1],
+            waiting_months=[(w, waiting_month_note(tree, w)) for w in months],
+            # the last month's counts are the period end's: hidden with them
+            last_month_hidden=(
+                shown.hidden((unit.id, "Totalt", "guarantee")),
+                shown.hidden((unit.id, "Totalt", "over_90")),
+            ),
             changes=[ch for ch in changes if not hides(ch)],
             children=[child_row(*row) for row in below_rows],
             origin=origin,

@@ -52,6 +52,8 @@ CAPACITY_FIELDS = ("beds", "patient_days", "overcrowding_days", "outlying_days")
 PRODUCTION_FIELDS = ("planned", "actual", "cost")
 CUR, PREV = "cur", "prev"
 KINDS = ("waiting", "production", "capacity")
+#: the coverage of the waiting chart's months (``waiting`` itself is the period end's)
+WAITING_MONTHS = "waiting_months"
 
 Key = tuple[str, ...]
 
@@ -65,10 +67,13 @@ class Figures:
     field)`` over the period; ``("prod_month", measure, field)`` in its last month;
     ``("unit_cost", which, measure, "cost"|"volume")``: the whole cost of the units measured
     per ``measure`` (see ``COST_PER``) and their volume of it; ``("cap", which, field)``;
-    ``("train", course)`` and ``("managers",)``.
+    ``("train", course)`` and ``("managers",)``; ``("wait_expected", which, month_iso)``: the
+    units that are to have a waiting snapshot in the month.
     """
 
     sums: Counter[Key] = field(default_factory=Counter)
+    #: disposable beds per month over the period (see ``_mean_beds``)
+    mean_beds: float = 0.0
     #: (kind, which) -> months with rows
     months: defaultdict[tuple[str, str], set[date]] = field(
         default_factory=lambda: defaultdict(set)
@@ -88,6 +93,7 @@ class Figures:
 
     def add(self, other: Figures) -> None:
         self.sums.update(other.sums)
+        self.mean_beds += other.mean_beds
         for key, months in other.months.items():
             self.months[key] |= months
         for key, units in other.missing.items():
@@ -198,9 +204,15 @@ def _coverage(
             continue  # ended before the period: nothing is expected of it
         first = max(spans[unit_id].first, start)
         expected = {m for m in months if first <= m <= last}
-        if kind == "waiting":
-            expected &= {end}
         fig = _figures(own, unit_id)
+        if kind == "waiting":
+            # the chart's months: how many units are to have a snapshot in each, who lack it
+            for m in expected:
+                fig.sums["wait_expected", which, m.isoformat()] += 1
+            gaps = tuple(sorted(expected - present))
+            if gaps:
+                fig.missing[WAITING_MONTHS, which][unit_id] = gaps
+            expected &= {end}
         fig.months[kind, which] |= present & months
         if unit_id in ended and ended[unit_id] < end:
             fig.ended[kind, which][unit_id] = ended[unit_id]
@@ -373,7 +385,22 @@ def count_own(conn: Connection, tree: OrgTree, period: Period) -> dict[str, Figu
         presence = _presence(days, earliest, period.last)
         for which, per in ((CUR, period), (PREV, period.previous)):
             _coverage(own, kind, presence, spans, ended, per, which)
+    _mean_beds(own, period)
     return own
+
+
+def _mean_beds(own: dict[str, Figures], period: Period) -> None:
+    """Each unit's disposable beds per month over the whole ``period``: the mean of its
+    months with data (a missing month is not a zero) times the share of the period's months
+    it was to report in (a unit that started or ended during the period had no beds of its
+    own in the other months). A sum over units, so a parent's is the sum of its children's."""
+    for fig in own.values():
+        present = fig.months.get(("capacity", CUR))
+        if not present:
+            continue
+        lacking = sum(len(m) for m in fig.missing.get(("capacity", CUR), {}).values())
+        share = (len(present) + lacking) / len(period.months)
+        fig.mean_beds = fig.sums["cap", CUR, "beds"] / len(present) * share
 
 
 def roll_up(tree: OrgTree, own: dict[str, Figures]) -> dict[str, Figures]:

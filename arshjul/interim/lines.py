@@ -15,6 +15,7 @@ from arshjul.interim.figures import (
     PREV,
     PRODUCTION_FIELDS,
     WAIT_BUCKETS,
+    WAITING_MONTHS,
     Figures,
 )
 from arshjul.org import OrgTree
@@ -226,8 +227,10 @@ def activities_of(f: Figures, order: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class CapacityLine:
-    """Beds and their use. ``beds`` is the mean of disposable beds per month with data;
-    per 100 beds = bed-days over the period / the sum of each month's beds × 100, that is
+    """Beds and their use. ``beds``: disposable beds per month over the period, summed over
+    the units (each unit's mean of its months with data, for the part of the period it
+    existed; see ``figures._mean_beds``), so a parent's is the sum of its children's; per
+    100 beds = bed-days over the period / the sum of each month's beds × 100, that is
     overcrowding (or outlying) days per 100 disposable beds and month."""
 
     beds: float | None
@@ -247,7 +250,7 @@ def capacity_line(f: Figures) -> CapacityLine:
     months = len(f.months.get(("capacity", CUR), ()))
     has = months > 0
     return CapacityLine(
-        beds=f.sums["cap", CUR, "beds"] / months if has else None,
+        beds=f.mean_beds if has else None,
         overcrowding=f.sums["cap", CUR, "overcrowding_days"] if has else None,
         outlying=f.sums["cap", CUR, "outlying_days"] if has else None,
         overcrowding_per_100=per_100(CUR, "overcrowding_days"),
@@ -278,19 +281,67 @@ def training_lines(f: Figures, courses: Iterable[str], target: float) -> list[Tr
     return lines
 
 
-def waiting_charts(
-    f: Figures, period: Period, below: int
-) -> tuple[BarChart | None, BarChart | None]:
-    """Waiting (excluding patient-chosen waits) and waiting > 90 days at each month's end;
-    None instead of a chart in which a month's count is small (1–4): its bar would show it."""
+@dataclass(frozen=True)
+class WaitMonth:
+    """Waiting (excluding patient-chosen waits) and waiting > 90 days at one month's end:
+    the units' last snapshots of the month. None: none of the ``expected`` units has a
+    snapshot in the month (missing, never zero); ``lacking``: those of them that have none
+    (the month is then incomplete)."""
 
-    def series(*buckets: str) -> BarChart | None:
-        def at(m: date) -> int:
-            return sum(f.sums["wait_month", m.isoformat(), b] for b in buckets)
+    month: date
+    waiting: int | None
+    over_90: int | None
+    lacking: tuple[str, ...]
+    expected: int
 
-        values = [(MONTHS_SV[m.month - 1], at(m)) for m in period.months]
+
+def waiting_months(f: Figures, period: Period) -> list[WaitMonth]:
+    missing = f.missing.get((WAITING_MONTHS, CUR), {})
+
+    def total(m: date, *buckets: str) -> int:
+        return sum(f.sums["wait_month", m.isoformat(), b] for b in buckets)
+
+    out = []
+    for m in period.months:
+        lacking = tuple(sorted(u for u, months in missing.items() if m in months))
+        expected = f.sums["wait_expected", CUR, m.isoformat()]
+        known = len(lacking) < expected
+        out.append(
+            WaitMonth(
+                m,
+                total(m, *WAIT_BUCKETS[1:]) if known else None,
+                total(m, "d91_180", "gt180") if known else None,
+                lacking,
+                expected,
+            )
+        )
+    return out
+
+
+def waiting_month_note(tree: OrgTree, w: WaitMonth) -> str:
+    """What is missing behind one month of the waiting chart, in Swedish; "" if nothing."""
+    if w.waiting is None:
+        return "saknas: ingen mätning"
+    if not w.lacking:
+        return ""
+    names = ", ".join(tree[u].name for u in w.lacking)
+    return f"ofullständig: {len(w.lacking)} av {w.expected} enheter saknar mätning ({names})"
+
+
+def waiting_charts(months: list[WaitMonth], below: int) -> tuple[BarChart | None, BarChart | None]:
+    """Waiting and waiting > 90 days at each month's end, a missing month as a gap; None
+    instead of a chart in which a month's count is small (1–4): its bar would show it."""
+
+    def series(values: list[tuple[str, int | None]]) -> BarChart | None:
         if any(small(n, below) for _, n in values):
             return None
         return bar_chart(values)
 
-    return series(*WAIT_BUCKETS[1:]), series("d91_180", "gt180")
+    def label(w: WaitMonth) -> str:
+        # an incomplete month is marked; the table under the chart says what it lacks
+        return MONTHS_SV[w.month.month - 1] + ("*" if w.lacking and w.waiting is not None else "")
+
+    return (
+        series([(label(w), w.waiting) for w in months]),
+        series([(label(w), w.over_90) for w in months]),
+    )
