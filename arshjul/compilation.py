@@ -4,7 +4,7 @@ rolled up to verksamhet, område and region."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +12,11 @@ from arshjul.charts import bar_chart
 from arshjul.clock import local
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Codes, Config
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Figures
+from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Answers, Figures, YearEndStatus
 from arshjul.models import DeviationStatus, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
-from arshjul.render import MONTHS_SV
+from arshjul.render import MONTHS_SV, number, share
 
 
 def ordered(counter: Counter[Any], order: Iterable[Any]) -> list[tuple[Any, int]]:
@@ -42,10 +42,29 @@ def risk_band_rows(by_score: Counter[int], codes: Codes) -> list[tuple[str, int]
     return [*rows, ("Ej riskbedömd", by_score.get(0, 0))]
 
 
-def count_tables(f: Figures, codes: Codes) -> dict[str, list[tuple[Any, int]]]:
+def answer_formats(a: Answers) -> dict[str, Callable[..., str | float | None]]:
+    """How a document that is not published shows the answers' counts and shares
+    (``answers_text`` in macros.html.j2 asks for them by name)."""
+    return dict(
+        answer_count=lambda name: number(getattr(a, name)),
+        answer_share=lambda part, whole: share(getattr(a, part), getattr(a, whole)),
+    )
+
+
+def year_end_rows(f: Figures, year: int) -> list[tuple[str, int]]:
+    """Deviations by their status on 31 December of ``year`` (:class:`YearEndStatus`)."""
+    labels = {
+        YearEndStatus.CLOSED: f"Avslutad senast {year}-12-31",
+        YearEndStatus.OPEN: "Ej avslutad vid årets slut",
+        YearEndStatus.CLOSED_UNDATED: "Avslutad, avslutsdatum saknas",
+    }
+    return [(label, f.by_year_end_status.get(s, 0)) for s, label in labels.items()]
+
+
+def count_tables(f: Figures, codes: Codes, year: int) -> dict[str, list[tuple[Any, int]]]:
     """The (label, count) rows of the tables every document of the year's figures shows:
-    deviations by category, consequence, risk band and status, complaints by channel and
-    category; in the code lists' order, zeros kept."""
+    deviations by category, consequence, risk band, status at the end of ``year`` and today,
+    complaints by channel and category; in the code lists' order, zeros kept."""
     return dict(
         categories=ordered(f.by_category, codes.deviation_categories),
         consequences=[
@@ -53,6 +72,7 @@ def count_tables(f: Figures, codes: Codes) -> dict[str, list[tuple[Any, int]]]:
             for k, n in ordered(f.by_consequence, sorted(codes.consequence))
         ],
         risk_bands=risk_band_rows(f.by_risk_score, codes),
+        year_end_statuses=year_end_rows(f, year),
         statuses=[(STATUS_SV[s], f.by_status.get(s, 0)) for s in DeviationStatus],
         channels=ordered(f.complaints_by_channel, codes.complaint_channels),
         complaint_categories=ordered(f.complaints_by_category, codes.complaint_categories),
@@ -68,8 +88,9 @@ def write_documents(
     unit_ids: Iterable[str],
     origin: Provenance,
 ) -> list[Path]:
-    """The compilation of each unit in ``unit_ids`` as HTML; returns the files written. Open
-    deviations are aged as of the day of the run (``origin.generated_at``)."""
+    """The compilation of each unit in ``unit_ids`` as HTML; returns the files written.
+    Today's statuses, closure and answer times are as of the day of the run
+    (``origin.generated_at``); the status at the year's end is as of 31 December."""
     codes = config.codes
     targets = config.settings.targets
     mapping = config.knowledge_areas
@@ -78,6 +99,7 @@ def write_documents(
 
     def context(unit: Unit) -> dict[str, Any]:
         f = totals[unit.id]
+        answers = f.answers(targets.complaint_answer_days, today)
         children = [(c, totals[c.id]) for c in tree.children(unit.id)]
         by_area = f.by_knowledge_area(mapping)
         # the region shows each område's knowledge areas side by side
@@ -91,7 +113,7 @@ def write_documents(
             year=period.year,
             f=f,
             children=children,
-            **count_tables(f, codes),
+            **count_tables(f, codes, period.year),
             months=[
                 (MONTHS_SV[m - 1], f.by_month.get(m, 0), f.complaints_by_month.get(m, 0))
                 for m in range(1, 13)
@@ -103,9 +125,13 @@ def write_documents(
             units_below=sum(1 for _ in tree.walk(unit.id)),
             closure=f.closure(targets.deviation_closure_days),
             open_overdue=f.open_older_than(today, targets.deviation_closure_days),
+            open_overdue_at_year_end=f.open_at_year_end_older_than(
+                period.year, targets.deviation_closure_days
+            ),
             closure_target=targets.deviation_closure_days,
             today=today,
-            answers=f.answers(targets.complaint_answer_days),
+            answers=answers,
+            **answer_formats(answers),
             answer_target=targets.complaint_answer_days,
             training=[
                 (

@@ -8,13 +8,14 @@ patientsäkerhetsberättelse all show these figures.
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, case, cast, extract, func, or_, select
+from sqlalchemy import Connection, Integer, and_, case, cast, extract, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.config import KnowledgeAreas
@@ -34,9 +35,20 @@ SAFETY_COURSE = "patientsäkerhet"
 TRAINING_ROLES_SV = {"chef": "Chefer", "medarbetare": "Medarbetare"}
 
 
+class YearEndStatus(enum.Enum):
+    """A deviation's state on 31 December of its data year, read from its closing date: the
+    data hold only today's status, so an open deviation's status then (Ny or Pågående) is
+    not known."""
+
+    CLOSED = "closed"  # closed_date on or before 31 December
+    OPEN = "open"  # not closed by then: closed later, or not closed at all
+    CLOSED_UNDATED = "closed_undated"  # Avslutad without a closed_date: when is not known
+
+
 @dataclass(frozen=True)
 class Durations:
-    """How long things took, from a histogram of days (None: not done yet)."""
+    """How long things took, from a histogram of days (None: not done, or done at an unknown
+    day; both count in ``total`` and as not done within the target)."""
 
     total: int
     done: int
@@ -47,6 +59,32 @@ class Durations:
     def share_within(self) -> float | None:
         """Share of all (not only of the done ones) done within the target."""
         return self.within_target / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The answers to a year's complaints as of ``today``.
+
+    The share answered in time is of *every* complaint received: one closed without an
+    answer date (withdrawn, or the date never entered) and one not answered yet count as not
+    answered in time; ``still_in_time`` of the unanswered ones were received fewer than the
+    target days before ``today`` and may still be."""
+
+    received: int
+    answered: int
+    within_target: int
+    median_days: float | None  # of the answered ones
+    closed_unanswered: int
+    unanswered: int
+    still_in_time: int
+
+    @property
+    def late(self) -> int:
+        return self.answered - self.within_target
+
+    @property
+    def share_within(self) -> float | None:
+        return self.within_target / self.received if self.received else None
 
 
 def median_of(days: Counter[int]) -> float | None:
@@ -87,15 +125,21 @@ class Figures:
     deviations: int = 0
     by_category: Counter[str] = field(default_factory=Counter)
     by_consequence: Counter[int] = field(default_factory=Counter)
+    #: today's status (as recorded in the data)
     by_status: Counter[DeviationStatus] = field(default_factory=Counter)
+    #: the status on 31 December of the data year, from the closing dates
+    by_year_end_status: Counter[YearEndStatus] = field(default_factory=Counter)
+    #: deviations open on 31 December (see ``YearEndStatus.OPEN``), by report date
+    open_at_year_end: Counter[date] = field(default_factory=Counter)
     by_month: Counter[int] = field(default_factory=Counter)
     #: consequence × probability -> deviations; 0: not assessed
     by_risk_score: Counter[int] = field(default_factory=Counter)
     lex_maria: int = 0
     care_chain: int = 0
-    #: closed deviations by days from report to closure
-    closure_days: Counter[int] = field(default_factory=Counter)
-    #: deviations not closed, by report date (their age depends on the day one asks)
+    #: every deviation by days from report to closure; None: not closed today, or closed
+    #: without a closing date
+    closure_days: Counter[int | None] = field(default_factory=Counter)
+    #: deviations not closed today, by report date (their age depends on the day one asks)
     open_reported: Counter[date] = field(default_factory=Counter)
     #: patient days (capacity data) per month, of the units that have them
     patient_days_by_month: Counter[int] = field(default_factory=Counter)
@@ -107,8 +151,12 @@ class Figures:
     complaints_by_channel: Counter[str] = field(default_factory=Counter)
     complaints_by_category: Counter[str] = field(default_factory=Counter)
     complaints_by_month: Counter[int] = field(default_factory=Counter)
-    #: complaints by days to the answer (None: not answered); withdrawn ones are left out
+    #: every complaint by days to the answer (None: no answer date)
     answer_days: Counter[int | None] = field(default_factory=Counter)
+    #: complaints closed (Avslutad) without an answer date
+    closed_unanswered: int = 0
+    #: complaints neither answered nor closed, by the day they came in
+    unanswered_received: Counter[date] = field(default_factory=Counter)
     #: (course, role) -> persons on the training roster, and those who completed by year end
     training_rostered: Counter[tuple[str, str]] = field(default_factory=Counter)
     training_completed: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -137,14 +185,42 @@ class Figures:
         return 1000 * self.exposed_deviations / days if days else None
 
     def closure(self, target_days: int) -> Durations:
+        """Days from report to closure of the deviations closed today, the share of *all*
+        closed within ``target_days``."""
         return durations(self.closure_days, target_days)
 
-    def open_older_than(self, today: date, days: int) -> int:
-        """Deviations still open more than ``days`` after their report, as of ``today``."""
-        return sum(n for d, n in self.open_reported.items() if (today - d).days > days)
+    @property
+    def open_today(self) -> int:
+        return sum(self.open_reported.values())
 
-    def answers(self, target_days: int) -> Durations:
-        return durations(self.answer_days, target_days)
+    def open_older_than(self, today: date, days: int) -> int:
+        """Deviations open today more than ``days`` after their report, as of ``today``."""
+        return _older_than(self.open_reported, today, days)
+
+    def open_at_year_end_older_than(self, year: int, days: int) -> int:
+        """Deviations open on 31 December of ``year`` more than ``days`` after their report."""
+        return _older_than(self.open_at_year_end, date(year, 12, 31), days)
+
+    def answers(self, target_days: int, today: date | None) -> Answers:
+        """The complaints' answers as of ``today`` (None: none counted as ``still_in_time``)."""
+        timed = durations(self.answer_days, target_days)
+        unanswered = sum(self.unanswered_received.values())
+        in_time = (
+            0
+            if today is None
+            else sum(
+                n for d, n in self.unanswered_received.items() if (today - d).days <= target_days
+            )
+        )
+        return Answers(
+            received=timed.total,
+            answered=timed.done,
+            within_target=timed.within_target,
+            median_days=timed.median_days,
+            closed_unanswered=self.closed_unanswered,
+            unanswered=unanswered,
+            still_in_time=in_time,
+        )
 
     def training_coverage(self, role: str, course: str = SAFETY_COURSE) -> float | None:
         rostered = self.training_rostered.get((course, role), 0)
@@ -157,6 +233,11 @@ class Figures:
             for area in mapping.areas_of(category):
                 areas[area] += n
         return areas
+
+
+def _older_than(reported: Counter[date], day: date, days: int) -> int:
+    """Of records by report date, those more than ``days`` old on ``day``."""
+    return sum(n for d, n in reported.items() if (day - d).days > days)
 
 
 def _year_bounds(year: int) -> tuple[date, date]:
@@ -197,7 +278,7 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
         for uid, k, n in rows:
             getattr(fig(uid), counter)[k] += n
 
-    _count_deviations(conn, Deviation.reported_date.between(first, last), fig, tally)
+    _count_deviations(conn, Deviation.reported_date.between(first, last), last, fig, tally)
     _count_complaints(conn, Complaint.received_date.between(first, last), fig, tally)
     _count_patient_days(conn, first, last, fig)
     _count_training(conn, last, fig)
@@ -208,10 +289,30 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
 Tally = Callable[..., None]
 
 
+def year_end_status(last: date) -> ColumnElement[str]:
+    """A deviation's :class:`YearEndStatus` on ``last`` (the data year's 31 December), by
+    value: closed by its closing date whatever its status today (one reopened later was
+    closed then)."""
+    d = Deviation
+    return case(
+        (d.closed_date <= last, YearEndStatus.CLOSED.value),
+        (
+            and_(d.closed_date.is_(None), d.status == DeviationStatus.CLOSED),
+            YearEndStatus.CLOSED_UNDATED.value,
+        ),
+        else_=YearEndStatus.OPEN.value,
+    )
+
+
 def _count_deviations(
-    conn: Connection, reported: ColumnElement[bool], fig: Callable[[str], Figures], tally: Tally
+    conn: Connection,
+    reported: ColumnElement[bool],
+    last: date,
+    fig: Callable[[str], Figures],
+    tally: Tally,
 ) -> None:
-    """The deviations ``reported`` in the year: four grouped queries over the year's rows."""
+    """The deviations ``reported`` in the year (which ends on ``last``): five grouped queries
+    over the year's rows."""
     d = Deviation
     tally("by_category", d.unit_id, d.category, reported)
     # consequence first, as ``by_consequence`` is listed in that order
@@ -226,21 +327,24 @@ def _count_deviations(
         f.by_consequence[key] += n
         f.by_risk_score[0 if c is None or p is None else c * p] += n
     month = month_number(d.reported_date)
+    at_year_end = year_end_status(last)
     rows = conn.execute(
         select(
             d.unit_id,
             d.status,
+            at_year_end,
             month,
             func.count(),
             func.sum(cast(d.lex_maria, Integer)),
             func.sum(cast(d.care_chain, Integer)),
         )
         .where(reported)
-        .group_by(d.unit_id, d.status, month)
+        .group_by(d.unit_id, d.status, at_year_end, month)
     )
-    for unit_id, status, m, n, lex_maria, care_chain in rows:
+    for unit_id, status, end_status, m, n, lex_maria, care_chain in rows:
         f = fig(unit_id)
         f.by_status[status] += n
+        f.by_year_end_status[YearEndStatus(end_status)] += n
         f.by_month[m] += n
         f.deviations += n
         f.lex_maria += lex_maria or 0
@@ -260,16 +364,22 @@ def _count_deviations(
         .group_by(d.unit_id, days, open_since)
     )
     for unit_id, closure, reported_on, n in rows:
-        if closure is not None:
-            fig(unit_id).closure_days[closure] += n
-        elif reported_on is not None:
+        fig(unit_id).closure_days[closure] += n
+        if reported_on is not None:
             fig(unit_id).open_reported[reported_on] += n
+    tally(
+        "open_at_year_end",
+        d.unit_id,
+        d.reported_date,
+        reported,
+        at_year_end == YearEndStatus.OPEN.value,
+    )
 
 
 def _count_complaints(
     conn: Connection, received: ColumnElement[bool], fig: Callable[[str], Figures], tally: Tally
 ) -> None:
-    """The complaints ``received`` in the year: three grouped queries over the year's rows."""
+    """The complaints ``received`` in the year: four grouped queries over the year's rows."""
     c = Complaint
     month = month_number(c.received_date)
     rows = conn.execute(
@@ -283,14 +393,19 @@ def _count_complaints(
         f.complaints_by_month[m] += n
         f.complaints += n
     tally("complaints_by_category", c.unit_id, c.category, received)
-    # complaints closed without an answer (withdrawn) have nothing to answer
-    tally(
-        "answer_days",
-        c.unit_id,
-        days_between(conn, c.received_date, c.answered_date),
-        received,
-        or_(c.answered_date.is_not(None), c.status != ComplaintStatus.CLOSED),
+    tally("answer_days", c.unit_id, days_between(conn, c.received_date, c.answered_date), received)
+    # the unanswered ones: closed (None) or still open, by the day they came in
+    open_since = case((c.status != ComplaintStatus.CLOSED, c.received_date))
+    rows = conn.execute(
+        select(c.unit_id, open_since, func.count())
+        .where(received, c.answered_date.is_(None))
+        .group_by(c.unit_id, open_since)
     )
+    for unit_id, received_on, n in rows:
+        if received_on is None:
+            fig(unit_id).closed_unanswered += n
+        else:
+            fig(unit_id).unanswered_received[received_on] += n
 
 
 def _count_patient_days(

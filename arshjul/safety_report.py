@@ -4,9 +4,9 @@ The headings are those of SKR's and the Nationella samverkansgruppen för patien
 template. Each heading has the region's own text (``config/safety_report.yaml``, read once into
 ``Config.safety_report``) and, where the data has something to say, the year's figures:
 
-* Resultat och analys — deviations by category, consequence and risk band (compilation counts,
-  rolled up to the region and its områden), and the analysis findings stored in ``finding`` for
-  the region and its områden, most severe first;
+* Resultat och analys — deviations by category, consequence, risk band and status at the
+  year's end (compilation counts, rolled up to the region and its områden), and the analysis
+  findings stored in ``finding`` for the region and its områden, most severe first;
 * Rapporteringsskyldighet — lex Maria; Samverkan — deviations in the care chain;
 * Klagomål och synpunkter — by channel and category, and the answer times;
 * Egenkontroll — the share of managers who have completed the patient-safety course
@@ -35,11 +35,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from arshjul.analysis.findings import SEVERITY_SV
+from arshjul.clock import local
 from arshjul.compilation import count_tables
 from arshjul.config import Config
 from arshjul.disclosure import Key, Ledger, Published
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.figures import SAFETY_COURSE, Figures, count_own, roll_up
+from arshjul.figures import SAFETY_COURSE, Answers, Figures, count_own, roll_up
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
@@ -234,11 +235,21 @@ def gather(conn: Connection, config: Config, tree: OrgTree, year: int) -> Report
 #: the deviation and complaint figures shown per område and for the region
 AREA_FIGURES = ("deviations", "lex_maria", "care_chain", "complaints")
 #: the count tables of the region's figures (``count_tables``) and the figure each sums to
+#: the counts of the complaints' answers (figures.Answers) the document shows
+ANSWER_COUNTS = (
+    "received",
+    "answered",
+    "within_target",
+    "late",
+    "closed_unanswered",
+    "unanswered",
+    "still_in_time",
+)
 COUNT_TABLE_TOTALS = {
     "categories": "deviations",
     "consequences": "deviations",
     "risk_bands": "deviations",
-    "statuses": "deviations",
+    "year_end_statuses": "deviations",
     "channels": "complaints",
     "complaint_categories": "complaints",
 }
@@ -250,7 +261,7 @@ def fig(name: str, unit: Unit) -> Key:
 
 
 def ledger(
-    data: ReportData, tables: dict[str, list[tuple[Any, int]]], answer_days: int
+    data: ReportData, tables: dict[str, list[tuple[Any, int]]], answers: Answers
 ) -> tuple[Ledger, dict[str, list[tuple[Any, Key]]]]:
     """Every count the document shows, with the sums between them; and the count tables'
     rows as (label, key)."""
@@ -268,12 +279,17 @@ def ledger(
     for table, total in COUNT_TABLE_TOTALS.items():
         rows[table] = [(label, book.count((table, label), n)) for label, n in tables[table]]
         book.line(fig(total, region), [k for _, k in rows[table]])
-    answers = data.region.answers(answer_days)
-    for name in ("total", "done", "within_target"):
-        book.count(("answers", name), getattr(answers, name))
-    book.line(fig("complaints", region), [("answers", "total")])
-    book.line(("answers", "total"), [("answers", "done")])
-    book.line(("answers", "done"), [("answers", "within_target")])
+    # the answers of every complaint received: they add up to the complaints
+    for name in ANSWER_COUNTS:
+        # the answered ones are not shown, only their parts (within the target days, later)
+        book.count(("answers", name), getattr(answers, name), shown=name != "answered")
+    book.line(fig("complaints", region), [("answers", "received")])
+    book.line(
+        ("answers", "received"),
+        [("answers", n) for n in ("within_target", "late", "closed_unanswered", "unanswered")],
+    )
+    book.line(("answers", "answered"), [("answers", "within_target"), ("answers", "late")])
+    book.line(("answers", "unanswered"), [("answers", "still_in_time")])
     for name in ("managers", "trained"):
         for u, c in data.training:
             book.count(("training", name, u.id), getattr(c, name))
@@ -302,8 +318,10 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
     """The template's context (besides ``unit`` and ``path``)."""
     codes, targets = config.codes, config.settings.targets
     below = targets.suppress_below
+    today = local(origin.generated_at).date()
+    answers = data.region.answers(targets.complaint_answer_days, today)
     top = max((f.severity for f in data.findings), default=0)
-    book, rows = ledger(data, count_tables(data.region, codes), targets.complaint_answer_days)
+    book, rows = ledger(data, count_tables(data.region, codes, data.year), answers)
     shown: Published = book.publish(below)
 
     def told(found: list[ShownFinding]) -> list[ShownFinding]:
@@ -324,7 +342,10 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         fig=fig,
         d=data,
         **rows,
-        answers=data.region.answers(targets.complaint_answer_days),
+        today=today,
+        answers=answers,
+        answer_count=lambda name: shown.show(("answers", name)),
+        answer_share=lambda part, whole: shown.share(("answers", part), ("answers", whole)),
         answer_days=targets.complaint_answer_days,
         coverage_target=targets.training_coverage,
         action_statuses=list(ACTION_STATUS_SV.items()),

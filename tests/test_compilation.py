@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,23 @@ import pytest
 from sqlalchemy import Connection, insert
 
 from arshjul import compilation, figures
+from arshjul.analysis import figures as analysis_figures
+from arshjul.analysis.findings import analyse
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Config, KnowledgeAreas
 from arshjul.documents import provenance
+from arshjul.figures import YearEndStatus
+from arshjul.formats.tables import parse_html, read_tables
 from arshjul.importers import import_file
-from arshjul.models import Base, Capacity, Deviation, DeviationStatus, ImportBatch, Training
+from arshjul.models import (
+    Base,
+    Capacity,
+    Complaint,
+    ComplaintStatus,
+    Deviation,
+    DeviationStatus,
+    ImportBatch,
+    Training,
+)
 from arshjul.org import OrgTree
 from arshjul.periods import Period
 from tests.conftest import FIXTURES, NOW
@@ -165,29 +179,33 @@ def test_risk_scores_are_consequence_times_probability_in_bands(conn, config, tr
 
 
 def test_closure_days_give_exact_medians_in_every_roll_up(totals):
-    # closed: E1 D01 27, D02 40, D03 107 days; E2 D06 15; E3 D07 19, D08 8
+    # closed: E1 D01 27, D02 40, D03 107 days; E2 D06 15; E3 D07 19, D08 8; open: D04 (E1),
+    # D05 (E2), D10 (V2): they count in the total, as not closed within the target
     e1 = totals["E1"].closure(60)
-    assert (e1.total, e1.median_days, e1.within_target) == (3, 40, 2)
+    assert (e1.total, e1.done, e1.median_days, e1.within_target) == (4, 3, 40, 2)
     # V1: 15 27 40 107 -> 33,5, not the mean of the medians of E1 (40) and E2 (15)
     assert totals["V1"].closure(60).median_days == 33.5
     region = totals["R1"].closure(60)
-    # 8 15 19 27 40 107 -> (19 + 27) / 2
-    assert (region.total, region.median_days, region.within_target) == (6, 23, 5)
-    assert region.share_within == pytest.approx(5 / 6)
+    # 8 15 19 27 40 107 -> (19 + 27) / 2; within 60 days: all but D03, of all 9 reported
+    assert (region.total, region.done, region.median_days, region.within_target) == (9, 6, 23, 5)
+    assert region.share_within == pytest.approx(5 / 9)
     assert totals["E2"].closure(14).share_within == 0.0
 
 
 def test_open_deviations_older_than_the_target(totals):
-    # open: D04 reported 2025-12-31, D05 2025-03-02, D10 2025-09-10
+    # open today: D04 reported 2025-12-31, D05 2025-03-02, D10 2025-09-10
     region = totals["R1"]
     assert region.open_reported == {
         date(2025, 12, 31): 1,
         date(2025, 3, 2): 1,
         date(2025, 9, 10): 1,
     }
+    assert region.open_today == 3
     assert region.open_older_than(date(2026, 3, 1), 60) == 2  # D04 is exactly 60 days old
     assert region.open_older_than(date(2026, 3, 2), 60) == 3
     assert totals["A2"].open_older_than(NOW.date(), 60) == 1  # D10 on V2 itself
+    # on 2025-12-31 D05 was 304 days old, D10 112, D04 0
+    assert region.open_at_year_end_older_than(2025, 60) == 2
 
 
 def test_a_closed_deviation_without_a_closing_date_is_counted_but_not_timed(conn, tree):
@@ -210,16 +228,174 @@ def test_a_closed_deviation_without_a_closing_date_is_counted_but_not_timed(conn
     assert after.by_status - before.by_status == Counter({DeviationStatus.CLOSED: 1})
     assert after.by_month - before.by_month == Counter({6: 1})
     assert after.by_risk_score - before.by_risk_score == Counter({0: 1})
-    assert (after.closure_days, after.open_reported) == (before.closure_days, before.open_reported)
+    # in the total of the closure times, as not closed within the target; never open
+    assert after.closure_days - before.closure_days == Counter({None: 1})
+    assert after.open_reported == before.open_reported
+    assert after.by_year_end_status - before.by_year_end_status == Counter(
+        {YearEndStatus.CLOSED_UNDATED: 1}
+    )
+
+
+def deviation(
+    source_id: str, unit_id: str, reported: date, status: DeviationStatus, closed: date | None
+) -> dict[str, Any]:
+    return dict(
+        source_id=source_id,
+        unit_id=unit_id,
+        reported_date=reported,
+        category="Fall",
+        status=status,
+        closed_date=closed,
+    )
+
+
+#: 2024 besides D09 (E3, reported 2024-12-21, closed 2025-01-10: open at the end of 2024)
+YEAR_END_2024 = [
+    deviation("X2", "E3", date(2024, 12, 20), DeviationStatus.CLOSED, date(2024, 12, 31)),
+    # closed in July and reopened: closed at the year's end, open today
+    deviation("X3", "E3", date(2024, 6, 1), DeviationStatus.IN_PROGRESS, date(2024, 7, 1)),
+    deviation("X4", "E1", date(2024, 3, 1), DeviationStatus.CLOSED, None),
+    deviation("X5", "E1", date(2024, 9, 1), DeviationStatus.NEW, None),
+]
+
+
+def test_status_at_the_year_end_is_read_from_the_closing_date(conn, tree, totals):
+    insert_rows(conn, Deviation, YEAR_END_2024)
+    region = figures.roll_up(tree, figures.count_own(conn, 2024))["R1"]
+    assert region.by_year_end_status == {
+        YearEndStatus.CLOSED: 2,  # X2 (closed on 31 December), X3
+        YearEndStatus.OPEN: 2,  # D09 (closed 2025-01-10), X5
+        YearEndStatus.CLOSED_UNDATED: 1,  # X4
+    }
+    # today's statuses are another thing: D09, X2 and X4 are Avslutad now
+    assert region.by_status == {
+        DeviationStatus.CLOSED: 3,
+        DeviationStatus.IN_PROGRESS: 1,
+        DeviationStatus.NEW: 1,
+    }
+    assert compilation.year_end_rows(region, 2024) == [
+        ("Avslutad senast 2024-12-31", 2),
+        ("Ej avslutad vid årets slut", 2),
+        ("Avslutad, avslutsdatum saknas", 1),
+    ]
+    # open on 2024-12-31: D09 for 10 days, X5 for 121
+    assert region.open_at_year_end == {date(2024, 12, 21): 1, date(2024, 9, 1): 1}
+    assert region.open_at_year_end_older_than(2024, 60) == 1
+    # 2025: D04, D05 and D10 were open on 31 December, the six others closed by then
+    assert totals["R1"].by_year_end_status == {YearEndStatus.CLOSED: 6, YearEndStatus.OPEN: 3}
+
+
+def squeeze(html: str) -> str:
+    """Line breaks and runs of spaces as one space (no-break spaces kept)."""
+    return re.sub(r"[ \n]+", " ", html)
+
+
+def tables_of(path: Path) -> dict[str, list[list[str]]]:
+    """The document's tables by caption, header row first, as cell texts."""
+    found = read_tables(parse_html(path.read_text("utf-8")))
+    return {t.title: [[c.text for c in row] for row in t.rows] for t in found}
+
+
+def test_documents_say_which_day_each_status_is_of(conn, config, tree, tmp_path: Path):
+    insert_rows(conn, Deviation, YEAR_END_2024)
+    totals = figures.roll_up(tree, figures.count_own(conn, 2024))
+    origin = provenance(conn, ("deviations",), now=NOW, run_id="test-run")
+    [path] = compilation.write_documents(
+        tmp_path, config, tree, Period.full_year(2024), totals, ["R1"], origin
+    )
+    text = squeeze(path.read_text("utf-8"))
+    tables = tables_of(path)
+    year_end = tables["Avvikelser per status vid årets slut 2024"]
+    assert year_end[0][0] == "Status 2024-12-31"
+    assert [row[:2] for row in year_end[1:4]] == [
+        ["Avslutad senast 2024-12-31", "2"],
+        ["Ej avslutad vid årets slut", "2"],
+        ["Avslutad, avslutsdatum saknas", "1"],
+    ]
+    assert "om den då var Ny eller Pågående går inte att veta" in text
+    assert "Vid årets slut var 1 avvikelser öppna mer än 60 dagar efter rapporten." in text
+    today = tables["Avvikelser per dagens status"]
+    assert today[0][0] == "Status 2026-11-23"
+    assert [row[:2] for row in today[1:4]] == [["Ny", "1"], ["Pågående", "1"], ["Avslutad", "3"]]
+    # closure as of the day of the run, of all 5: D09 after 20 days, X2 after 11; X4 untimed
+    assert (
+        "Läget per 2026-11-23: 2 av 5 avvikelser har avslutats med avslutsdatum, med en"
+        " mediantid på 15,5 dagar från rapport till avslut. 2 av 5 (40,0\u00a0%) avslutades"
+        " inom 60 dagar"
+    ) in text
+    assert "2 avvikelser är fortfarande öppna, varav 2 mer än 60 dagar efter rapporten." in text
+
+
+#: 10 complaints of E2 in 2023: 7 answered within 28 days, 1 after 40, 2 closed (Avslutad)
+#: without an answer date
+ANSWERED_2023 = [(10, ComplaintStatus.CLOSED)] * 7 + [(40, ComplaintStatus.ANSWERED)]
+ANSWERED_2023 += [(None, ComplaintStatus.CLOSED)] * 2
+
+
+def test_the_answer_share_is_of_every_complaint_received(conn, config, tree, tmp_path: Path):
+    received = date(2023, 3, 1)
+    insert_rows(
+        conn,
+        Complaint,
+        [
+            dict(
+                source_id=f"C{k}",
+                unit_id="E2",
+                received_date=received,
+                channel="1177",
+                category="Kommunikation",
+                answered_date=None if days is None else received + timedelta(days=days),
+                status=status,
+            )
+            for k, (days, status) in enumerate(ANSWERED_2023)
+        ],
+    )
+    totals = figures.roll_up(tree, figures.count_own(conn, 2023))
+    answers = totals["E2"].answers(28, NOW.date())
+    assert (answers.received, answers.answered, answers.within_target) == (10, 8, 7)
+    assert (answers.late, answers.closed_unanswered, answers.unanswered) == (1, 2, 0)
+    assert answers.share_within == 0.7
+    origin = provenance(conn, ("complaints",), now=NOW, run_id="test-run")
+    [path] = compilation.write_documents(
+        tmp_path, config, tree, Period.full_year(2023), totals, ["E2"], origin
+    )
+    text = squeeze(path.read_text("utf-8"))
+    assert (
+        "7 av 10 klagomål och synpunkter (70,0\u00a0%) besvarades inom 28 dagar. Andelen räknas"
+        " på alla som inkom under året: 1 besvarades senare, 2 avslutades utan svarsdatum och 0"
+        " var inte besvarade per 2026-11-23; de räknas som inte besvarade i tid."
+    ) in text
+    # the analysis judges the same share: 70 % against the target of 80 %
+    data = analysis_figures.gather(conn, tree, 2023, today=NOW.date())
+    [finding] = [f for f in analyse(data, tree, config)["E2"].findings if f.kind == "answer_time"]
+    assert (finding.value, finding.baseline) == (0.7, 0.8)
+    assert finding.title == (
+        "70,0\u00a0% av klagomålen besvarade inom 28 dagar (7 av 10 inkomna; mål 80\u00a0%)"
+    )
+
+
+def test_unanswered_complaints_may_still_be_answered_in_time():
+    f = figures.Figures(
+        answer_days=Counter({5: 1, None: 3}),
+        closed_unanswered=1,
+        unanswered_received=Counter({date(2025, 12, 20): 1, date(2025, 11, 1): 1}),
+    )
+    # on 2026-01-17 the one of 20 December is 28 days old: it can still be answered in time
+    answers = f.answers(28, date(2026, 1, 17))
+    assert (answers.received, answers.unanswered, answers.still_in_time) == (4, 2, 1)
+    assert answers.share_within == 0.25
+    assert f.answers(28, date(2026, 1, 18)).still_in_time == 0
+    assert f.answers(28, None).still_in_time == 0
 
 
 def test_answer_times_of_complaints(totals):
     # E1: K1 9 days, K2 45 days; E2: K3 not answered; E3: K4 9 days
-    e1 = totals["E1"].answers(28)
-    assert (e1.total, e1.done, e1.median_days, e1.within_target) == (2, 2, 27, 1)
-    region = totals["R1"].answers(28)
+    e1 = totals["E1"].answers(28, NOW.date())
+    assert (e1.received, e1.answered, e1.median_days, e1.within_target) == (2, 2, 27, 1)
+    region = totals["R1"].answers(28, NOW.date())
     assert totals["R1"].answer_days == {9: 2, 45: 1, None: 1}
-    assert (region.total, region.done, region.median_days, region.share_within) == (4, 3, 9, 0.5)
+    assert (region.received, region.answered, region.median_days) == (4, 3, 9)
+    assert (region.share_within, region.unanswered, region.still_in_time) == (0.5, 1, 0)
 
 
 def test_median_of_a_histogram():
@@ -293,10 +469,12 @@ def test_documents_show_the_figures(conn, config, tree, totals, tmp_path: Path):
     assert "1,1</b> avvikelser per 1\u00a0000 vårddagar" in region
     assert "de 2 av 8 enheter" in region
     # closure 23 days; K: 50 % answered within 28 days; 2 of 3 managers trained
-    assert "mediantid 23 dagar från rapport" in region and "83,3\u00a0% avslutades" in region
-    assert "50,0\u00a0% besvarade inom 28 dagar" in region
+    assert "mediantid på 23 dagar från rapport" in region
+    assert "5 av 9 (55,6\u00a0%) avslutades" in region
+    assert "2 av 4 klagomål och synpunkter\n(50,0\u00a0%) besvarades inom 28 dagar" in region
     assert "66,7\u00a0% (2 av 3) – under målet" in region
-    assert "3 avvikelser är fortfarande öppna mer än 60 dagar" in region
+    assert "3 avvikelser är fortfarande öppna, varav 3\nmer än 60 dagar" in region
+    assert "Vid årets slut var 2 avvikelser öppna mer än 60 dagar" in region
     # knowledge areas: the region's own table and one column per område
     assert "Vård- och omsorgsprevention (Äldres hälsa NPO)" in region
     assert "Ej kopplat till kunskapsområde" in region
@@ -306,7 +484,8 @@ def test_documents_show_the_figures(conn, config, tree, totals, tmp_path: Path):
     assert "Per verksamhet" not in unit and "Per enhet" not in unit  # no units below it
     assert "Bara månader med vårddagar i kapacitetsdata ingår." in unit
     assert '<td>dec</td><td class="n">1</td><td class="n">0</td>' in unit  # D04
-    assert "mediantid 27 dagar" in unit and "50,0\u00a0% besvarade inom 28 dagar" in unit
+    assert "Mediantid till svar för de besvarade: 27 dagar" in unit
+    assert "(50,0\u00a0%) besvarades inom 28 dagar" in unit
 
 
 def test_a_unit_without_capacity_data_says_so(conn, config, tree, totals, tmp_path: Path):

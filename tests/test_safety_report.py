@@ -62,6 +62,7 @@ class Document(HTMLParser):
 
     def __init__(self, html: str):
         super().__init__()
+        self.html = html
         self.headings: list[str] = []
         self.tables: dict[str, list[list[str]]] = {}
         self.text = ""
@@ -252,15 +253,23 @@ def build(conn: Connection) -> OrgTree:
     action("E3-2025-001", "E3", f"{YEAR}:E3:care_chain:avvikelser", ActionStatus.PLANNED)
     conn.execute(insert(Action), actions)
 
-    def finding(unit: str, kind: str, severity: int, title: str, year: int = YEAR):
+    def finding(
+        unit: str,
+        kind: str,
+        severity: int,
+        title: str,
+        year: int = YEAR,
+        key: str = "x",
+        value: float | None = None,
+    ):
         return {
-            "id": f"{year}:{unit}:{kind}:x",
+            "id": f"{year}:{unit}:{kind}:{key}",
             "year": year,
             "unit_id": unit,
             "kind": kind,
             "title": title,
             "measure": "avvikelser",
-            "value": None,
+            "value": value,
             "baseline": None,
             "severity": severity,
             "run_id": "test",
@@ -278,6 +287,12 @@ def build(conn: Connection) -> OrgTree:
             ),
             finding("E1", "risk", 3, "Enhetens eget fynd"),
             finding("R1", "trend", 3, "Fjolårets fynd", year=YEAR - 1),
+            # the enheter that stand out: E2 and E1 in Område Ett, E3 in Område Två
+            finding("E2", "under_reporting", 3, "Inga avvikelser", key="avvikelser", value=0),
+            finding("E1", "actions", 2, "1 av 2 åtgärder försenade", key="overdue", value=1),
+            finding("E3", "spc", 2, "Utanför styrgränserna", key="beyond", value=3.0),
+            finding("E3", "risk", 2, "4 avvikelser med risknivån mycket hög", value=4),
+            finding("E3", "spc", 2, "Fjolårets signal", year=YEAR - 1, key="run", value=3.0),
         ],
     )
     return OrgTree.load(conn)
@@ -352,10 +367,25 @@ def test_complaints_by_channel_and_answer_times(doc):
     assert channels["Totalt"][0] == "9"
     categories = doc.table(f"Klagomål och synpunkter per kategori {YEAR}")
     assert categories["Kommunikation"][0] == "5"
-    # 9 to answer, 8 answered, 5 within 28 days (5/9), median of 5×10 and 3×40 days
+    # 9 received, 8 answered, 5 within 28 days (5/9), median of 5×10 and 3×40 days
     text = squeeze(doc.text)
-    assert "Av 9 klagomål att besvara har 8 besvarats, 5 (55,6\u00a0%) inom 28 dagar." in text
-    assert "Mediantiden till svar var 10,0 dagar." in text
+    assert (
+        "5 av 9 klagomål och synpunkter (55,6\u00a0%) besvarades inom 28 dagar. Andelen räknas"
+        " på alla som inkom under året: <5 besvarades senare, 0 avslutades utan svarsdatum och"
+        " <5 var inte besvarade per 2026-11-23; de räknas som inte besvarade i tid."
+        " Mediantid till svar för de besvarade: 10 dagar."
+    ) in text
+    assert "55,6\u00a0% av dem besvarades inom 28 dagar" in text
+
+
+def test_status_at_the_year_end_says_what_it_cannot_know(doc):
+    # every deviation is Avslutad without a closing date: when it closed is not known
+    statuses = doc.table(f"Avvikelser per status vid årets slut {YEAR}")
+    assert statuses[f"Status {YEAR}-12-31"] == ["Antal", "Andel"]
+    assert statuses[f"Avslutad senast {YEAR}-12-31"] == ["0", "0,0\u00a0%"]
+    assert statuses["Ej avslutad vid årets slut"] == ["0", "0,0\u00a0%"]
+    assert statuses["Avslutad, avslutsdatum saknas"] == ["18", "100,0\u00a0%"]
+    assert "om den då var Ny eller Pågående går inte att veta" in squeeze(doc.text)
 
 
 def test_training_coverage_of_managers_against_the_target(doc):

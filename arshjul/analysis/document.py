@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from arshjul import charts
-from arshjul.analysis.findings import ANSWER_SHARE_TARGET, SEVERITY_SV, Analysis, month_sv
+from arshjul.analysis.findings import (
+    ANSWER_SHARE_TARGET,
+    MIN_COMPLAINTS_FOR_SHARE,
+    SEVERITY_SV,
+    Analysis,
+    month_sv,
+)
 from arshjul.analysis.stats import PARETO_CUTOFF
+from arshjul.compilation import answer_formats
 from arshjul.config import Config
 from arshjul.documents import Provenance, write_unit_documents
 from arshjul.figures import TRAINING_ROLES_SV
@@ -56,6 +63,8 @@ def write_documents(
             months=[month_sv(m) for m in a.months],
             children=[(c, analyses[c.id]) for c in tree.children(unit.id)],
             answer_target=ANSWER_SHARE_TARGET,
+            min_complaints=MIN_COMPLAINTS_FOR_SHARE,
+            **answer_formats(a.answers),
             pareto_cutoff=PARETO_CUTOFF,
             training_roles=TRAINING_ROLES_SV,
             origin=origin,

@@ -22,7 +22,7 @@ from arshjul.analysis.stats import (
     trend,
 )
 from arshjul.config import Codes, Config, KnowledgeAreas
-from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Durations, Figures, durations
+from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Answers, Figures
 from arshjul.models import Finding as FindingRow
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
@@ -158,7 +158,8 @@ class Analysis:
     risk: tuple[tuple[RiskCell, ...], ...]
     unassessed: int  # deviations without consequence or probability
     care_chain: int
-    answers: Durations
+    #: the complaints' answers as of ``today`` (the share is of all received)
+    answers: Answers
     answer_days: int
     peers: tuple[float, int] | None  # median deviations of the peers, number of peers
     #: (role, completed, rostered) of the patient-safety course, subtree, by the year's end
@@ -257,7 +258,7 @@ def analyse_unit(
         risk=tuple(tuple(row) for row in matrix),
         unassessed=this.deviations - sum(cell.count for row in matrix for cell in row),
         care_chain=this.care_chain,
-        answers=durations(this.answer_days, answer_days),
+        answers=this.answers(answer_days, data.today),
         answer_days=answer_days,
         peers=peers,
         training=tuple(
@@ -471,13 +472,17 @@ def _care_chain_findings(a: Analysis) -> Iterable[Finding]:
 
 
 def _answer_findings(a: Analysis) -> Iterable[Finding]:
-    share = a.answers.share_within
-    if share is None or a.answers.total < MIN_COMPLAINTS_FOR_SHARE:
+    """The share of all complaints received answered within the target days (the same
+    share as the compilation's: unanswered ones count as not answered in time)."""
+    answers = a.answers
+    share = answers.share_within
+    if share is None or answers.received < MIN_COMPLAINTS_FOR_SHARE:
         return
     if share < ANSWER_SHARE_TARGET:
         title = (
             f"{percent(share)} av klagomålen besvarade inom {a.answer_days} dagar"
-            f" (mål {percent(ANSWER_SHARE_TARGET, 0)})"
+            f" ({answers.within_target} av {answers.received} inkomna;"
+            f" mål {percent(ANSWER_SHARE_TARGET, 0)})"
         )
         yield _finding(
             a,
