@@ -40,6 +40,13 @@ def unit_dir(out: Path, period: Period, unit: Unit) -> Path:
     return inside(out, period.label, LEVEL_FOLDER[unit.level], slug(unit.id))
 
 
+def unit_link(unit: Unit, file_name: str) -> str:
+    """A relative link from any unit's document of a period to ``file_name`` of ``unit`` in
+    the same period: every unit's folder is ``<period>/<level>/<id>``, two levels below the
+    period, so the link works on disk and served alike."""
+    return f"../../{LEVEL_FOLDER[unit.level]}/{slug(unit.id)}/{file_name}"
+
+
 @dataclass(frozen=True)
 class Source:
     kind: str

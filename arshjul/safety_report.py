@@ -5,8 +5,10 @@ template. Each heading has the region's own text (``config/safety_report.yaml``,
 ``Config.safety_report``) and, where the data has something to say, the year's figures:
 
 * Resultat och analys — deviations by category, consequence, risk band and status at the
-  year's end (compilation counts, rolled up to the region and its områden), and the analysis
-  findings stored in ``finding`` for the region and its områden, most severe first;
+  year's end (compilation counts, rolled up to the region and its områden), the analysis
+  findings stored in ``finding`` for the region and its områden, most severe first, and how
+  many enheter stand out per område and reason (:mod:`arshjul.analysis.standouts`; the
+  analyses name them);
 * Rapporteringsskyldighet — lex Maria; Samverkan — deviations in the care chain;
 * Klagomål och synpunkter — by channel and category, and the answer times;
 * Egenkontroll — the share of managers who have completed the patient-safety course
@@ -34,7 +36,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis.findings import SEVERITY_SV
+from arshjul.analysis.standouts import MIN_RISK_CLUSTER, REASON_SV, Reason, Standout, standouts
 from arshjul.clock import local
 from arshjul.compilation import count_tables
 from arshjul.config import Config
@@ -186,6 +190,35 @@ def load_findings(conn: Connection, tree: OrgTree, year: int) -> list[ShownFindi
     return sorted(found, key=lambda f: (-f.severity, rank[f.unit.id], f.id))
 
 
+@dataclass(frozen=True)
+class StandoutCounts:
+    """How many enheter under one unit stand out, for each reason and in all (an enhet with
+    several reasons counts once in ``units``)."""
+
+    by_reason: Counter[Reason]
+    units: int
+
+    def column(self, name: str) -> int:
+        """A column of the document's table: a reason's value, or ``units``."""
+        return self.units if name == "units" else self.by_reason[Reason(name)]
+
+
+def count_standouts(found: list[Standout]) -> StandoutCounts:
+    return StandoutCounts(Counter(r for s in found for r in s.reasons), len(found))
+
+
+def load_standouts(
+    conn: Connection, tree: OrgTree, year: int
+) -> tuple[list[tuple[Unit, StandoutCounts]], StandoutCounts]:
+    """The enheter that stand out in the stored findings of ``year``, counted per område and
+    for the whole region."""
+    found = [f for f in analysis_findings.load_findings(conn, year) if f.year == year]
+    per_area = [
+        (a, count_standouts(standouts(tree, a.id, found))) for a in tree.at_level(OrgLevel.AREA)
+    ]
+    return per_area, count_standouts(standouts(tree, tree.root.id, found))
+
+
 # --- the report ----------------------------------------------------------------------------
 
 
@@ -209,6 +242,8 @@ class ReportData:
     plans: list[ActionTable]
     carried: ActionTable
     findings: list[ShownFinding]
+    standouts: list[tuple[Unit, StandoutCounts]]  # per område
+    region_standouts: StandoutCounts
 
 
 def coverage(f: Figures) -> Coverage:
@@ -220,6 +255,7 @@ def gather(conn: Connection, config: Config, tree: OrgTree, year: int) -> Report
     totals = roll_up(tree, count_own(conn, year))
     areas = tree.at_level(OrgLevel.AREA)
     plans, carried = action_tables(tree, count_actions(conn), year)
+    per_area, region_standouts = load_standouts(conn, tree, year)
     return ReportData(
         year=year,
         region=totals[tree.root.id],
@@ -229,12 +265,16 @@ def gather(conn: Connection, config: Config, tree: OrgTree, year: int) -> Report
         plans=plans,
         carried=carried,
         findings=load_findings(conn, tree, year),
+        standouts=per_area,
+        region_standouts=region_standouts,
     )
 
 
 #: the deviation and complaint figures shown per område and for the region
 AREA_FIGURES = ("deviations", "lex_maria", "care_chain", "complaints")
 #: the count tables of the region's figures (``count_tables``) and the figure each sums to
+#: the columns of the table of enheter that stand out: each reason, then the enheter in all
+STANDOUT_COLUMNS = (*(r.value for r in Reason), "units")
 #: the counts of the complaints' answers (figures.Answers) the document shows
 ANSWER_COUNTS = (
     "received",
@@ -296,6 +336,14 @@ def ledger(
         book.line(("training", name, region.id), [("training", name, a.id) for a, _ in data.areas])
     for u, _ in data.training:  # the trained are among the managers on the roster
         book.line(("training", "managers", u.id), [("training", "trained", u.id)])
+    # the enheter that stand out, per reason and in all: the områden's add up to the region's
+    for column in STANDOUT_COLUMNS:
+        for u, found in ((region, data.region_standouts), *data.standouts):
+            book.count(("standouts", column, u.id), found.column(column))
+        book.line(
+            ("standouts", column, region.id),
+            [("standouts", column, a.id) for a, _ in data.standouts],
+        )
     for t in (*data.plans, data.carried):
         statuses = list(ACTION_STATUS_SV) if t in data.plans else list(OPEN)
         for u, counts in (*t.areas, (region, t.region)):
@@ -353,6 +401,8 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         findings=told([f for f in data.findings if f.severity >= MIN_SEVERITY_SHOWN]),
         priorities=told([f for f in data.findings if top and f.severity == top]),
         severity_sv=SEVERITY_SV,
+        reason_sv=REASON_SV,
+        min_cluster=MIN_RISK_CLUSTER,
         sign_off=stamp,
         origin=origin,
     )

@@ -15,11 +15,13 @@ from arshjul import figures
 from arshjul.analysis import document as analysis_document
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis import findings as analysis_findings
-from arshjul.analysis import stats
+from arshjul.analysis import standouts, stats
+from arshjul.analysis.standouts import Reason
 from arshjul.cli import main
 from arshjul.config import Config
 from arshjul.demo import build_organisation, silent_units, write_demo
 from arshjul.documents import provenance
+from arshjul.formats.tables import parse_html, read_tables
 from arshjul.models import (
     Action,
     ActionStatus,
@@ -35,7 +37,7 @@ from arshjul.models import (
     StepRun,
     Training,
 )
-from arshjul.org import OrgTree
+from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 from tests.conftest import NOW
 
@@ -563,3 +565,91 @@ def test_flow_analyses_the_demo_region_and_finds_its_silent_units(workdir, confi
     again = analyse_flow(year=YEAR, unit=silent_units(build_organisation(config, "small"))[0])
     assert len(again) == 4  # the enhet and its verksamhet, område and region
     assert sorted(query(workdir, select(Finding.id))) == ids
+
+
+# --- the enheter that stand out in a roll-up -----------------------------------------------
+
+
+def test_roll_ups_list_the_enheter_that_stand_out_ranked(tree, analyses):
+    leaf = [f for uid in UNITS for f in analyses[uid].findings]
+    ranked = standouts.standouts(tree, "A1", leaf)
+    # E3: under-reporting (Hög) and its one action late (Hög); E1: a run above the centre
+    # line and 1 of 4 actions late (both Medel); E5: a run (Medel), and only 1 deviation of
+    # the highest risk, no cluster; E2 and E4 nothing of the four reasons
+    assert [(s.unit.id, s.severity, s.reasons) for s in ranked] == [
+        ("E3", 3, (Reason.UNDER_REPORTING, Reason.OVERDUE_ACTIONS)),
+        ("E1", 2, (Reason.SPC, Reason.OVERDUE_ACTIONS)),
+        ("E5", 2, (Reason.SPC,)),
+    ]
+    assert [s.unit.id for s in standouts.standouts(tree, "R1", leaf)] == ["E3", "E1", "E5"]
+    assert standouts.standouts(tree, "E3", leaf) == []  # an enhet has no enheter below
+
+
+def finding(
+    unit_id: str, kind: str, key: str, value: float, severity: int
+) -> analysis_findings.Finding:
+    return analysis_findings.Finding(
+        YEAR, unit_id, kind, key, "titel", "mått", value, None, severity
+    )
+
+
+def test_standouts_rank_by_severity_then_reasons_then_name():
+    units = [
+        Unit("R", "Region", OrgLevel.REGION, None),
+        Unit("A", "Område", OrgLevel.AREA, "R"),
+        Unit("V", "Verksamhet", OrgLevel.DEPARTMENT, "A"),
+        Unit("U1", "Bra", OrgLevel.UNIT, "V"),
+        Unit("U2", "Alfa", OrgLevel.UNIT, "V"),
+        Unit("U3", "Cesar", OrgLevel.UNIT, "V"),
+        Unit("U4", "Beta", OrgLevel.UNIT, "V"),
+        Unit("U5", "Ceta", OrgLevel.UNIT, "V"),
+    ]
+    found = [
+        finding("U1", "risk", "mycket hög", 3, 2),  # 3 of the highest risk: a cluster
+        finding("U1", "training", "patientsäkerhet:chef", 0.5, 3),  # not a reason
+        finding("U2", "risk", "mycket hög", 2, 2),  # 2: no cluster
+        finding("U2", "spc", "beyond", 14.0, 2),
+        finding("U3", "under_reporting", "avvikelser", 1, 2),
+        finding("U3", "spc", "run", 3.0, 2),
+        finding("U4", "actions", "overdue", 1, 3),
+        finding("U5", "actions", "without_effect", 1, 2),  # not late: not a reason
+        finding("V", "spc", "run", 3.0, 3),  # the verksamhet's own: not an enhet's
+    ]
+    ranked = standouts.standouts(OrgTree(units), "R", found)
+    # Hög first; then of the Medel ones Cesar with two reasons; then by name
+    assert [(s.unit.name, s.reasons) for s in ranked] == [
+        ("Beta", (Reason.OVERDUE_ACTIONS,)),
+        ("Cesar", (Reason.UNDER_REPORTING, Reason.SPC)),
+        ("Alfa", (Reason.SPC,)),
+        ("Bra", (Reason.RISK_CLUSTER,)),
+    ]
+    assert [f.kind for f in ranked[2].findings] == ["spc"]  # U2's lone risk is left out
+
+
+def test_roll_up_documents_link_the_enheter_that_stand_out(
+    conn, config, tree, analyses, tmp_path: Path
+):
+    origin = provenance(conn, ("synthetic",), now=NOW, run_id="test-run")
+    region_path, unit_path = analysis_document.write_documents(
+        tmp_path, config, tree, Period.full_year(YEAR), analyses, ["R1", "E3"], origin
+    )
+    rows = [
+        [c.text for c in row]
+        for t in read_tables(parse_html(region_path.read_text("utf-8")))
+        if t.title == f"Enheter som sticker ut {YEAR}"
+        for row in t.body
+    ]
+    assert [row[:5] for row in rows] == [
+        ["1", "Enhet E3", "Verksamhet", "Hög", "Möjlig underrapportering, Försenade åtgärder"],
+        ["2", "Enhet E1", "Verksamhet", "Medel", "Signal i styrdiagrammet, Försenade åtgärder"],
+        ["3", "Enhet E5", "Verksamhet", "Medel", "Signal i styrdiagrammet"],
+    ]
+    region = region_path.read_text("utf-8")
+    # a link that works from out/2025/region/R1/ on disk and served alike
+    assert '<a href="../../enheter/E3/analys.html">Enhet E3</a>' in region
+    assert (region_path.parent / "../../enheter/E3/analys.html").resolve() == unit_path.resolve()
+    text = " ".join(region.split())
+    assert "Region Syntet jämförs inte med någon annan: det finns ingen annan region" in text
+    assert "1 av 5 enheter under Region Syntet har möjlig underrapportering" in text
+    assert "Inga jämförbara enheter" not in text
+    assert "Enheter som sticker ut" not in unit_path.read_text("utf-8")

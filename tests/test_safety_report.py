@@ -388,6 +388,25 @@ def test_status_at_the_year_end_says_what_it_cannot_know(doc):
     assert "om den då var Ny eller Pågående går inte att veta" in squeeze(doc.text)
 
 
+def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
+    table = doc.table(f"Enheter som sticker ut per område {YEAR}")
+    assert table["Område"] == [
+        "Möjlig underrapportering",
+        "Signal i styrdiagrammet",
+        "Kluster av allvarliga risker",
+        "Försenade åtgärder",
+        "Enheter",
+    ]
+    # Område Ett: E2 under-reporting, E1 late actions; Område Två: E3 a signal and 4 of the
+    # highest risk; every count 1-4 is shown as <5
+    assert table["Område Ett"] == ["<5", "0", "0", "<5", "<5"]
+    assert table["Område Två"] == ["0", "<5", "<5", "0", "<5"]
+    assert table["Region Test"] == ["<5", "<5", "<5", "<5", "<5"]
+    text = squeeze(doc.text)
+    assert "<5 enheter sticker ut i årets analys" in text
+    assert '<a href="analys.html">regionens analys</a>' in doc.html
+
+
 def test_training_coverage_of_managers_against_the_target(doc):
     table = doc.table(f"Chefer med utbildning i patientsäkerhet {YEAR} (mål 90\u00a0%)")
     # E1: 6 managers, 5 in time (one in 2026); E3: 4 of 4; co-workers do not count

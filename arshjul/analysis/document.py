@@ -15,10 +15,11 @@ from arshjul.analysis.findings import (
     Analysis,
     month_sv,
 )
-from arshjul.analysis.stats import PARETO_CUTOFF
+from arshjul.analysis.standouts import MIN_RISK_CLUSTER, REASON_SV, Reason, reason_of, standouts
+from arshjul.analysis.stats import MIN_PEERS, PARETO_CUTOFF
 from arshjul.compilation import answer_formats
 from arshjul.config import Config
-from arshjul.documents import Provenance, write_unit_documents
+from arshjul.documents import Provenance, unit_link, write_unit_documents
 from arshjul.figures import TRAINING_ROLES_SV
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
@@ -45,10 +46,21 @@ def write_documents(
     unit_ids: Iterable[str],
     origin: Provenance,
 ) -> list[Path]:
-    """The analysis of each unit in ``unit_ids`` as HTML; returns the files written."""
+    """The analysis of each unit in ``unit_ids`` as HTML; returns the files written. A
+    roll-up's analysis lists the enheter below it that stand out (:mod:`.standouts`)."""
+    # the findings that can make an enhet stand out, drawn once for every roll-up
+    leaf_findings = [
+        f
+        for uid, a in analyses.items()
+        if not tree.children(uid)
+        for f in a.findings
+        if reason_of(f) is not None
+    ]
 
     def context(unit: Unit) -> dict[str, Any]:
         a = analyses[unit.id]
+        below = [u for u in tree.walk(unit.id) if u.id != unit.id and not tree.children(u.id)]
+        ranked = standouts(tree, unit.id, leaf_findings) if below else []
         return dict(
             region=config.settings.region,
             year=period.year,
@@ -67,6 +79,16 @@ def write_documents(
             **answer_formats(a.answers),
             pareto_cutoff=PARETO_CUTOFF,
             training_roles=TRAINING_ROLES_SV,
+            standouts=[
+                (s, unit_link(s.unit, "analys.html"), tree[s.unit.parent_id or s.unit.id])
+                for s in ranked
+            ],
+            reason_sv=REASON_SV,
+            min_cluster=MIN_RISK_CLUSTER,
+            enheter_below=len(below),
+            under_reporting_below=sum(Reason.UNDER_REPORTING in s.reasons for s in ranked),
+            same_level=len(tree.at_level(unit.level)) - 1,
+            min_peers=MIN_PEERS,
             origin=origin,
         )
 
