@@ -48,6 +48,17 @@ def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+#: small whole numbers in words, as Swedish prose writes them (the common gender: "en")
+NUMBER_WORDS_SV = ("noll", "en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio")
+
+
+def words(value: int) -> str:
+    """A number of a rule in a sentence in words (``3`` → ``tre``), so that a published
+    document's text holds no digit 1-4 that a reader could take for a suppressed count;
+    beyond ten as a number."""
+    return NUMBER_WORDS_SV[value] if 0 <= value < len(NUMBER_WORDS_SV) else number(value)
+
+
 def suppress(value: int, below: int = 5) -> str:
     """Counts 1..below-1 as ``<below`` (published documents); zero and larger as numbers."""
     if 0 < value < below:
@@ -111,6 +122,7 @@ def environment(templates: Path | None = None) -> SandboxedEnvironment:
         number=number,
         percent=percent,
         suppress=suppress,
+        words=words,
         iso=iso_date,
         level_sv=LEVEL_SV.get,
         kind_sv=lambda kind: KIND_SV.get(kind, kind),

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import Connection, insert
 
-from arshjul import safety_report
+from arshjul import render, safety_report
 from arshjul.config import Config, load_config
 from arshjul.documents import Provenance
 from arshjul.models import (
@@ -405,6 +405,8 @@ def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
     text = squeeze(doc.text)
     assert "<5 enheter sticker ut i årets analys" in text
     assert '<a href="analys.html">regionens analys</a>' in doc.html
+    # the rule's number in words: a digit 1-4 in a published text reads as a count
+    assert "(minst tre avvikelser med den högsta risknivån)" in text
 
 
 def test_training_coverage_of_managers_against_the_target(doc):
@@ -496,3 +498,11 @@ def test_the_document_states_its_rule_for_small_counts(doc):
 def test_no_hidden_count_can_be_worked_out_from_the_tables_and_shares(doc, tmp_path):
     # before complementary suppression: 9 complaints - Område Ett's 6 gave Område Två's <5
     assert recoverable_counts(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(0, "noll"), (1, "en"), (3, "tre"), (10, "tio"), (11, "11"), (1200, "1\u00a0200")],
+)
+def test_the_numbers_of_a_rule_are_written_in_words(value, written):
+    assert render.words(value) == written
