@@ -168,8 +168,8 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     # compile, analyse, action plan and two interim periods per unit, one safety report, and
     # the analyses of the two years whose plans the units handed back
     assert count(workdir, StepRun) == 7 * units + 1
-    assert "imported      action plans 2023: 50 worksheets, 130 actions" in out
-    assert "imported      action plans 2024: 50 worksheets, 213 actions" in out
+    assert "imported      action plans 2023: 50 worksheets, 135 actions" in out
+    assert "imported      action plans 2024: 50 worksheets, 220 actions" in out
     plan = next(year.glob("region/*/handlingsplan.html")).read_text("utf-8")
     assert "<h2>Försenade åtgärder</h2>" in plan and "(försenad)" in plan
     index = (year / "index.html").read_text("utf-8")
