@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.deployments.runner import RunnerDeployment
-from prefect.runner import Runner
 from prefect.schedules import Cron, Schedule
 
 from arshjul import home
@@ -41,6 +39,7 @@ from flows.interim import interim_report_flow
 from flows.reminders import send_reminders_flow
 from flows.runtime import resolve_now
 from flows.safety_report import safety_report_flow
+from flows.serving import ServeRunner, start_warm_process
 from flows.signoff import ask_pending, sign_off_flow
 
 #: the name every arshjul deployment has: ``prefect deployment run compile/arshjul``
@@ -67,6 +66,12 @@ def import_inbox(now: datetime | None = None) -> int:
     """Import the input files in the inbox folder; files imported before change nothing."""
     files = find_input_files(inbox(), KINDS)
     return len(import_data(files, now=resolve_now(now)))
+
+
+def served_flows() -> dict[str, Any]:
+    """Every flow ``serve`` serves, by its name (the name before ``/arshjul``)."""
+    served = [*STEP_FLOWS.values(), import_inbox, publish_calendars, send_reminders_flow]
+    return {f.name: f for f in [*served, cycle_flow, sign_off_flow]}
 
 
 def _rdate(run: StepRun, timezone: str) -> Schedule:
@@ -135,24 +140,14 @@ def _require_server(command: str) -> None:
         )
 
 
-class ServeRunner(Runner):
-    """Prefect's runner for ``arshjul serve``, stopping on SIGTERM (how systemd stops a
-    service) the way it stops on Ctrl-C: Prefect 3.8.8's own handler calls the runner's
-    async stop without awaiting it, which then never runs and warns on stderr."""
-
-    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
-        self._logger.info("SIGTERM received, shutting down")
-        # leaves asyncio.run(start()), whose cancellation stops the runner and pauses the
-        # schedules (pause_on_shutdown), exit status 0
-        sys.exit(0)
-
-
 def serve(config: Config, *, now: datetime) -> None:
     """Register the deployments with the Prefect server, ask again for every sign-off a
-    stopped serve left unasked (flows/signoff.py), and run the flows until stopped."""
+    stopped serve left unasked (flows/signoff.py), and run the flows until stopped, each run
+    in a process forked from the warm process (flows/serving.py)."""
     _require_server("arshjul serve")
+    start_warm_process()
     deployments = build_deployments(config, now=now)
-    runner = ServeRunner(pause_on_shutdown=True)
+    runner = ServeRunner(served_flows(), pause_on_shutdown=True)
     for deployment in deployments:
         runner.add_deployment(deployment)
     open_questions = ask_pending(open_workspace())
