@@ -137,7 +137,11 @@ def execute(module: str, name: str, flow_run: FlowRun, env: dict[str, str]) -> N
     flow = getattr(importlib.import_module(module), name)
     run_log = flow_run_logger(flow_run, flow)
     if warm:
-        run_log.info("Executing in process %d, forked from arshjul serve", os.getpid())
+        run_log.info(
+            "Executing in process %d, forked from arshjul serve's warm process %d",
+            os.getpid(),
+            os.getppid(),
+        )
     else:
         run_log.warning("%s was not imported by arshjul serve's warm process", module)
     try:

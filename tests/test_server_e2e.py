@@ -534,9 +534,15 @@ def test_the_first_data_gets_in_through_the_inbox_deployment(region, imported):
                 parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[imported.id])
             )
         )
-    lines = region.logs(import_data.id)  # in the UI, nested under the import_inbox run
-    for kind in ("organisation", "deviations", "complaints"):
-        assert any(line.startswith(f"{kind}.csv ({kind}):") for line in lines), lines
+    kinds = ("organisation", "deviations", "complaints")
+
+    def imported_kinds() -> list[str] | None:
+        # in the UI, nested under the import_inbox run; the last lines come after its state
+        lines = region.logs(import_data.id)
+        said = all(any(line.startswith(f"{k}.csv ({k}):") for line in lines) for k in kinds)
+        return lines if said else None
+
+    wait_until("each kind's line in the import's log", imported_kinds, 60, region.serving())
     status = region.run("arshjul", "status", "--year", "2025", "--format", "json")
     assert status.returncode == 0, status.stderr
     assert {r["unit_id"] for r in json.loads(status.stdout)} >= {"R1", "E1", "E2", "E3"}
@@ -593,6 +599,38 @@ def test_a_compile_waits_for_the_lock_in_its_log_then_writes_documents_and_statu
     assert len(units) == 8
     assert {r["unit_id"] for r in rows} == units
     assert {(r["status"], r["run_id"]) for r in rows} == {("done", str(flow_run.id))}
+
+
+def parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def test_a_coordinators_rerun_executes_in_a_child_of_serves_warm_process(region, serve, imported):
+    """A unit's rerun started from the UI is executed by a process forked from serve's warm
+    process, which imported arshjul and Prefect once (flows/serving.py), not by a new
+    interpreter (``python -m prefect.engine``, Prefect's way); it completes, and the warm
+    process lives on for the next run."""
+    flow_run = region.start_deployment(f"compile/{DEPLOYMENT}", year=2025, unit="E1")
+    run = region.finished(flow_run.id, serve)
+    assert run.state.type == StateType.COMPLETED, run.state
+    forked = re.compile(
+        r"Executing in process (\d+), forked from arshjul serve's warm process (\d+)"
+    )
+
+    def said() -> list[re.Match[str]] | None:
+        found = [m for line in region.logs(flow_run.id) if (m := forked.fullmatch(line))]
+        return found or None
+
+    [line] = wait_until("the run's first line", said, 60, serve)
+    child, warm = int(line.group(1)), int(line.group(2))
+    assert parent(warm) == serve.popen.pid
+    assert b"multiprocessing.forkserver" in Path(f"/proc/{warm}/cmdline").read_bytes()
+    assert child != warm
+    # the first line of a run executed by a new interpreter (prefect.engine loading the flow)
+    assert not any("Downloading flow code" in line for line in region.logs(flow_run.id))
+    out = region.folder / "out" / "2025" / "region" / "R1" / "sammanstallning.html"
+    assert str(flow_run.id) in out.read_text("utf-8")
 
 
 def sign_off_run(region: Region, title: str) -> FlowRun | None:
