@@ -40,6 +40,17 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def stop_group(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """SIGTERM to the process group ``process`` leads, as systemd stops a service; SIGKILL
+    after ``grace`` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 @contextmanager
 def prefect_server(env: Mapping[str, str], folder: Path) -> Iterator[str]:
     """A ``prefect server start`` of its own (own PREFECT_HOME, a free port); its API URL."""
@@ -63,12 +74,7 @@ def prefect_server(env: Mapping[str, str], folder: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield api_url
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
+        stop_group(server, grace=30)
 
 
 @dataclass(frozen=True)
@@ -103,12 +109,7 @@ def arshjul_serve(env: Mapping[str, str], folder: Path) -> Iterator[None]:
             time.sleep(0.2)
         yield
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        try:
-            serve.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait(10)
+        stop_group(serve, grace=60)
 
 
 def trigger(env: Mapping[str, str], folder: Path, parameters: Mapping[str, str]) -> ServedRun:
