@@ -28,6 +28,7 @@ the old code), as docs/operations.md says for every upgrade.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import importlib
 import logging
@@ -202,10 +203,13 @@ class ServeRunner(Runner):
         return WarmStarter(address, registry.get_deployment_name(deployment), self._control_channel)
 
     async def start(self, run_once: bool = False, webserver: bool | None = None) -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._look_when_scheduled)
+        # a task of its own, not a task group around start(): a task group's cancellation
+        # would also cancel the runner's way out, which pauses the schedules
+        listening = asyncio.create_task(self._look_when_scheduled())
+        try:
             await super().start(run_once=run_once, webserver=webserver)
-            group.cancel_scope.cancel()
+        finally:
+            listening.cancel()
 
     async def _look_when_scheduled(self) -> None:
         """Look for runs whenever one of a served deployment is scheduled (the Prefect UI's
