@@ -226,7 +226,8 @@ class ServeRunner(Runner):
             try:
                 async with get_events_subscriber(filter=scheduled) as events:
                     async for _ in events:
-                        await self._get_and_submit_flow_runs()
+                        # Prefect 3.8.8 leaves this method unannotated
+                        await self._get_and_submit_flow_runs()  # type: ignore[no-untyped-call]
             except Exception as exc:  # noqa: BLE001  (the poll still finds every run)
                 self._logger.warning("no events from the Prefect server (%s): polling only", exc)
             await anyio.sleep(self.query_seconds)
