@@ -32,6 +32,7 @@ from arshjul.render import NBSP, number, share
 
 Key = Hashable
 
+
 #: written for a complementary suppression
 SECONDARY_MARK = ".."
 
@@ -65,7 +66,7 @@ def small(n: int | None, below: int) -> bool:
     return n is not None and 0 < n < below
 
 
-#: passes over the lines before :func:`intervals` stops narrowing
+#: visits per line, on average, before :func:`intervals` stops narrowing
 MAX_PASSES = 200
 
 #: a reader's knowledge of a count: its least and greatest possible value (None: no bound)
@@ -79,17 +80,21 @@ def intervals(
     unshown: Iterable[Key],
     below: int,
 ) -> dict[Key, Bounds]:
-    """What a reader of the published counts can know of each count: shown counts exactly,
-    ``<below`` as 1..below-1, ``..`` as 0 or ≥ below, ``unshown`` ones (never printed, such as
-    the rest of a total that its parts do not cover) as ≥ 0; narrowed along every line until
-    nothing changes."""
-    lines = list(lines)
+    """What a reader of the published counts can know of each hidden count (a shown one is
+    known exactly): ``<below`` as 1..below-1, ``..`` as 0 or ≥ below, ``unshown`` ones (never
+    printed, such as the rest of a total that its parts do not cover) as ≥ 0; narrowed along
+    every line until nothing changes."""
     hidden = set(marks) | set(unshown)
-    known: dict[Key, Bounds] = {k: (v, v) for k, v in values.items() if k not in hidden}
-    for k in hidden:
-        known[k] = (1, below - 1) if marks.get(k) is Mark.PRIMARY else (0, None)
+    known: dict[Key, Bounds] = {
+        k: (1, below - 1) if marks.get(k) is Mark.PRIMARY else (0, None) for k in hidden
+    }
+
+    def bounds(k: Key) -> Bounds:
+        return known.get(k) or (values[k], values[k])
 
     def narrow(k: Key, lo: int, hi: int | None) -> bool:
+        if k not in known:  # shown: nothing to learn
+            return False
         old_lo, old_hi = known[k]
         lo = max(lo, old_lo)
         hi = hi if old_hi is None else old_hi if hi is None else min(hi, old_hi)
@@ -103,26 +108,45 @@ def intervals(
         known[k] = (lo, hi)
         return True
 
-    # each pass narrows some bound towards the true value; a cap keeps a slow creep (a bound
-    # moving by one per pass round a cycle of lines) from running long
-    for _ in range(MAX_PASSES):
-        changed = False
-        for line in lines:
-            parts = [known[p] for p in line.parts]
-            t_lo, t_hi = known[line.total]
-            lo_sum = sum(lo for lo, _ in parts)
-            unbounded = sum(hi is None for _, hi in parts)
-            hi_sum = sum(hi for _, hi in parts if hi is not None)
-            changed |= narrow(line.total, lo_sum, None if unbounded else hi_sum)
-            for p, (p_lo, p_hi) in zip(line.parts, parts, strict=True):
-                # the other parts' greatest sum, None when one of them has no bound
-                others_unbounded = unbounded - (p_hi is None)
-                others_hi = None if others_unbounded else hi_sum - (p_hi or 0)
-                lo = 0 if others_hi is None else t_lo - others_hi
-                hi = None if t_hi is None else t_hi - (lo_sum - p_lo)
-                changed |= narrow(p, lo, hi)
-        if not changed:
-            break
+    def visit(line: Line) -> list[Key]:
+        """Narrow the line's members by the others; returns those narrowed."""
+        parts = [bounds(p) for p in line.parts]
+        t_lo, t_hi = bounds(line.total)
+        lo_sum = sum(lo for lo, _ in parts)
+        unbounded = sum(hi is None for _, hi in parts)
+        hi_sum = sum(hi for _, hi in parts if hi is not None)
+        changed = [line.total] if narrow(line.total, lo_sum, None if unbounded else hi_sum) else []
+        for p, (p_lo, p_hi) in zip(line.parts, parts, strict=True):
+            # the other parts' greatest sum, None when one of them has no bound
+            others_unbounded = unbounded - (p_hi is None)
+            others_hi = None if others_unbounded else hi_sum - (p_hi or 0)
+            lo = 0 if others_hi is None else t_lo - others_hi
+            hi = None if t_hi is None else t_hi - (lo_sum - p_lo)
+            if narrow(p, lo, hi):
+                changed.append(p)
+        return changed
+
+    # a work list: a line is looked at again only when one of its members narrowed, so a
+    # ledger of a whole region costs what its hidden counts' neighbourhoods cost. Only lines
+    # with a hidden member can narrow anything. Each visit narrows some bound towards the
+    # true value; a cap keeps a slow creep (a bound moving by one per visit round a cycle of
+    # lines) from running long
+    lines = [line for line in lines if hidden.intersection(line.members)]
+    touching: dict[Key, list[int]] = {}
+    for i, line in enumerate(lines):
+        for k in line.members:
+            touching.setdefault(k, []).append(i)
+    queue, queued = list(range(len(lines))), set(range(len(lines)))
+    budget = MAX_PASSES * max(len(lines), 1)
+    while queue and budget:
+        budget -= 1
+        i = queue.pop()
+        queued.discard(i)
+        for k in visit(lines[i]):
+            for j in touching[k]:
+                if j not in queued:
+                    queued.add(j)
+                    queue.append(j)
     return known
 
 
@@ -140,14 +164,14 @@ def protect(
     counts pinned, then the fewest hidden counts pinned, then the smallest (ties in the order
     the counts were registered). In a one-way table that is the next-smallest cell of the
     row; in a table with margins both ways it grows to a rectangle of hidden cells, each row
-    and column of it with two."""
+    and column of it with two. Complements that later ones made needless are shown again."""
     lines, unshown = list(lines), set(unshown)
     order = {k: i for i, k in enumerate(values)}
     marks = {k: Mark.PRIMARY for k, v in values.items() if k not in unshown and small(v, below)}
     while True:
         bounds = intervals(values, lines, marks, unshown, below)
         if not pinned(bounds, marks):
-            return marks
+            return _unhide(values, lines, marks, unshown, below)
         exact = {k for k in marks if bounds[k][0] == bounds[k][1]}
         candidates = {
             k
@@ -168,6 +192,25 @@ def protect(
             return len(pinned(after, trial)), exact, values[k], order[k]
 
         marks[min(nonzero, key=left)] = Mark.SECONDARY
+
+
+def _unhide(
+    values: Mapping[Key, int],
+    lines: list[Line],
+    marks: dict[Key, Mark],
+    unshown: set[Key],
+    below: int,
+) -> dict[Key, Mark]:
+    """``marks`` less the complementary suppressions that turned out not to be needed: each
+    choice above was the best at its step, and a later one may protect what an earlier one
+    did, so each is shown again, the largest first, when no small count is pinned without
+    it."""
+    secondary = [k for k, m in marks.items() if m is Mark.SECONDARY]
+    for k in sorted(secondary, key=lambda k: -values[k]):
+        trial = {h: m for h, m in marks.items() if h != k}
+        if not pinned(intervals(values, lines, trial, unshown, below), trial):
+            marks = trial
+    return marks
 
 
 class Ledger:

@@ -68,6 +68,25 @@ def test_a_table_with_margins_both_ways_hides_a_rectangle():
     assert intervals(values, lines, marks, (), 5)["A_x"] == (1, 4)
 
 
+def test_a_complement_that_later_ones_make_needless_is_shown_again():
+    #        x   y   z | total
+    #   A   12   8   3 |  23
+    #   B    1  12   0 |  13
+    #   tot 13  20   3 |  36
+    # one step at a time the search also hides A's 8; once B's 12 and the 20 of column y are
+    # hidden, row A (23 = 12 + 8 + 3) has A's 12 open beside the 3 and the 8 is needless
+    values: dict[Key, int] = dict(
+        A_x=12, A_y=8, A_z=3, A_t=23, B_x=1, B_y=12, B_z=0, B_t=13, T_x=13, T_y=20, T_z=3, T_t=36
+    )
+    lines = [Line(f"{r}_t", (f"{r}_x", f"{r}_y", f"{r}_z")) for r in "ABT"]
+    lines += [Line(f"T_{c}", (f"A_{c}", f"B_{c}")) for c in "xyzt"]
+    marks = protect(values, lines, 5)
+    assert marks == {"A_z": P, "B_x": P, "T_z": P, "A_x": S, "B_y": S, "T_y": S}
+    bounds = intervals(values, lines, marks, (), 5)
+    # A's 3 is 3 or 4, B's 1 is 1 or 2: narrowed, never pinned
+    assert [bounds[k] for k in ("A_z", "B_x", "T_z")] == [(3, 4), (1, 2), (3, 4)]
+
+
 def test_a_column_with_one_small_cell_gets_a_second_suppression():
     ledger = Ledger()
     for area, n in (("nord", 2), ("syd", 40), ("mitt", 9)):
