@@ -43,6 +43,20 @@ class Holder:
     acquired_at: datetime
 
 
+class Busy(ConflictError):
+    """Another run holds the step for some of the units asked for (``holders``)."""
+
+    def __init__(self, step: str, period: str, holders: list[Holder]):
+        self.holders = holders
+        first, more = holders[0], len(holders) - 1
+        super().__init__(
+            f"{step} {period} is already running for {first.unit_id}"
+            f"{f' and {more} more units' if more else ''}"
+            f" (run {first.run_id}, since {local(first.acquired_at):%Y-%m-%d %H:%M}):"
+            " try again when it has finished"
+        )
+
+
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -74,10 +88,41 @@ def step_lock(
     poll_seconds: float = 1.0,
     stale_after: timedelta = STALE_AFTER,
 ) -> Iterator[None]:
-    """Hold ``step`` for ``period`` and ``unit_ids`` while the block runs. If another run
-    holds any of them, wait up to ``wait`` for it, then refuse with a :class:`ConflictError`
+    """Hold ``step`` for ``period`` and ``unit_ids`` while the block runs (see :func:`acquire`
+    for waiting and refusing)."""
+    acquire(
+        engine,
+        step=step,
+        period=period,
+        unit_ids=unit_ids,
+        run_id=run_id,
+        clock=clock,
+        wait=wait,
+        poll_seconds=poll_seconds,
+        stale_after=stale_after,
+    )
+    try:
+        yield
+    finally:
+        release(engine, step=step, period=period, run_id=run_id)
+
+
+def acquire(
+    engine: Engine,
+    *,
+    step: str,
+    period: str,
+    unit_ids: Sequence[str],
+    run_id: str,
+    clock: Callable[[], datetime],
+    wait: timedelta = timedelta(minutes=5),
+    poll_seconds: float = 1.0,
+    stale_after: timedelta = STALE_AFTER,
+) -> None:
+    """Take ``step`` for ``period`` and ``unit_ids`` for ``run_id`` until :func:`release`. If
+    another run holds any of them, wait up to ``wait`` for it, then refuse with :class:`Busy`
     naming the run that holds it. Both are logged in Swedish (the coordinator reads them in
-    the flow run's log)."""
+    the flow run's log). Taking what ``run_id`` holds already (a retried attempt) succeeds."""
     deadline = time.monotonic() + wait.total_seconds()
     minutes = round(wait.total_seconds() / 60)
     waited = False
@@ -92,11 +137,7 @@ def step_lock(
                 " när den är klar",
                 step, period, held, since, minutes,
             )  # fmt: skip
-            raise ConflictError(
-                f"{step} {period} is already running for {first.unit_id}"
-                f"{f' and {more} more units' if more else ''}"
-                f" (run {first.run_id}, since {since}): try again when it has finished"
-            )
+            raise Busy(step, period, holders)
         if not waited:
             log.info(
                 "%s %s väntar: %s sedan %s (högst %d minuter)", step, period, held, since, minutes
@@ -105,15 +146,16 @@ def step_lock(
         time.sleep(poll_seconds)
     if waited:
         log.info("%s %s: låset är fritt, fortsätter", step, period)
-    try:
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(
-                delete(StepLock).where(
-                    StepLock.step == step, StepLock.period == period, StepLock.run_id == run_id
-                )
+
+
+def release(engine: Engine, *, step: str, period: str, run_id: str) -> None:
+    """Give back what ``run_id`` holds of ``step`` for ``period``."""
+    with engine.begin() as conn:
+        conn.execute(
+            delete(StepLock).where(
+                StepLock.step == step, StepLock.period == period, StepLock.run_id == run_id
             )
+        )
 
 
 def _try_acquire(
