@@ -8,15 +8,27 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from arshjul.charts import bar_chart
 from arshjul.clock import local
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Codes, Config
 from arshjul.documents import Provenance, write_unit_documents
-from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Answers, Figures, YearEndStatus
+from arshjul.figures import (
+    SAFETY_COURSE,
+    SOURCES,
+    TRAINING_ROLES_SV,
+    Answers,
+    Figures,
+    YearEndStatus,
+    count_own,
+    roll_up,
+)
 from arshjul.models import DeviationStatus, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 from arshjul.render import MONTHS_SV, number, share
+from arshjul.steps import Run, Step, unit_documents
 
 
 def ordered(counter: Counter[Any], order: Iterable[Any]) -> list[tuple[Any, int]]:
@@ -158,3 +170,22 @@ STATUS_SV = {
     DeviationStatus.IN_PROGRESS: "Pågående",
     DeviationStatus.CLOSED: "Avslutad",
 }
+
+
+# --- the step ------------------------------------------------------------------------------
+
+
+def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Figures]:
+    return roll_up(tree, count_own(conn, period.year))
+
+
+write = unit_documents(write_documents)
+
+
+STEP = Step(
+    name="compile",
+    title_sv="Sammanställning",
+    sources=SOURCES,
+    gather=gather,
+    write=write,
+)

@@ -29,6 +29,9 @@ from arshjul.models import (
 )
 from arshjul.org import OrgTree
 
+#: what documents of the year's figures are built from: the imported organisation, deviations,
+#: complaints, capacity (patient days), training rosters and actions
+SOURCES = ("organisation", "deviations", "complaints", "capacity", "training", "actions")
 #: the patient-safety course whose coverage the compilation and the analysis follow up
 SAFETY_COURSE = "patientsäkerhet"
 #: roles of the training roster, as the documents name them

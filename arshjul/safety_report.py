@@ -29,7 +29,7 @@ Python over the områden.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,14 @@ from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 from arshjul.signoff import Stamp
+from arshjul.steps import Gathered, Run, Signed, Step
+from arshjul.workspace import Workspace
 
 DOCUMENT = "safety_report"
 FILE_NAME = "patientsakerhetsberattelse.html"
 TEMPLATE = "safety_report.html.j2"
+#: what the report is built from: the cycle's data plus training and the action plans
+SOURCES = ("organisation", "deviations", "complaints", "training", "actions")
 
 #: the training roster's code for managers (``codes.yaml``: training_roles)
 MANAGER_ROLE = "chef"
@@ -251,7 +255,7 @@ def coverage(f: Figures) -> Coverage:
     return Coverage(f.training_rostered.get(key, 0), f.training_completed.get(key, 0))
 
 
-def gather(conn: Connection, config: Config, tree: OrgTree, year: int) -> ReportData:
+def report_data(conn: Connection, config: Config, tree: OrgTree, year: int) -> ReportData:
     totals = roll_up(tree, count_own(conn, year))
     areas = tree.at_level(OrgLevel.AREA)
     plans, carried = action_tables(tree, count_actions(conn), year)
@@ -427,3 +431,31 @@ def write_document(
         TEMPLATE,
         lambda _unit: context(config, data, stamp, origin),
     )
+
+
+# --- the step ------------------------------------------------------------------------------
+
+
+def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> ReportData:
+    return report_data(conn, run.config, tree, period.year)
+
+
+def write(
+    ws: Workspace, period: Period, gathered: Gathered[ReportData], units: Sequence[str]
+) -> list[Path]:
+    """The region's report (``units`` is the region alone)."""
+    assert gathered.stamp is not None  # a signed step's gather made its stamp
+    return write_document(
+        ws.out, ws.config, gathered.tree, gathered.figures, gathered.stamp, gathered.origin
+    )
+
+
+STEP = Step(
+    name="safety_report",
+    title_sv="Patientsäkerhetsberättelse",
+    sources=SOURCES,
+    gather=gather,
+    write=write,
+    signed=Signed(DOCUMENT, FILE_NAME),
+    region_only=True,
+)

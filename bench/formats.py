@@ -31,7 +31,9 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
-from arshjul import action_plan, ics, worksheet
+from arshjul import ics
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.plans import build_plans
 from arshjul.config import load_config
 from arshjul.demo import Scale, write_demo
 from arshjul.documents import unit_dir
@@ -346,7 +348,7 @@ def measure(database_url: str, out: Path, year: int, now: datetime) -> list[Row]
     ws = open_workspace(database_url=database_url, out=out)
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
-        plans = action_plan.build_plans(conn, ws.config, tree, year)
+        plans = build_plans(conn, ws.config, tree, year)
     units = list(tree.walk(tree.root.id))
     period = Period.full_year(year)
     compilations = [

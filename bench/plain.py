@@ -1,9 +1,10 @@
 """The pipeline of ``arshjul run`` as plain function calls: no Prefect engine, no API server.
 
-Each flow's tasks are called through ``task.fn`` (the undecorated function) in the order the
-flows in ``flows/`` call them, so the work is the same as the Prefect run's and the difference
-in wall time is Prefect's (engine, API calls, ephemeral server, process start-up). Each call is
-timed, which is also the profile of where the cycle's time goes.
+The steps run through the same runner as the flows' (:func:`arshjul.steps.run_step`), with each
+piece called directly instead of as a task; the imports and the calendars call the flows' tasks
+through ``task.fn`` (the undecorated function). So the work is the same as the Prefect run's
+and the difference in wall time is Prefect's (engine, API calls, ephemeral server, process
+start-up). Each call is timed, which is also the profile of where the cycle's time goes.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from arshjul.clock import local
-from arshjul.documents import unit_dir
+from arshjul import action_plan, analysis, compilation, interim, safety_report
+from arshjul.clock import now as wall_clock
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import InputFile, find_input_files
 from arshjul.periods import Period, latest_period, parse_period
+from arshjul.signoff import SignOffResult
+from arshjul.steps import Call, Run, SignOffRequest, Step, StepResult, run_step
 from arshjul.workspace import Workspace
-from flows import action_plan, analyse, calendars, importing, interim, safety_report
-from flows import compile as compiling
-from flows.signoff import request_sign_off
-from flows.steps import exclusive, record_step
+from flows import calendars, importing
+from flows.runner import signing
+from flows.runtime import run_id
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Steps:
@@ -41,6 +44,14 @@ class Steps:
             return fn()
         finally:
             self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
+
+    def pieces(self, step: str) -> Call:
+        """A step's pieces called one by one, each timed as ``step: piece``."""
+
+        def call(piece: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+            return self(f"{step}: {piece.__name__}", lambda: piece(*args, **kwargs))
+
+        return call
 
     @property
     def total(self) -> float:
@@ -60,110 +71,43 @@ def import_all(ws: Workspace, folder: Path, now: datetime, steps: Steps) -> dict
     return rows
 
 
+def one_step(
+    ws: Workspace, step: Step[Any], period: Period, unit: str | None, now: datetime, steps: Steps
+) -> StepResult:
+    """flows.runner.run_step(publish=False, approve=True)."""
+    signer = signing(ws, approve=True, now=now)
+
+    def sign_off(request: SignOffRequest) -> SignOffResult:
+        return steps(f"{step.name}: sign-off", lambda: signer(request))
+
+    run = Run(ws.config, now, run_id())
+    return run_step(
+        ws,
+        step,
+        period,
+        unit,
+        run,
+        sign_off=sign_off,
+        clock=wall_clock,
+        call=steps.pieces(step.name),
+    )
+
+
 def compile_step(ws: Workspace, year: int, unit: str | None, now: datetime, steps: Steps) -> None:
     """flows.compile.compile_flow(publish=False)."""
-    period = Period.full_year(year)
-    tree, totals = steps("compile: count + roll up", lambda: compiling.count_figures.fn(ws, period))
-    unit_ids = tree.affected(unit)
-    with exclusive(ws, "compile", period, [unit] if unit else unit_ids):
-        steps(
-            "compile: write documents",
-            lambda: compiling.write_compilations.fn(ws, tree, totals, period, unit_ids, now),
-        )
-        steps("record steps", lambda: record_step.fn(ws, "compile", period, unit_ids, now, now))
+    one_step(ws, compilation.STEP, Period.full_year(year), unit, now, steps)
 
 
 def cycle(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
-    """flows.cycle.cycle_flow(approve=True, publish=False)."""
-    compile_step(ws, year, None, now, steps)
+    """flows.cycle.run_cycle(approve=True)."""
     period = Period.full_year(year)
-
-    tree, analyses = steps(
-        "analyse: gather + analyse",
-        lambda: analyse.analyse_units.fn(ws, period, local(now).date()),
-    )
-    unit_ids = tree.affected(None)
-    with exclusive(ws, "analyse", period, unit_ids):
-        steps(
-            "analyse: store findings",
-            lambda: analyse.store_findings.fn(ws, analyses, period, unit_ids),
-        )
-        steps(
-            "analyse: write documents",
-            lambda: analyse.write_analyses.fn(ws, tree, analyses, period, unit_ids, now),
-        )
-        steps("record steps", lambda: record_step.fn(ws, "analyse", period, unit_ids, now, now))
-
-    tree, plans = steps("action plan: build", lambda: action_plan.build_plans.fn(ws, period))
-    with exclusive(ws, action_plan.DOCUMENT, period, unit_ids):
-        steps(
-            "action plan: write XLSX worksheets",
-            lambda: action_plan.write_worksheets.fn(ws, tree, plans, period, unit_ids, now),
-        )
-        steps(
-            "action plan: write documents",
-            lambda: action_plan.write_plans.fn(ws, tree, plans, period, unit_ids, now),
-        )
-        steps(
-            "record steps",
-            lambda: record_step.fn(ws, action_plan.DOCUMENT, period, unit_ids, now, now),
-        )
-    role = ws.config.settings.sign_off.role(action_plan.DOCUMENT)
-    path = unit_dir(ws.out, period, tree.root) / action_plan.action_plan.FILE_NAME
-    steps(
-        "sign-offs",
-        lambda: request_sign_off(
-            ws,
-            document=action_plan.DOCUMENT,
-            period=period.label,
-            unit_id=tree.root.id,
-            path=path,
-            role=role,
-            approve=True,
-            now=now,
-        ),
-    )
-
-    tree, data, stamp, origin = steps(
-        "safety report: gather", lambda: safety_report.gather_report.fn(ws, year, now)
-    )
-    html = steps(
-        "safety report: write",
-        lambda: safety_report.write_report.fn(ws, tree, data, stamp, origin),
-    )
-    steps(
-        "sign-offs",
-        lambda: request_sign_off(
-            ws,
-            document=safety_report.safety_report.DOCUMENT,
-            period=period.label,
-            unit_id=tree.root.id,
-            path=html,
-            role=stamp.role,
-            approve=True,
-            now=now,
-        ),
-    )
-    steps(
-        "record steps",
-        lambda: record_step.fn(ws, "safety_report", period, [tree.root.id], now, now),
-    )
+    for step in (compilation.STEP, analysis.STEP, action_plan.STEP, safety_report.STEP):
+        one_step(ws, step, period, None, now, steps)
 
 
 def interim_report(ws: Workspace, period_label: str, now: datetime, steps: Steps) -> None:
     """flows.interim.interim_report_flow(publish=False)."""
-    period = parse_period(period_label, now.date())
-    tree, totals = steps("interim: gather", lambda: interim.gather_figures.fn(ws, period))
-    unit_ids = tree.affected(None)
-    with exclusive(ws, "interim_report", period, unit_ids):
-        steps(
-            "interim: write documents",
-            lambda: interim.write_sections.fn(ws, tree, totals, period, unit_ids, now),
-        )
-        steps(
-            "record steps",
-            lambda: record_step.fn(ws, "interim_report", period, unit_ids, now, now),
-        )
+    one_step(ws, interim.STEP, parse_period(period_label, now.date()), None, now, steps)
 
 
 def publish(ws: Workspace, now: datetime, steps: Steps) -> None:

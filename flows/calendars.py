@@ -17,9 +17,9 @@ from arshjul.documents import provenance, write_start_page, write_year_index
 from arshjul.feed_tokens import load_secret
 from arshjul.org import OrgTree
 from arshjul.periods import period_of
-from arshjul.workspace import Workspace, open_workspace
+from arshjul.workspace import Workspace
 from flows.runtime import resolve_now, run_id
-from flows.steps import step_task, unwalked
+from flows.steps import open_ws, step_task, unwalked
 
 log = logging.getLogger("arshjul")
 
@@ -65,15 +65,18 @@ def write_status_documents(ws: Workspace, now: datetime) -> list[Path]:
     return written
 
 
-@flow(name="publish_calendars")
-def publish_calendars(now: datetime | None = None) -> list[Path]:
+def publish_site(ws: Workspace, now: datetime) -> list[Path]:
     """Write the feeds for the current and the next calendar year and the index page under
     ``<out>/calendar``, the status documents of the cycles they show and the start page;
     returns the files written."""
-    now = resolve_now(now)
-    ws = open_workspace()
     written = write_calendar_site(ws, unwalked(build_calendar_site(ws, now)))
     written += write_status_documents(ws, now)
     feeds = sum(path.suffix == ".ics" for path in written)
     log.info("calendars: %d feeds in %s", feeds, ws.out / "calendar")
     return written
+
+
+@flow(name="publish_calendars")
+def publish_calendars(now: datetime | None = None) -> list[Path]:
+    """:func:`publish_site` as a flow run of its own (every morning, ``calendar export``)."""
+    return publish_site(open_ws(), resolve_now(now))

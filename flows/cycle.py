@@ -1,17 +1,17 @@
 """Flows ``cycle`` (the year's steps in order) and ``run`` (data in, cycle, calendars out —
-what `arshjul run` starts)."""
+what `arshjul run` starts). Each opens the workspace once and runs every step in it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
 
-from arshjul import action_plan, home
-from arshjul.clock import now as wall_clock
-from arshjul.config import default_data_year, load_config
+from arshjul import action_plan, analysis, compilation, interim, safety_report
+from arshjul.action_plan.plans import analysed_years as years_analysed
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import (
@@ -21,17 +21,15 @@ from arshjul.inputs import (
     handed_back,
     handed_back_folder,
 )
-from arshjul.periods import latest_period
+from arshjul.periods import Period, latest_period, parse_period
 from arshjul.signoff import SignOffResult
-from arshjul.workspace import Workspace, open_workspace
-from flows.action_plan import action_plan_flow
-from flows.analyse import analyse_flow
-from flows.calendars import publish_calendars
-from flows.compile import compile_flow
-from flows.importing import import_data
-from flows.interim import interim_report_flow
-from flows.safety_report import safety_report_flow
-from flows.steps import step_task
+from arshjul.steps import Step
+from arshjul.workspace import Workspace
+from flows.calendars import publish_site
+from flows.importing import import_into
+from flows.runner import data_year, run_step
+from flows.runtime import resolve_now
+from flows.steps import open_ws, step_task
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,25 @@ class CycleResult:
     #: step -> the documents it wrote
     documents: dict[str, list[Path]]
     sign_offs: list[SignOffResult] = field(default_factory=list)
+
+
+def run_cycle(
+    ws: Workspace, period: Period, unit: str | None, *, now: datetime, approve: bool
+) -> CycleResult:
+    """Compilation, analysis, action plan and patientsäkerhetsberättelse of ``period`` in
+    order, each a step of its own (its own lock, times and record); the calendars are left
+    to the caller."""
+    unit_steps: tuple[Step[Any], ...] = (compilation.STEP, analysis.STEP, action_plan.STEP)
+    documents = {
+        step.name: run_step(step, ws, period, unit, now=now, publish=False, approve=approve).written
+        for step in unit_steps
+    }
+    report = run_step(
+        safety_report.STEP, ws, period, now=now, publish=False, approve=approve
+    ).sign_off
+    assert report is not None  # the step is signed off
+    documents[safety_report.STEP.name] = [report.latest]
+    return CycleResult(period.year, documents, [report])
 
 
 @flow(name="cycle")
@@ -54,20 +71,13 @@ def cycle_flow(
     analysis, action plan and patientsäkerhetsberättelse; for ``unit`` only that unit and
     its roll-ups (the region's report is rewritten, its figures include the unit).
     ``approve``: sign off the region's documents automatically (the demo)."""
-    now = now or wall_clock()
-    year = year or default_data_year(now.date())
-    documents = {
-        "compile": compile_flow(year=year, unit=unit, now=now, publish=False),
-        "analyse": analyse_flow(year=year, unit=unit, now=now, publish=False),
-        "action_plan": action_plan_flow(
-            year=year, unit=unit, now=now, publish=False, approve=approve
-        ),
-    }
-    report = safety_report_flow(year=year, now=now, publish=False, approve=approve)
-    documents["safety_report"] = [report.latest]
+    now = resolve_now(now)
+    period = data_year(year, now)
+    ws = open_ws()
+    result = run_cycle(ws, period, unit, now=now, approve=approve)
     if publish:
-        publish_calendars(now=now)
-    return CycleResult(year, documents, [report])
+        publish_site(ws, now)
+    return result
 
 
 @dataclass(frozen=True)
@@ -84,19 +94,19 @@ class RunSummary:
 
 
 @step_task
-def generate_demo_data(data: Path, now: datetime, seed: int) -> LocalPath:
-    write_demo(data, load_config(), today=now.date(), seed=seed)
+def generate_demo_data(ws: Workspace, data: Path, now: datetime, seed: int) -> LocalPath:
+    write_demo(data, ws.config, today=now.date(), seed=seed)
     return LocalPath(path=data)
 
 
 @step_task
 def analysed_years(ws: Workspace) -> set[int]:
     with ws.engine.connect() as conn:
-        return action_plan.analysed_years(conn)
+        return years_analysed(conn)
 
 
 def import_handed_back(
-    folder: Path, year: int, now: datetime
+    ws: Workspace, folder: Path, year: int, now: datetime
 ) -> list[tuple[int, list[ImportResult]]]:
     """The action-plan worksheets handed back for the plans of years before ``year``
     (``actions-YEAR/`` in ``folder``), oldest first, each after its year's analysis: a year
@@ -105,15 +115,14 @@ def import_handed_back(
     returned = handed_back(folder, year)
     if not returned:
         return []
-    done = analysed_years(open_workspace())
+    done = analysed_years(ws)
     imports = []
-    for data_year, files in returned:
-        if data_year not in done:
-            analyse_flow(year=data_year, now=now, publish=False)
-        label = f"{handed_back_folder(folder, data_year).name}/"
+    for plan_year, files in returned:
+        if plan_year not in done:
+            run_step(analysis.STEP, ws, Period.full_year(plan_year), now=now, publish=False)
+        label = f"{handed_back_folder(folder, plan_year).name}/"
         worksheets = [InputFile(kind="actions", path=f) for f in files]
-        results = import_data(worksheets, now=now, label=label)
-        imports.append((data_year, results))
+        imports.append((plan_year, import_into(ws, worksheets, now, label)))
     return imports
 
 
@@ -128,16 +137,21 @@ def run_flow(
     """Import the files in ``data`` (the demo region when None) and the worksheets handed back
     for earlier years' plans, run the cycle for ``year``, write the deferred-care sections of
     that year and of the latest ended period, and publish the calendars."""
-    now = now or wall_clock()
-    year = year or default_data_year(now.date())
-    folder = data if data is not None else generate_demo_data(home.var("demo"), now, demo_seed)
-    imports = import_data(find_input_files(folder.path, KINDS), now=now)
-    returned = import_handed_back(folder.path, year, now)
-    # the calendars are published once, after all steps, not after each
-    cycle = cycle_flow(year=year, now=now, approve=approve, publish=False)
-    periods = dict.fromkeys([str(year), latest_period(now.date()).label])
-    interim = {
-        period: interim_report_flow(period=period, now=now, publish=False) for period in periods
+    now = resolve_now(now)
+    period = data_year(year, now)
+    # the periods are checked before anything is imported: that year's may not have ended
+    sections = [
+        parse_period(label, now.date())
+        for label in dict.fromkeys([period.label, latest_period(now.date()).label])
+    ]
+    ws = open_ws()
+    folder = data if data is not None else generate_demo_data(ws, home.var("demo"), now, demo_seed)
+    imports = import_into(ws, find_input_files(folder.path, KINDS), now)
+    returned = import_handed_back(ws, folder.path, period.year, now)
+    cycle = run_cycle(ws, period, None, now=now, approve=approve)
+    interim_written = {
+        section.label: run_step(interim.STEP, ws, section, now=now, publish=False).written
+        for section in sections
     }
-    calendars = publish_calendars(now=now)
-    return RunSummary(year, folder, imports, returned, cycle, interim, calendars)
+    calendars = publish_site(ws, now)
+    return RunSummary(period.year, folder, imports, returned, cycle, interim_written, calendars)

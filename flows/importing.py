@@ -10,8 +10,8 @@ from prefect import flow
 from arshjul.clock import now as wall_clock
 from arshjul.importers import ImportResult, import_file
 from arshjul.inputs import InputFile
-from arshjul.workspace import Workspace, open_workspace
-from flows.steps import step_task
+from arshjul.workspace import Workspace
+from flows.steps import open_ws, step_task
 
 log = logging.getLogger("arshjul")
 
@@ -36,6 +36,16 @@ def import_files(
     return results
 
 
+def import_into(
+    ws: Workspace, files: list[InputFile], now: datetime, label: str | None = None
+) -> list[ImportResult]:
+    """:func:`import_data` in this flow run, into ``ws``."""
+    results = import_files(ws, files, now, label is None)
+    if label is not None:
+        log.info("%s", describe_all(label, results))
+    return results
+
+
 @flow(name="import_data")
 def import_data(
     files: list[InputFile], now: datetime | None = None, label: str | None = None
@@ -43,11 +53,7 @@ def import_data(
     """Import ``files`` in order; stops at the first refused file. Prefect keeps their names
     with any personnummer masked (see :class:`~arshjul.inputs.InputFile`). With ``label``,
     one line of log for them all (a folder of worksheets) instead of one per file."""
-    now = now or wall_clock()
-    results = import_files(open_workspace(), files, now, label is None)
-    if label is not None:
-        log.info("%s", describe_all(label, results))
-    return results
+    return import_into(open_ws(), files, now or wall_clock(), label)
 
 
 def describe(result: ImportResult) -> str:

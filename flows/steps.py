@@ -1,10 +1,9 @@
-"""What every step flow does after its own work: record it, and let the calendars follow."""
+"""Tasks of arshjul's flows: retried when the database was unavailable, big arguments passed
+unwalked; the workspace, and each piece of a step (:mod:`arshjul.steps`) as a task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import task
@@ -14,13 +13,8 @@ from prefect.tasks import Task
 from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from arshjul import status
-from arshjul.clock import now as wall_clock
-from arshjul.documents import Provenance, provenance
-from arshjul.locks import step_lock
-from arshjul.periods import Period
-from arshjul.workspace import Workspace
-from flows.runtime import run_id
+from arshjul import steps
+from arshjul.workspace import Workspace, open_workspace
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,48 +50,33 @@ def unwalked(value: R) -> R:
 
 
 @step_task
-def record_step(
-    ws: Workspace,
-    step: str,
-    period: Period,
-    unit_ids: list[str],
-    started: datetime,
-    finished: datetime,
-) -> int:
-    """Record ``step`` as done for ``period`` (a data year, or ``2026-T2``) for each unit
-    (one document each) by this flow run; returns how many units did it for the first time:
-    only then do the calendars change (a deadline met), so a rerun need not republish them."""
-    with ws.engine.begin() as conn:
-        return status.record_done(
-            conn,
-            step=step,
-            period=period.label,
-            unit_documents=[(u, 1) for u in unit_ids],
-            run_id=run_id(),
-            started_at=started,
-            finished_at=finished,
-        )
+def open_ws() -> Workspace:
+    """The configuration (checked), the database (migrated) and the output folder, from the
+    environment: opened once per flow run and passed to what it runs."""
+    return open_workspace()
 
 
-def cycle_provenance(ws: Workspace, now: datetime) -> Provenance:
-    """What the cycle's documents are built from: the imported organisation, deviations,
-    complaints, capacity (patient days), training rosters and actions, and this flow run."""
-    kinds = ("organisation", "deviations", "complaints", "capacity", "training", "actions")
-    with ws.engine.connect() as conn:
-        return provenance(conn, kinds, now=now, run_id=run_id())
+# each piece of a step, a task of its own
+prepare = step_task(steps.prepare)
+take_lock = step_task(steps.take_lock)
+gather = step_task(steps.gather)
+store = step_task(steps.store)
+write = step_task(steps.write)
+record = step_task(steps.record)
+release_lock = step_task(steps.release_lock)
+
+TASKS: dict[Callable[..., Any], Task[..., Any]] = {
+    steps.prepare: prepare,
+    steps.take_lock: take_lock,
+    steps.gather: gather,
+    steps.store: store,
+    steps.write: write,
+    steps.record: record,
+    steps.release_lock: release_lock,
+}
 
 
-@contextmanager
-def exclusive(ws: Workspace, step: str, period: Period, unit_ids: list[str]) -> Iterator[None]:
-    """This flow run alone runs ``step`` for ``period`` and ``unit_ids`` (the unit asked for,
-    or every unit) while the block runs; another waits up to five minutes, then is refused
-    naming the run it waited for (see :mod:`arshjul.locks`)."""
-    with step_lock(
-        ws.engine,
-        step=step,
-        period=period.label,
-        unit_ids=unit_ids,
-        run_id=run_id(),
-        clock=wall_clock,
-    ):
-        yield
+def in_task(piece: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``piece(*args, **kwargs)`` as its task; the arguments unwalked (none is a future)."""
+    found = cast(Task[..., R], TASKS[piece])
+    return found(*(unwalked(a) for a in args), **{k: unwalked(v) for k, v in kwargs.items()})

@@ -11,7 +11,16 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Connection, create_engine, insert, select
 
-from arshjul import action_plan, worksheet
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.document import write_documents
+from arshjul.action_plan.plans import (
+    EffectCheck,
+    Plan,
+    PlannedAction,
+    build_plans,
+    gap_closed,
+    measure_after,
+)
 from arshjul.analysis.findings import Finding, store_findings
 from arshjul.config import Config
 from arshjul.db import make_engine, migrate
@@ -101,8 +110,8 @@ def add_actions(conn: Connection, *actions: dict[str, Any]) -> None:
     conn.execute(insert(Action), [defaults | a for a in actions])
 
 
-def build(conn: Connection, config: Config, tree: OrgTree) -> dict[str, action_plan.Plan]:
-    return action_plan.build_plans(conn, config, tree, YEAR)
+def build(conn: Connection, config: Config, tree: OrgTree) -> dict[str, Plan]:
+    return build_plans(conn, config, tree, YEAR)
 
 
 def write_html(
@@ -110,7 +119,7 @@ def write_html(
 ) -> dict[str, str]:
     origin = provenance(conn, ("actions",), now=NOW, run_id="test-run")
     plans = build(conn, config, tree)
-    written = action_plan.write_documents(
+    written = write_documents(
         out, config, tree, Period.full_year(YEAR), plans, unit_ids, origin, TODAY
     )
     return {p.parent.name: p.read_text("utf-8") for p in written}
@@ -423,11 +432,11 @@ def test_the_effect_check_judges_the_change_by_the_findings_yardstick(
     closed: float | None,
     change: str,
 ) -> None:
-    assert action_plan.gap_closed(kind, before, after, baseline) == pytest.approx(closed)
+    assert gap_closed(kind, before, after, baseline) == pytest.approx(closed)
     stored = finding("E1", kind, "k", before, baseline, year=2024)
-    done = action_plan.PlannedAction("E1-2024-001", "E1", stored.id, "t", "Enhetschef", None,
+    done = PlannedAction("E1-2024-001", "E1", stored.id, "t", "Enhetschef", None,
                                      ActionStatus.DONE, None)  # fmt: skip
-    check = action_plan.EffectCheck(done, stored, 2025, after, False)
+    check = EffectCheck(done, stored, 2025, after, False)
     assert check.change == change
     assert (check.baseline_text == "–") == (baseline is None or kind == "actions")
 
@@ -472,7 +481,7 @@ def test_measure_after_knows_each_finding_kind(conn, config):
         finding("E1", "training", "patientsäkerhet:chef", 0.5, 0.9, year=YEAR - 1),
     ]
     stored = wanted
-    after = action_plan.measure_after(conn, config, tree, YEAR, stored)
+    after = measure_after(conn, config, tree, YEAR, stored)
     assert {f.kind: after[f.id] for f in stored} == {
         "trend": 12,
         "surge": 4,

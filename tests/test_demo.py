@@ -18,7 +18,9 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import Connection, Engine, func, select
 
-from arshjul import action_plan, worksheet
+from arshjul.action_plan import plans as action_plans
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.document import write_documents as write_plans
 from arshjul.analysis.figures import gather
 from arshjul.analysis.findings import Finding, analyse, load_findings, store_findings
 from arshjul.config import LEVEL_SV, Config
@@ -795,7 +797,7 @@ def test_the_units_fill_in_what_the_lists_allow(
 def test_every_action_answers_a_finding_of_its_year(loop: Loop) -> None:
     with loop.engine.connect() as conn:
         findings = {(f.id, f.year) for f in load_findings(conn, 2025)}
-        actions = action_plan.load_actions(conn)
+        actions = action_plans.load_actions(conn)
     assert len(actions) == 135 + 189
     known = {f for f, _ in findings}
     for a in actions:
@@ -808,7 +810,7 @@ def test_every_action_answers_a_finding_of_its_year(loop: Loop) -> None:
 class Loop:
     engine: Engine
     tree: OrgTree
-    plans: dict[str, action_plan.Plan]
+    plans: dict[str, action_plans.Plan]
     #: unit id -> its action plan of 2025 (HTML)
     documents: dict[str, str]
 
@@ -830,9 +832,9 @@ def loop(demo: DemoFiles, config: Config, tmp_path_factory: pytest.TempPathFacto
             for path in returned.files:
                 import_file(conn, config, "actions", path, now=NOW)
         analyse_and_store(conn, config, tree, 2025)
-        plans = action_plan.build_plans(conn, config, tree, 2025)
+        plans = action_plans.build_plans(conn, config, tree, 2025)
         origin = provenance(conn, ("actions",), now=NOW, run_id="test")
-    written = action_plan.write_documents(
+    written = write_plans(
         folder / "out", config, tree, Period.full_year(2025), plans, list(tree.units), origin, TODAY
     )
     return Loop(engine, tree, plans, {p.parent.name: p.read_text("utf-8") for p in written})
@@ -845,7 +847,7 @@ def analyse_and_store(conn: Connection, config: Config, tree: OrgTree, year: int
 
 
 def test_the_region_plan_counts_carried_over_and_overdue_actions(loop: Loop) -> None:
-    totals = action_plan.roll_up(loop.tree, loop.plans, TODAY)
+    totals = action_plans.roll_up(loop.tree, loop.plans, TODAY)
     region = totals[loop.tree.root.id]
     carried = [a for p in loop.plans.values() for a in p.carried]
     # the open actions of 2023 and 2024: none of 2025 yet (its worksheets go out now)
@@ -861,7 +863,7 @@ def test_the_region_plan_counts_carried_over_and_overdue_actions(loop: Loop) -> 
 
 def test_the_region_plan_lists_the_overdue_actions_of_every_unit(loop: Loop) -> None:
     tree = loop.tree
-    overdue = action_plan.overdue_below(tree, loop.plans, tree.root.id, TODAY)
+    overdue = action_plans.overdue_below(tree, loop.plans, tree.root.id, TODAY)
     assert len(overdue) == 39
     assert [a.due_date for a in overdue] == sorted(a.due_date for a in overdue)
     assert overdue[0].due_date == date(2024, 6, 30)
@@ -881,7 +883,7 @@ def test_every_plan_shows_its_carried_over_and_overdue_actions(loop: Loop) -> No
             assert f"överförd från {a.year}" in html
             assert a.title in html
         own = sum(a.overdue(TODAY) for a in plan.actions)
-        below = len(action_plan.overdue_below(tree, loop.plans, uid, TODAY))
+        below = len(action_plans.overdue_below(tree, loop.plans, uid, TODAY))
         shown = own + (below if tree.children(uid) else 0)
         assert html.count("(försenad)") == shown, uid
 

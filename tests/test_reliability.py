@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import Connection, func, insert, select
 
-from arshjul import worksheet
-from arshjul.action_plan import Plan, PlannedAction
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.plans import Plan, PlannedAction
 from arshjul.analysis.findings import Finding as AnalysisFinding
 from arshjul.config import Config
 from arshjul.errors import InputError

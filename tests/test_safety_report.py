@@ -303,7 +303,7 @@ ORIGIN = Provenance((), NOW, "test-run")
 
 def write(conn: Connection, config: Config, out: Path, stamp: Stamp | None = None) -> Document:
     tree = build(conn)
-    data = safety_report.gather(conn, config, tree, YEAR)
+    data = safety_report.report_data(conn, config, tree, YEAR)
     stamp = stamp or Stamp(1, "draft", "Chefläkare")
     written = safety_report.write_document(out, config, tree, data, stamp, ORIGIN)
     html = next(p for p in written if p.name == safety_report.FILE_NAME)

@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from arshjul import worksheet
-from arshjul.action_plan import Plan, PlannedAction
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.plans import Plan, PlannedAction
 from arshjul.analysis.findings import Finding
 from arshjul.config import Config
 from arshjul.models import ActionStatus, OrgLevel

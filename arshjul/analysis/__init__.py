@@ -8,3 +8,49 @@ of units, not of records. Every check yields :class:`.findings.Finding` s with i
 the same across reruns, so actions in a unit's plan keep pointing at them; :mod:`.document`
 writes each unit's analysis.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from arshjul.analysis import document, figures, findings
+from arshjul.analysis.findings import Analysis
+from arshjul.figures import SOURCES
+from arshjul.org import OrgTree
+from arshjul.periods import Period
+from arshjul.steps import Gathered, Run, Step, unit_documents
+
+
+def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Analysis]:
+    """Every unit's analysis (a unit's peers need everyone's figures); last year's actions are
+    late as of the run's day."""
+    return findings.analyse(
+        figures.gather(conn, tree, period.year, today=run.today), tree, run.config
+    )
+
+
+def store(
+    conn: Connection,
+    period: Period,
+    gathered: Gathered[dict[str, Analysis]],
+    units: Sequence[str],
+    run: Run,
+) -> int:
+    """The findings of ``units``, replacing those of their previous analysis."""
+    found = [f for u in units for f in gathered.figures[u].findings]
+    return findings.store_findings(conn, period.year, units, found, run.run_id)
+
+
+write = unit_documents(document.write_documents)
+
+
+STEP = Step(
+    name="analyse",
+    title_sv="Analys",
+    sources=SOURCES,
+    gather=gather,
+    write=write,
+    store=store,
+)

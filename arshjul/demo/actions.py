@@ -4,9 +4,9 @@ data year: their filled-in worksheets (SPEC §5), as ``arshjul import actions`` 
 A unit can only answer the findings the analysis of its year made, so none is invented: the
 record files are imported into a scratch database, each year is analysed there by arshjul's
 own analysis (as ``arshjul analyse`` does, on the same day), and each unit's worksheet is
-written by :mod:`arshjul.worksheet` from its plan, filled in as an enhetschef would. A year's
-worksheets are imported there before the next year is analysed, because that analysis follows
-up last year's plan and the next worksheet carries its open actions over.
+written by :mod:`arshjul.action_plan.worksheet` from its plan, filled in as an enhetschef would.
+A year's worksheets are imported there before the next year is analysed, because that analysis
+follows up last year's plan and the next worksheet carries its open actions over.
 
 How a unit answers (drawn from the seed, the same on every run):
 
@@ -18,9 +18,9 @@ How a unit answers (drawn from the seed, the same on every run):
 - the second year's worksheets carry the first year's open actions: most are then finished
   or struck out, a few are still open (carried over again);
 - a finished action's Effekt is what the data show: the finding's measure a year later
-  (:func:`arshjul.action_plan.measure_after`) closed half or more of its gap to the finding's
-  yardstick (:func:`arshjul.action_plan.gap_closed`): God effekt; a tenth: Viss effekt;
-  less: Ingen effekt; Ej bedömd when the measure is not a number.
+  (:func:`arshjul.action_plan.plans.measure_after`) closed half or more of its gap to the
+  finding's yardstick (:func:`arshjul.action_plan.plans.gap_closed`): God effekt; a tenth:
+  Viss effekt; less: Ingen effekt; Ej bedömd when the measure is not a number.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from tempfile import TemporaryDirectory
 
 from sqlalchemy import Connection
 
-from arshjul import action_plan, worksheet
-from arshjul.action_plan import Plan, PlannedAction
+from arshjul.action_plan import plans as action_plans
+from arshjul.action_plan import worksheet
+from arshjul.action_plan.plans import Plan, PlannedAction
 from arshjul.analysis.figures import NO_EFFECT, gather
 from arshjul.analysis.findings import Finding, analyse, store_findings
 from arshjul.clock import STOCKHOLM
@@ -199,7 +200,7 @@ def _return_year(
     analyses = analyse(data, tree, config)
     found = [f for a in analyses.values() for f in a.findings]
     store_findings(conn, year, list(tree.units), found, RUN_ID)
-    plans = action_plan.build_plans(conn, config, tree, year)
+    plans = action_plans.build_plans(conn, config, tree, year)
     stored = {f.id: f for p in plans.values() for f, _ in p.findings}
     stored |= {f.id: f for p in plans.values() for f in p.earlier_findings.values()}
     after = _measured(conn, config, tree, list(stored.values()))
@@ -245,7 +246,7 @@ def _measured(
     after: dict[str, float | None] = {}
     for follow in sorted({f.year + 1 for f in findings}):
         due = [f for f in findings if f.year + 1 == follow]
-        after |= action_plan.measure_after(conn, config, tree, follow, due)
+        after |= action_plans.measure_after(conn, config, tree, follow, due)
     return after
 
 
@@ -253,7 +254,7 @@ def judged_effect(finding: Finding, after: float | None) -> str:
     """The effect a unit records for a finished action on ``finding`` whose measure a year
     later is ``after`` (see the module docstring)."""
     f = finding
-    closed = action_plan.gap_closed(f.kind, f.value, after, f.baseline)
+    closed = action_plans.gap_closed(f.kind, f.value, after, f.baseline)
     if closed is None:
         return NOT_JUDGED
     return GOOD_EFFECT if closed >= GOOD else SOME_EFFECT if closed >= SOME else NO_EFFECT

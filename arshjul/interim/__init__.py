@@ -14,3 +14,32 @@ against the unit) as ``..``, and shares and changes computed from a hidden count
 shown (:mod:`arshjul.disclosure`, :func:`.document.ledger`). Production, money, beds and
 bed-days are not counts of people and are shown as they are.
 """
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from arshjul.interim import document, figures
+from arshjul.interim.figures import Figures
+from arshjul.org import OrgTree
+from arshjul.periods import Period
+from arshjul.steps import Run, Step, unit_documents
+
+#: the imported data a section is built from, named in its footer
+SOURCES = ("organisation", "waiting", "production", "capacity", "training")
+
+
+def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Figures]:
+    return figures.gather(conn, tree, period)
+
+
+write = unit_documents(document.write_documents)
+
+
+STEP = Step(
+    name="interim_report",
+    title_sv="Uppskjuten vård",
+    sources=SOURCES,
+    gather=gather,
+    write=write,
+)

@@ -1,4 +1,5 @@
-"""Handlingsplan: each unit's actions against its findings, carried over and followed up.
+"""The action plans: each unit's own plan of a data year, built from the stored findings and
+the imported actions, and their roll-ups.
 
 The plan of data year Y for a unit holds the unit's own findings of Y with the actions that
 answer them (a finding without one is shown as a gap: the audit found that analyses did not
@@ -16,35 +17,26 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, select
 
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis.findings import (
     CATEGORY_SOURCES,
-    SEVERITY_SV,
     Analysis,
     Finding,
     analyse_unit,
     load_findings,
 )
 from arshjul.analysis.stats import peer_medians
-from arshjul.charts import bar_chart
 from arshjul.config import Config
-from arshjul.documents import Provenance, write_unit_documents
 from arshjul.models import Action, ActionStatus, StepRun
 from arshjul.models import Finding as FindingRow
-from arshjul.org import OrgTree, Unit
-from arshjul.periods import Period
+from arshjul.org import OrgTree
 from arshjul.render import number, percent
-from arshjul.signoff import Stamp
-
-FILE_NAME = "handlingsplan.html"
 
 #: the Swedish labels of the statuses, in the worksheet, the importer and the documents
 STATUS_SV = {
@@ -462,44 +454,3 @@ def measure(a: Analysis, data: analysis_figures.UnitData, kind: str, key: str) -
     if kind == "training":  # the key is course:role
         return a.training_coverage(key.partition(":")[2])
     return None
-
-
-# --- documents -----------------------------------------------------------------------------
-
-
-def write_documents(
-    out: Path,
-    config: Config,
-    tree: OrgTree,
-    period: Period,
-    plans: dict[str, Plan],
-    unit_ids: Iterable[str],
-    origin: Provenance,
-    today: date,
-    sign_off: Stamp | None = None,
-) -> list[Path]:
-    """The action plan of each unit in ``unit_ids`` as ``handlingsplan.html``; the region's
-    carries ``sign_off`` (its version and state), as the plan the board fastställer."""
-    totals = roll_up(tree, plans, today)
-
-    def context(unit: Unit) -> dict[str, Any]:
-        t = totals[unit.id]
-        return dict(
-            region=config.settings.region,
-            year=period.year,
-            today=today,
-            plan=plans[unit.id],
-            total=t,
-            children=[(c, totals[c.id]) for c in tree.children(unit.id)],
-            without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
-            overdue=[(tree[a.unit_id], a) for a in overdue_below(tree, plans, unit.id, today)],
-            statuses=[(s, STATUS_SV[s]) for s in ACTION_STATUSES],
-            chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ACTION_STATUSES]),
-            severity_sv=SEVERITY_SV,
-            origin=origin,
-            sign_off=sign_off if unit.parent_id is None else None,
-        )
-
-    return write_unit_documents(
-        out, period, tree, unit_ids, FILE_NAME, "action_plan.html.j2", context
-    )

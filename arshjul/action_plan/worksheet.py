@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from arshjul.action_plan import STATUS_SV, Plan, PlannedAction
+from arshjul.action_plan.plans import STATUS_SV, Plan, PlannedAction
 from arshjul.config import Codes
 from arshjul.documents import unit_dir
 from arshjul.files import write_bytes_atomic

@@ -1,0 +1,281 @@
+"""One run of a step of the cycle: the pieces every step shares, and the order they run in.
+
+Every step module has one shape (:class:`Step`): ``gather(conn, tree, period, run)`` reads what
+its documents show, ``write(ws, period, gathered, units)`` writes them from that alone; the
+analysis also stores its findings, and the action plan and the patientsäkerhetsberättelse put
+the region's document forward for sign-off. :func:`run_step` runs one: the parameters are
+checked first (an unknown unit or an organisation not imported is refused before anything is
+counted), the units chosen, the step locked for the unit asked for (or all), then gathered,
+stored, written, signed off and recorded with the step's own times.
+
+How each piece runs is the caller's (``call``): as a Prefect task that retries when the
+database was unavailable (flows/steps.py), or as a plain timed call (bench/plain.py). Each
+piece opens its own connection, so a retried piece starts over cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Generic, ParamSpec, Protocol, TypeVar
+
+from sqlalchemy import Connection
+
+from arshjul import locks, signoff, status
+from arshjul.clock import local
+from arshjul.config import Config
+from arshjul.documents import Provenance, provenance, unit_dir, write_year_index
+from arshjul.org import OrgTree
+from arshjul.periods import Period
+from arshjul.workspace import Workspace
+
+F = TypeVar("F")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: how long a run waits for another run of the same step and units before it is refused
+LOCK_WAIT = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Run:
+    """This run of a step: the configuration, the moment its documents are about (they say
+    they were made then, and open items are aged to its day) and the flow run doing it."""
+
+    config: Config
+    now: datetime
+    run_id: str
+
+    @property
+    def today(self) -> date:
+        return local(self.now).date()
+
+
+@dataclass(frozen=True)
+class Gathered(Generic[F]):
+    """What a step read from the database; its documents are written from this alone."""
+
+    tree: OrgTree
+    figures: F
+    #: the imported files and the run the documents name
+    origin: Provenance
+    #: where the region's document stands in its sign-off (steps that have one)
+    stamp: signoff.Stamp | None
+
+
+@dataclass(frozen=True)
+class Signed:
+    """The region's document a step puts forward for sign-off."""
+
+    #: the document's name in ``sign_off`` and ``settings.yaml: sign_off.roles``
+    document: str
+    file_name: str
+
+
+@dataclass(frozen=True)
+class Step(Generic[F]):
+    """A step of the cycle as :func:`run_step` runs it."""
+
+    #: what the step is recorded (``step_run``) and locked as
+    name: str
+    #: the step's document in Swedish, for coordinators' messages
+    title_sv: str
+    #: the imported kinds its documents name as their sources
+    sources: tuple[str, ...]
+    gather: Callable[[Connection, OrgTree, Period, Run], F]
+    #: the documents of ``units``; returns the files written
+    write: Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path]]
+    #: what the step keeps in the database besides its documents; returns the rows stored
+    store: Callable[[Connection, Period, Gathered[F], Sequence[str], Run], int] | None = None
+    signed: Signed | None = None
+    #: the step writes the region's document only (never one unit's)
+    region_only: bool = False
+
+
+def unit_documents(
+    writer: Callable[[Path, Config, OrgTree, Period, F, Sequence[str], Provenance], list[Path]],
+) -> Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path]]:
+    """A step's ``write`` that is its document of each unit, written by
+    ``writer(out, config, tree, period, figures, units, origin)``."""
+
+    def write(
+        ws: Workspace, period: Period, gathered: Gathered[F], units: Sequence[str]
+    ) -> list[Path]:
+        tree, figures, origin = gathered.tree, gathered.figures, gathered.origin
+        return writer(ws.out, ws.config, tree, period, figures, units, origin)
+
+    return write
+
+
+@dataclass(frozen=True)
+class SignOffRequest:
+    """A document just written, to be kept as a version and decided."""
+
+    document: str
+    period: str
+    unit_id: str
+    path: Path
+    role: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: str
+    period: Period
+    #: the units whose documents were written
+    units: list[str]
+    written: list[Path]
+    #: rows the step stored besides its documents (the analysis's findings)
+    stored: int
+    sign_off: signoff.SignOffResult | None
+    #: units that did the step for the period for the first time: the calendars change
+    newly_done: int
+
+
+class Call(Protocol):
+    """Runs one piece of a step: ``call(piece, *args)`` returns ``piece(*args)``."""
+
+    def __call__(self, piece: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+def plainly(piece: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    return piece(*args, **kwargs)
+
+
+# --- the pieces ----------------------------------------------------------------------------
+
+
+def prepare(
+    ws: Workspace, step: Step[F], period: Period, unit: str | None
+) -> tuple[OrgTree, list[str]]:
+    """The organisation, and the units whose documents the step writes: ``unit`` and the
+    units above it, or every unit; a usage error for an unknown unit or when no organisation
+    was imported."""
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+    return tree, [tree.root.id] if step.region_only else tree.affected(unit)
+
+
+def take_lock(
+    ws: Workspace,
+    step: Step[F],
+    period: Period,
+    units: list[str],
+    run: Run,
+    clock: Callable[[], datetime],
+) -> None:
+    """Wait until no other run has the step for ``units`` (see :mod:`arshjul.locks`)."""
+    locks.acquire(
+        ws.engine,
+        step=step.name,
+        period=period.label,
+        unit_ids=units,
+        run_id=run.run_id,
+        clock=clock,
+        wait=LOCK_WAIT,
+    )
+
+
+def release_lock(ws: Workspace, step: Step[F], period: Period, run: Run) -> None:
+    locks.release(ws.engine, step=step.name, period=period.label, run_id=run.run_id)
+
+
+def gather(ws: Workspace, step: Step[F], tree: OrgTree, period: Period, run: Run) -> Gathered[F]:
+    with ws.engine.connect() as conn:
+        figures = step.gather(conn, tree, period, run)
+        origin = provenance(conn, step.sources, now=run.now, run_id=run.run_id)
+        stamp = None
+        if step.signed is not None:
+            role = run.config.settings.sign_off.role(step.signed.document)
+            stamp = signoff.draft_stamp(
+                conn, step.signed.document, period.label, tree.root.id, role
+            )
+    return Gathered(tree, figures, origin, stamp)
+
+
+def store(
+    ws: Workspace, step: Step[F], period: Period, gathered: Gathered[F], units: list[str], run: Run
+) -> int:
+    if step.store is None:
+        return 0
+    with ws.engine.begin() as conn:
+        return step.store(conn, period, gathered, units, run)
+
+
+def write(
+    ws: Workspace, step: Step[F], period: Period, gathered: Gathered[F], units: list[str]
+) -> list[Path]:
+    written = step.write(ws, period, gathered, units)
+    write_year_index(ws.out, gathered.tree, period, ws.config.settings.region.name)
+    return written
+
+
+def record(
+    ws: Workspace,
+    step: Step[F],
+    period: Period,
+    units: list[str],
+    started: datetime,
+    finished: datetime,
+    run: Run,
+) -> int:
+    """Record the step as done by this run for each unit (one document each); returns how
+    many units did it for the first time."""
+    with ws.engine.begin() as conn:
+        return status.record_done(
+            conn,
+            step=step.name,
+            period=period.label,
+            unit_documents=[(u, 1) for u in units],
+            run_id=run.run_id,
+            started_at=started,
+            finished_at=finished,
+        )
+
+
+def sign_off_request(
+    ws: Workspace, signed: Signed, period: Period, tree: OrgTree
+) -> SignOffRequest:
+    root = tree.root
+    return SignOffRequest(
+        document=signed.document,
+        period=period.label,
+        unit_id=root.id,
+        path=unit_dir(ws.out, period, root) / signed.file_name,
+        role=ws.config.settings.sign_off.role(signed.document),
+    )
+
+
+# --- the order -----------------------------------------------------------------------------
+
+
+def run_step(
+    ws: Workspace,
+    step: Step[F],
+    period: Period,
+    unit: str | None,
+    run: Run,
+    *,
+    sign_off: Callable[[SignOffRequest], signoff.SignOffResult],
+    clock: Callable[[], datetime],
+    call: Call = plainly,
+) -> StepResult:
+    """Run ``step`` for ``period`` for ``unit`` and the units above it (None: every unit).
+    ``clock`` times the step (its own start and finish, recorded); ``run.now`` is the moment
+    its documents are about."""
+    started = clock()
+    tree, units = call(prepare, ws, step, period, unit)
+    call(take_lock, ws, step, period, [unit] if unit else units, run, clock)
+    try:
+        gathered = call(gather, ws, step, tree, period, run)
+        stored = call(store, ws, step, period, gathered, units, run)
+        written = call(write, ws, step, period, gathered, units)
+        decided = None
+        if step.signed is not None:
+            decided = sign_off(sign_off_request(ws, step.signed, period, tree))
+        newly_done = call(record, ws, step, period, units, started, clock(), run)
+    finally:
+        call(release_lock, ws, step, period, run)
+    return StepResult(step.name, period, units, written, stored, decided, newly_done)

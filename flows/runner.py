@@ -1,0 +1,102 @@
+"""The step runner on Prefect: :func:`arshjul.steps.run_step` with each piece a task of this
+flow run, the sign-off of this flow run, then the calendars when a unit met its deadline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from arshjul import steps
+from arshjul.clock import local
+from arshjul.clock import now as wall_clock
+from arshjul.config import default_data_year
+from arshjul.locks import Busy
+from arshjul.periods import Period
+from arshjul.signoff import SignOffResult
+from arshjul.steps import Run, SignOffRequest, Step, StepResult
+from arshjul.workspace import Workspace
+from flows.calendars import publish_site
+from flows.runtime import run_id
+from flows.signoff import request_sign_off
+from flows.steps import in_task
+
+F = TypeVar("F")
+
+log = logging.getLogger("arshjul")
+
+
+def data_year(year: int | None, now: datetime) -> Period:
+    """``year``, or the last full calendar year before ``now``."""
+    return Period.full_year(year or default_data_year(local(now).date()))
+
+
+def signing(
+    ws: Workspace, *, approve: bool, now: datetime
+) -> Callable[[SignOffRequest], SignOffResult]:
+    """How a step's document is signed off in this flow run (flows/signoff.py)."""
+
+    def sign_off(request: SignOffRequest) -> SignOffResult:
+        return request_sign_off(
+            ws,
+            document=request.document,
+            period=request.period,
+            unit_id=request.unit_id,
+            path=request.path,
+            role=request.role,
+            approve=approve,
+            now=now,
+        )
+
+    return sign_off
+
+
+def run_step(
+    step: Step[F],
+    ws: Workspace,
+    period: Period,
+    unit: str | None = None,
+    *,
+    now: datetime,
+    publish: bool = True,
+    approve: bool = False,
+) -> StepResult:
+    """Run ``step`` for ``period`` for ``unit`` and the units above it (None: every unit)
+    as this flow run (:func:`arshjul.steps.run_step`); ``now`` is the moment its documents
+    are about, the step's own times are the wall clock's. ``publish``: update the calendars
+    if a unit met its deadline (a rerun does not). ``approve``: sign off automatically."""
+    run = Run(ws.config, now, run_id())
+    try:
+        result = steps.run_step(
+            ws,
+            step,
+            period,
+            unit,
+            run,
+            sign_off=signing(ws, approve=approve, now=now),
+            clock=wall_clock,
+            call=in_task,
+        )
+    except Busy as busy:
+        first = busy.holders[0]
+        log.warning(
+            "%s %s körs redan för %s av körning %s sedan %s: försök igen när den är klar",
+            step.title_sv,
+            period,
+            first.unit_id,
+            first.run_id,
+            f"{local(first.acquired_at):%Y-%m-%d %H:%M}",
+        )
+        raise
+    if publish and result.newly_done:
+        publish_site(ws, now)
+    log.info(
+        "%s %s: %d files for %d units%s",
+        step.name,
+        period,
+        len(result.written),
+        len(result.units),
+        f", {result.stored} rows stored" if result.stored else "",
+    )
+    return result

@@ -1,0 +1,203 @@
+"""The step runner (arshjul.steps, flows.runner) through the real flows on Prefect's harness:
+parameters are refused before anything is counted, each step records its own times, one run
+of the patientsäkerhetsberättelse at a time, and a database blip in what the flow itself does
+is retried."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError
+
+from arshjul.cli import main
+from arshjul.errors import ConflictError, UsageError
+from arshjul.models import StepRun
+from arshjul.org import OrgTree
+from tests.conftest import FIXTURES, NOW
+from tests.test_signoff import paused_run, quick_config, rows
+from tests.test_signoff import region as region  # the fixture, for the tests here
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+YEAR = 2025
+
+
+def import_fixture() -> None:
+    for kind in ("organisation", "deviations", "complaints"):
+        assert main(["import", kind, str(FIXTURES / "compile" / f"{kind}.csv")]) == 0
+
+
+def step_runs(workdir: Path) -> list[Any]:
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(StepRun.__table__).order_by(StepRun.id)))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement this process sends from now on, on any engine."""
+    sent: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", listen)
+    yield sent
+    event.remove(Engine, "before_cursor_execute", listen)
+
+
+def touching(statements: list[str], *tables: str) -> list[str]:
+    """The queries and changes (not the migrations' DDL) naming one of ``tables``."""
+    data = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+    return [
+        s
+        for s in statements
+        if s.lstrip().upper().startswith(data) and any(f" {t}" in s.lower() for t in tables)
+    ]
+
+
+# --- parameters first ----------------------------------------------------------------------
+
+
+def test_an_unknown_unit_is_refused_before_anything_is_counted(workdir, statements, capsys):
+    import_fixture()
+    statements.clear()
+    assert main(["compile", "--year", "2025", "--unit", "E9"]) == 2
+    assert "--unit: no unit with id 'E9' in the organisation" in capsys.readouterr().err
+    assert touching(statements, "org_unit"), "the organisation is read to check the unit"
+    assert not touching(statements, "deviation", "complaint", "capacity", "training", "action")
+    assert not touching(statements, "step_lock", "step_run")
+    assert not (workdir / "out" / "2025").exists()
+
+
+def test_a_period_not_ended_is_refused_before_the_database_is_opened(workdir, statements):
+    from flows.interim import interim_report_flow
+
+    with pytest.raises(UsageError, match="--period: '2026' has not ended yet"):
+        interim_report_flow("2026", now=NOW, publish=False)
+    assert statements == []
+
+
+def test_without_an_organisation_nothing_is_counted(workdir, statements, capsys):
+    assert main(["analyse", "--year", "2025"]) == 2
+    assert "import the organisation file first" in capsys.readouterr().err
+    assert not touching(statements, "deviation", "complaint", "finding", "step_lock")
+
+
+# --- each step's own times -----------------------------------------------------------------
+
+
+def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
+    from flows.cycle import cycle_flow
+
+    import_fixture()
+    minutes = itertools.count(1)
+    monkeypatch.setattr("flows.runner.wall_clock", lambda: NOW + timedelta(minutes=next(minutes)))
+    cycle_flow(year=YEAR, now=NOW, approve=True, publish=False)
+    region_runs = {
+        r.step: (r.started_at, r.finished_at) for r in step_runs(workdir) if r.unit_id == "R1"
+    }
+    order = ["compile", "analyse", "action_plan", "safety_report"]
+    assert sorted(region_runs) == sorted(order)
+    times = [region_runs[step] for step in order]
+    assert all(started < finished for started, finished in times)
+    # one after the other, none with the cycle's start (``now``) as its time
+    assert all(before[1] < after[0] for before, after in itertools.pairwise(times))
+    assert len({t for pair in times for t in pair}) == 2 * len(order)
+    # the units of one step share the step's times
+    compile_runs = {
+        (r.started_at, r.finished_at) for r in step_runs(workdir) if r.step == "compile"
+    }
+    assert compile_runs == {region_runs["compile"]}
+
+
+# --- the safety report under the step lock -------------------------------------------------
+
+
+def test_a_second_safety_report_is_refused_while_the_first_awaits_its_sign_off(
+    workdir, region, monkeypatch, caplog
+):
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.safety_report import safety_report_flow
+
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
+    monkeypatch.setattr("arshjul.steps.LOCK_WAIT", timedelta(seconds=2))
+    logging.getLogger("arshjul").addHandler(caplog.handler)
+    outcome: dict[str, Any] = {}
+
+    def first() -> None:
+        try:
+            outcome["result"] = safety_report_flow(year=YEAR, now=NOW, publish=False)
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        paused = paused_run("safety_report", after=set())
+        with pytest.raises(
+            ConflictError, match=rf"safety_report 2025 is already running for R1 \(run {paused.id}"
+        ):
+            safety_report_flow(year=YEAR, now=NOW, publish=False)
+        assert "Patientsäkerhetsberättelse 2025 körs redan för R1" in caplog.text
+        assert not (region / "patientsakerhetsberattelse-v2.html").exists()
+        answer = {"decision": "godkänn", "name": "Eva Ek", "role": "Chefläkare", "comment": None}
+        resume_flow_run(paused.id, run_input=answer)
+    finally:
+        thread.join(timeout=120)
+        logging.getLogger("arshjul").removeHandler(caplog.handler)
+    assert "error" not in outcome, outcome.get("error")
+    assert (outcome["result"].state, outcome["result"].version) == ("approved", 1)
+    assert [(r.version, r.signed_by) for r in rows(workdir)] == [(1, "Eva Ek")]
+    # the lock was given back: a later run is not refused (nothing changed: still version 1)
+    assert safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True).version == 1
+
+
+# --- a database blip in what the flow does itself -------------------------------------------
+
+
+def flaky(fn: Callable[..., Any], calls: list[int]) -> Callable[..., Any]:
+    """``fn``, but the first call finds the database unavailable."""
+
+    def once_unavailable(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        return fn(*args, **kwargs)
+
+    return once_unavailable
+
+
+@pytest.mark.parametrize("where", ["opening the workspace", "loading the tree", "recording"])
+def test_a_database_blip_in_what_used_to_be_the_flow_body_is_retried(workdir, monkeypatch, where):
+    import arshjul.status
+    import arshjul.workspace
+    import flows.steps
+    from flows.compile import compile_flow
+
+    import_fixture()
+    calls: list[int] = []
+    if where == "opening the workspace":
+        monkeypatch.setattr(arshjul.workspace, "migrate", flaky(arshjul.workspace.migrate, calls))
+    elif where == "loading the tree":
+        monkeypatch.setattr(OrgTree, "load", staticmethod(flaky(OrgTree.load, calls)))
+    else:
+        monkeypatch.setattr(arshjul.status, "record_done", flaky(arshjul.status.record_done, calls))
+    for retried in (flows.steps.open_ws, *flows.steps.TASKS.values()):
+        monkeypatch.setattr(retried, "retry_delay_seconds", [0.0])
+    written = compile_flow(year=YEAR, unit="E2", now=NOW, publish=False)
+    assert len(calls) == 2, "failed once, then done"
+    assert {p.parent.name for p in written} == {"E2", "V1", "A1", "R1"}
+    assert sorted(r.unit_id for r in step_runs(workdir)) == ["A1", "E2", "R1", "V1"]
