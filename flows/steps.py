@@ -14,6 +14,7 @@ from prefect.utilities.annotations import quote
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from arshjul import steps
+from arshjul.steps import Step
 from arshjul.workspace import Workspace, open_workspace
 
 P = ParamSpec("P")
@@ -77,6 +78,9 @@ TASKS: dict[Callable[..., Any], Task[..., Any]] = {
 
 
 def in_task(piece: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """``piece(*args, **kwargs)`` as its task; the arguments unwalked (none is a future)."""
+    """``piece(*args, **kwargs)`` as its task, named by its step in the Prefect UI
+    (``compile: gather``); the arguments unwalked (none is a future)."""
     found = cast(Task[..., R], TASKS[piece])
-    return found(*(unwalked(a) for a in args), **{k: unwalked(v) for k, v in kwargs.items()})
+    step = next(a for a in args if isinstance(a, Step))
+    named = found.with_options(task_run_name=f"{step.name}: {found.name}")
+    return named(*(unwalked(a) for a in args), **{k: unwalked(v) for k, v in kwargs.items()})

@@ -44,6 +44,16 @@ def step_runs(workdir: Path) -> list[Any]:
         engine.dispose()
 
 
+def task_runs(flow_run_id: Any) -> list[Any]:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+
+
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
     """Every SQL statement this process sends from now on, on any engine."""
@@ -104,10 +114,10 @@ def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
     import_fixture()
     minutes = itertools.count(1)
     monkeypatch.setattr("flows.runner.wall_clock", lambda: NOW + timedelta(minutes=next(minutes)))
-    cycle_flow(year=YEAR, now=NOW, approve=True, publish=False)
-    region_runs = {
-        r.step: (r.started_at, r.finished_at) for r in step_runs(workdir) if r.unit_id == "R1"
-    }
+    state = cycle_flow(year=YEAR, now=NOW, approve=True, publish=False, return_state=True)
+    assert state.is_completed()
+    runs = step_runs(workdir)
+    region_runs = {r.step: (r.started_at, r.finished_at) for r in runs if r.unit_id == "R1"}
     order = ["compile", "analyse", "action_plan", "safety_report"]
     assert sorted(region_runs) == sorted(order)
     times = [region_runs[step] for step in order]
@@ -116,10 +126,12 @@ def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
     assert all(before[1] < after[0] for before, after in itertools.pairwise(times))
     assert len({t for pair in times for t in pair}) == 2 * len(order)
     # the units of one step share the step's times
-    compile_runs = {
-        (r.started_at, r.finished_at) for r in step_runs(workdir) if r.step == "compile"
-    }
+    compile_runs = {(r.started_at, r.finished_at) for r in runs if r.step == "compile"}
     assert compile_runs == {region_runs["compile"]}
+    # each piece of a step is a task of the cycle's flow run, named by its step
+    names = {t.name for t in task_runs(state.state_details.flow_run_id)}
+    assert {f"{step}: gather" for step in order} <= names
+    assert {"analyse: store", "action_plan: take_lock", "safety_report: record"} <= names
 
 
 # --- the safety report under the step lock -------------------------------------------------
