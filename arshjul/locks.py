@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from arshjul.clock import local
@@ -151,11 +151,16 @@ def acquire(
 def release(engine: Engine, *, step: str, period: str, run_id: str) -> None:
     """Give back what ``run_id`` holds of ``step`` for ``period``."""
     with engine.begin() as conn:
-        conn.execute(
-            delete(StepLock).where(
-                StepLock.step == step, StepLock.period == period, StepLock.run_id == run_id
-            )
+        release_in(conn, step=step, period=period, run_id=run_id)
+
+
+def release_in(conn: Connection, *, step: str, period: str, run_id: str) -> None:
+    """:func:`release` in the transaction of ``conn`` (with what the run records at its end)."""
+    conn.execute(
+        delete(StepLock).where(
+            StepLock.step == step, StepLock.period == period, StepLock.run_id == run_id
         )
+    )
 
 
 def _try_acquire(

@@ -6,11 +6,12 @@ analysis also stores its findings, and the action plan and the patientsäkerhets
 the region's document forward for sign-off. :func:`run_step` runs one: the parameters are
 checked first (an unknown unit or an organisation not imported is refused before anything is
 counted), the units chosen, the step locked for the unit asked for (or all), then gathered,
-stored, written, signed off and recorded with the step's own times.
+stored, written, signed off, and recorded with the step's own times as the lock is given back.
 
 How each piece runs is the caller's (``call``): as a Prefect task that retries when the
 database was unavailable (flows/steps.py), or as a plain timed call (bench/plain.py). Each
-piece opens its own connection, so a retried piece starts over cleanly.
+piece opens its own connection, so a retried piece starts over cleanly; they are few (four,
+five for the analysis), as each task costs a run some API calls to Prefect.
 """
 
 from __future__ import annotations
@@ -148,37 +149,35 @@ def plainly(piece: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
 
 
 def prepare(
-    ws: Workspace, step: Step[F], period: Period, unit: str | None
-) -> tuple[OrgTree, list[str]]:
-    """The organisation, and the units whose documents the step writes: ``unit`` and the
-    units above it, or every unit; a usage error for an unknown unit or when no organisation
-    was imported."""
-    with ws.engine.connect() as conn:
-        tree = OrgTree.load(conn)
-    return tree, [tree.root.id] if step.region_only else tree.affected(unit)
-
-
-def take_lock(
     ws: Workspace,
     step: Step[F],
     period: Period,
-    units: list[str],
+    unit: str | None,
     run: Run,
     clock: Callable[[], datetime],
-) -> None:
-    """Wait until no other run has the step for ``units`` (see :mod:`arshjul.locks`)."""
+) -> tuple[OrgTree, list[str]]:
+    """The organisation, and the units whose documents the step writes: ``unit`` and the
+    units above it, or every unit; a usage error for an unknown unit or when no organisation
+    was imported. Then the step is this run's for the unit asked for (or all): it waits for
+    another run that has it (see :mod:`arshjul.locks`) until :func:`finish` or
+    :func:`release_lock`."""
+    with ws.engine.connect() as conn:
+        tree = OrgTree.load(conn)
+    units = [tree.root.id] if step.region_only else tree.affected(unit)
     locks.acquire(
         ws.engine,
         step=step.name,
         period=period.label,
-        unit_ids=units,
+        unit_ids=[unit] if unit else units,
         run_id=run.run_id,
         clock=clock,
         wait=LOCK_WAIT,
     )
+    return tree, units
 
 
 def release_lock(ws: Workspace, step: Step[F], period: Period, run: Run) -> None:
+    """Give the step back when the run failed."""
     locks.release(ws.engine, step=step.name, period=period.label, run_id=run.run_id)
 
 
@@ -198,8 +197,7 @@ def gather(ws: Workspace, step: Step[F], tree: OrgTree, period: Period, run: Run
 def store(
     ws: Workspace, step: Step[F], period: Period, gathered: Gathered[F], units: list[str], run: Run
 ) -> int:
-    if step.store is None:
-        return 0
+    assert step.store is not None  # called for a step that stores
     with ws.engine.begin() as conn:
         return step.store(conn, period, gathered, units, run)
 
@@ -212,7 +210,7 @@ def write(
     return written
 
 
-def record(
+def finish(
     ws: Workspace,
     step: Step[F],
     period: Period,
@@ -221,10 +219,11 @@ def record(
     finished: datetime,
     run: Run,
 ) -> int:
-    """Record the step as done by this run for each unit (one document each); returns how
-    many units did it for the first time."""
+    """Record the step as done by this run for each unit (one document each) and give the
+    step back, in one transaction (a retry records once); returns how many units did it for
+    the first time."""
     with ws.engine.begin() as conn:
-        return status.record_done(
+        newly_done = status.record_done(
             conn,
             step=step.name,
             period=period.label,
@@ -233,6 +232,8 @@ def record(
             started_at=started,
             finished_at=finished,
         )
+        locks.release_in(conn, step=step.name, period=period.label, run_id=run.run_id)
+    return newly_done
 
 
 def sign_off_request(
@@ -266,16 +267,16 @@ def run_step(
     ``clock`` times the step (its own start and finish, recorded); ``run.now`` is the moment
     its documents are about."""
     started = clock()
-    tree, units = call(prepare, ws, step, period, unit)
-    call(take_lock, ws, step, period, [unit] if unit else units, run, clock)
+    tree, units = call(prepare, ws, step, period, unit, run, clock)
     try:
         gathered = call(gather, ws, step, tree, period, run)
-        stored = call(store, ws, step, period, gathered, units, run)
+        stored = call(store, ws, step, period, gathered, units, run) if step.store else 0
         written = call(write, ws, step, period, gathered, units)
         decided = None
         if step.signed is not None:
             decided = sign_off(sign_off_request(ws, step.signed, period, tree))
-        newly_done = call(record, ws, step, period, units, started, clock(), run)
-    finally:
+        newly_done = call(finish, ws, step, period, units, started, clock(), run)
+    except BaseException:
         call(release_lock, ws, step, period, run)
+        raise
     return StepResult(step.name, period, units, written, stored, decided, newly_done)

@@ -59,20 +59,18 @@ def open_ws() -> Workspace:
 
 # each piece of a step, a task of its own
 prepare = step_task(steps.prepare)
-take_lock = step_task(steps.take_lock)
 gather = step_task(steps.gather)
 store = step_task(steps.store)
 write = step_task(steps.write)
-record = step_task(steps.record)
+finish = step_task(steps.finish)
 release_lock = step_task(steps.release_lock)
 
 TASKS: dict[Callable[..., Any], Task[..., Any]] = {
     steps.prepare: prepare,
-    steps.take_lock: take_lock,
     steps.gather: gather,
     steps.store: store,
     steps.write: write,
-    steps.record: record,
+    steps.finish: finish,
     steps.release_lock: release_lock,
 }
 

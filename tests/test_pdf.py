@@ -30,7 +30,7 @@ from tests.tools import pdf_pages
 def report(conn: Connection, config: Config, tmp_path: Path) -> Path:
     """The test region's patientsäkerhetsberättelse as written: its PDF beside its HTML."""
     tree = build(conn)
-    data = safety_report.gather(conn, config, tree, YEAR)
+    data = safety_report.report_data(conn, config, tree, YEAR)
     written = safety_report.write_document(
         tmp_path, config, tree, data, Stamp(1, "draft", "Chefläkare"), ORIGIN
     )

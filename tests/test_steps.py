@@ -131,7 +131,7 @@ def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
     # each piece of a step is a task of the cycle's flow run, named by its step
     names = {t.name for t in task_runs(state.state_details.flow_run_id)}
     assert {f"{step}: gather" for step in order} <= names
-    assert {"analyse: store", "action_plan: take_lock", "safety_report: record"} <= names
+    assert {"analyse: store", "action_plan: prepare", "safety_report: finish"} <= names
 
 
 # --- the safety report under the step lock -------------------------------------------------
