@@ -43,20 +43,6 @@ class Holder:
     acquired_at: datetime
 
 
-class Busy(ConflictError):
-    """Another run holds the step for some of the units asked for (``holders``)."""
-
-    def __init__(self, step: str, period: str, holders: list[Holder]):
-        self.holders = holders
-        first, more = holders[0], len(holders) - 1
-        super().__init__(
-            f"{step} {period} is already running for {first.unit_id}"
-            f"{f' and {more} more units' if more else ''}"
-            f" (run {first.run_id}, since {local(first.acquired_at):%Y-%m-%d %H:%M}):"
-            " try again when it has finished"
-        )
-
-
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -120,9 +106,10 @@ def acquire(
     stale_after: timedelta = STALE_AFTER,
 ) -> None:
     """Take ``step`` for ``period`` and ``unit_ids`` for ``run_id`` until :func:`release`. If
-    another run holds any of them, wait up to ``wait`` for it, then refuse with :class:`Busy`
-    naming the run that holds it. Both are logged in Swedish (the coordinator reads them in
-    the flow run's log). Taking what ``run_id`` holds already (a retried attempt) succeeds."""
+    another run holds any of them, wait up to ``wait`` for it, then refuse with a
+    :class:`ConflictError` naming the run that holds it. Both are logged in Swedish (the
+    coordinator reads them in the flow run's log). Taking what ``run_id`` holds already (a
+    retried attempt) succeeds."""
     deadline = time.monotonic() + wait.total_seconds()
     minutes = round(wait.total_seconds() / 60)
     waited = False
@@ -137,7 +124,11 @@ def acquire(
                 " när den är klar",
                 step, period, held, since, minutes,
             )  # fmt: skip
-            raise Busy(step, period, holders)
+            raise ConflictError(
+                f"{step} {period} is already running for {first.unit_id}"
+                f"{f' and {more} more units' if more else ''}"
+                f" (run {first.run_id}, since {since}): try again when it has finished"
+            )
         if not waited:
             log.info(
                 "%s %s väntar: %s sedan %s (högst %d minuter)", step, period, held, since, minutes

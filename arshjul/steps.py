@@ -111,7 +111,7 @@ def unit_documents(
 
 
 @dataclass(frozen=True)
-class SignOffRequest:
+class ToSignOff:
     """A document just written, to be kept as a version and decided."""
 
     document: str
@@ -236,11 +236,9 @@ def finish(
     return newly_done
 
 
-def sign_off_request(
-    ws: Workspace, signed: Signed, period: Period, tree: OrgTree
-) -> SignOffRequest:
+def to_sign_off(ws: Workspace, signed: Signed, period: Period, tree: OrgTree) -> ToSignOff:
     root = tree.root
-    return SignOffRequest(
+    return ToSignOff(
         document=signed.document,
         period=period.label,
         unit_id=root.id,
@@ -259,7 +257,7 @@ def run_step(
     unit: str | None,
     run: Run,
     *,
-    sign_off: Callable[[SignOffRequest], signoff.SignOffResult],
+    sign_off: Callable[[ToSignOff], signoff.SignOffResult],
     clock: Callable[[], datetime],
     call: Call = plainly,
 ) -> StepResult:
@@ -274,7 +272,7 @@ def run_step(
         written = call(write, ws, step, period, gathered, units)
         decided = None
         if step.signed is not None:
-            decided = sign_off(sign_off_request(ws, step.signed, period, tree))
+            decided = sign_off(to_sign_off(ws, step.signed, period, tree))
         newly_done = call(finish, ws, step, period, units, started, clock(), run)
     except BaseException:
         call(release_lock, ws, step, period, run)

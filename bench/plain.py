@@ -22,7 +22,7 @@ from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import InputFile, find_input_files
 from arshjul.periods import Period, latest_period, parse_period
 from arshjul.signoff import SignOffResult
-from arshjul.steps import Call, Run, SignOffRequest, Step, StepResult, run_step
+from arshjul.steps import Call, Run, Step, StepResult, ToSignOff, run_step
 from arshjul.workspace import Workspace
 from flows import calendars, importing
 from flows.runner import signing
@@ -77,7 +77,7 @@ def one_step(
     """flows.runner.run_step(publish=False, approve=True)."""
     signer = signing(ws, approve=True, now=now)
 
-    def sign_off(request: SignOffRequest) -> SignOffResult:
+    def sign_off(request: ToSignOff) -> SignOffResult:
         return steps(f"{step.name}: sign-off", lambda: signer(request))
 
     run = Run(ws.config, now, run_id())

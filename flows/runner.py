@@ -12,10 +12,9 @@ from arshjul import steps
 from arshjul.clock import local
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
-from arshjul.locks import Busy
 from arshjul.periods import Period
 from arshjul.signoff import SignOffResult
-from arshjul.steps import Run, SignOffRequest, Step, StepResult
+from arshjul.steps import Run, Step, StepResult, ToSignOff
 from arshjul.workspace import Workspace
 from flows.calendars import publish_site
 from flows.runtime import run_id
@@ -32,12 +31,10 @@ def data_year(year: int | None, now: datetime) -> Period:
     return Period.full_year(year or default_data_year(local(now).date()))
 
 
-def signing(
-    ws: Workspace, *, approve: bool, now: datetime
-) -> Callable[[SignOffRequest], SignOffResult]:
+def signing(ws: Workspace, *, approve: bool, now: datetime) -> Callable[[ToSignOff], SignOffResult]:
     """How a step's document is signed off in this flow run (flows/signoff.py)."""
 
-    def sign_off(request: SignOffRequest) -> SignOffResult:
+    def sign_off(request: ToSignOff) -> SignOffResult:
         return request_sign_off(
             ws,
             document=request.document,
@@ -67,28 +64,16 @@ def run_step(
     are about, the step's own times are the wall clock's. ``publish``: update the calendars
     if a unit met its deadline (a rerun does not). ``approve``: sign off automatically."""
     run = Run(ws.config, now, run_id())
-    try:
-        result = steps.run_step(
-            ws,
-            step,
-            period,
-            unit,
-            run,
-            sign_off=signing(ws, approve=approve, now=now),
-            clock=wall_clock,
-            call=in_task,
-        )
-    except Busy as busy:
-        first = busy.holders[0]
-        log.warning(
-            "%s %s körs redan för %s av körning %s sedan %s: försök igen när den är klar",
-            step.title_sv,
-            period,
-            first.unit_id,
-            first.run_id,
-            f"{local(first.acquired_at):%Y-%m-%d %H:%M}",
-        )
-        raise
+    result = steps.run_step(
+        ws,
+        step,
+        period,
+        unit,
+        run,
+        sign_off=signing(ws, approve=approve, now=now),
+        clock=wall_clock,
+        call=in_task,
+    )
     if publish and result.newly_done:
         publish_site(ws, now)
     log.info(

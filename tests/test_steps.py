@@ -6,8 +6,6 @@ is retried."""
 from __future__ import annotations
 
 import itertools
-import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,8 +20,8 @@ from arshjul.errors import ConflictError, UsageError
 from arshjul.models import StepRun
 from arshjul.org import OrgTree
 from tests.conftest import FIXTURES, NOW
-from tests.test_signoff import paused_run, quick_config, rows
 from tests.test_signoff import region as region  # the fixture, for the tests here
+from tests.test_signoff import rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -100,6 +98,10 @@ def test_a_period_not_ended_is_refused_before_the_database_is_opened(workdir, st
 
 
 def test_without_an_organisation_nothing_is_counted(workdir, statements, capsys):
+    from arshjul.workspace import open_workspace
+
+    open_workspace().engine.dispose()  # migrated first: the migrations copy tables
+    statements.clear()
     assert main(["analyse", "--year", "2025"]) == 2
     assert "import the organisation file first" in capsys.readouterr().err
     assert not touching(statements, "deviation", "complaint", "finding", "step_lock")
@@ -137,44 +139,40 @@ def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
 # --- the safety report under the step lock -------------------------------------------------
 
 
-def test_a_second_safety_report_is_refused_while_the_first_awaits_its_sign_off(
-    workdir, region, monkeypatch, caplog
+def test_a_safety_report_waits_for_another_run_of_it_then_is_refused_naming_it(
+    workdir, region, monkeypatch, arshjul_log
 ):
-    from prefect.flow_runs import resume_flow_run
-
+    """The patientsäkerhetsberättelse is locked like every step: while another run writes it
+    (or asks for its sign-off), a second one waits, says so in Swedish, then gives up without
+    writing a version of its own."""
+    from arshjul import locks
     from flows.safety_report import safety_report_flow
 
-    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
     monkeypatch.setattr("arshjul.steps.LOCK_WAIT", timedelta(seconds=2))
-    logging.getLogger("arshjul").addHandler(caplog.handler)
-    outcome: dict[str, Any] = {}
-
-    def first() -> None:
-        try:
-            outcome["result"] = safety_report_flow(year=YEAR, now=NOW, publish=False)
-        except BaseException as exc:  # handed to the test's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=first)
-    thread.start()
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    held = {"engine": engine, "step": "safety_report", "period": str(YEAR), "run_id": "annan"}
     try:
-        paused = paused_run("safety_report", after=set())
+        locks.acquire(**held, unit_ids=["R1"], clock=lambda: NOW)
         with pytest.raises(
-            ConflictError, match=rf"safety_report 2025 is already running for R1 \(run {paused.id}"
+            ConflictError, match=r"safety_report 2025 is already running for R1 \(run annan"
         ):
             safety_report_flow(year=YEAR, now=NOW, publish=False)
-        assert "Patientsäkerhetsberättelse 2025 körs redan för R1" in caplog.text
-        assert not (region / "patientsakerhetsberattelse-v2.html").exists()
-        answer = {"decision": "godkänn", "name": "Eva Ek", "role": "Chefläkare", "comment": None}
-        resume_flow_run(paused.id, run_input=answer)
+        said = [r.getMessage() for r in arshjul_log.records if r.name == "arshjul"]
+        assert said[-2:] == [
+            "safety_report 2025 väntar: körning annan gör samma steg för R1 sedan 2026-11-23"
+            " 09:30 (högst 0 minuter)",
+            "safety_report 2025 avbryts: körning annan gör samma steg för R1 sedan 2026-11-23"
+            " 09:30 och blev inte klar på 0 minuter; starta igen när den är klar",
+        ]
+        assert not (region / "patientsakerhetsberattelse-v1.html").exists()
+        assert rows(workdir) == [] and step_runs(workdir) == []
+        locks.release(**held)
     finally:
-        thread.join(timeout=120)
-        logging.getLogger("arshjul").removeHandler(caplog.handler)
-    assert "error" not in outcome, outcome.get("error")
-    assert (outcome["result"].state, outcome["result"].version) == ("approved", 1)
-    assert [(r.version, r.signed_by) for r in rows(workdir)] == [(1, "Eva Ek")]
-    # the lock was given back: a later run is not refused (nothing changed: still version 1)
-    assert safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True).version == 1
+        engine.dispose()
+    # given back: the next run writes and signs version 1
+    done = safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True)
+    assert (done.state, done.version) == ("approved", 1)
+    assert [r.unit_id for r in step_runs(workdir)] == ["R1"]
 
 
 # --- a database blip in what the flow does itself -------------------------------------------
