@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from arshjul.action_plan import ANSWERS, MUST_ANSWER, OPEN
+from arshjul.action_rules import ANSWERS, MUST_ANSWER, OPEN
 from arshjul.models import (
     Action,
     ActionStatus,

@@ -20,6 +20,7 @@ from arshjul.action_plan.plans import (
     build_plans,
     gap_closed,
     measure_after,
+    tally,
 )
 from arshjul.analysis.findings import Finding, store_findings
 from arshjul.config import Config
@@ -261,7 +262,7 @@ def test_a_decision_ingen_atgard_answers_its_finding_and_is_no_action(conn, conf
     )
     import_file(conn, config, "actions", sheet, now=NOW)
     plans = build(conn, config, tree)
-    e1 = action_plan.tally(plans["E1"], TODAY)
+    e1 = tally(plans["E1"], TODAY)
     # three findings: one with an action, one decided, one unanswered; one action
     assert (e1.findings, e1.with_action, e1.decided, e1.actions) == (3, 1, 1, 1)
     assert e1.by_status == {ActionStatus.IN_PROGRESS: 1}

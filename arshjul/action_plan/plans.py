@@ -23,6 +23,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select
 
+from arshjul.action_rules import ANSWERS, OPEN
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis.findings import (
     CATEGORY_SOURCES,
@@ -48,13 +49,6 @@ STATUS_SV = {
 }
 #: the statuses of actions, as the documents count them (a decision Ingen åtgärd is none)
 ACTION_STATUSES = tuple(s for s in ActionStatus if s is not ActionStatus.NO_ACTION)
-#: an action with one of these is still to be carried out, and is carried over to next year
-OPEN = frozenset({ActionStatus.PLANNED, ActionStatus.IN_PROGRESS})
-#: a row with one of these answers its finding: an action not struck out, or the unit's
-#: decision Ingen åtgärd (which the import takes only with its reason)
-ANSWERS = frozenset(ActionStatus) - {ActionStatus.DROPPED}
-#: findings at or above this severity (Medel) must be answered for the plan to be done
-MUST_ANSWER = 2
 #: finding kinds whose measure is a share (shown as a percentage)
 SHARE_KINDS = frozenset({"care_chain", "answer_time", "training"})
 #: finding kinds whose baseline is the total their value is part of (overdue actions of all
