@@ -585,7 +585,7 @@ def test_a_compile_waits_for_the_lock_in_its_log_then_writes_documents_and_statu
     run = region.finished(flow_run.id, serve)
     assert run.state.type == StateType.COMPLETED, run.state
     # arshjul's own INFO line: a document for each of the 8 units, verksamheter included
-    lines = region.logged(flow_run.id, "compiled 2025: 8 documents for 8 units")
+    lines = region.logged(flow_run.id, "compile 2025: 8 files for 8 units")
     assert "compile 2025: låset är fritt, fortsätter" in lines
 
     out = region.folder / "out" / "2025" / "region" / "R1" / "sammanstallning.html"
