@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect import flow
 
-from arshjul import action_plan, analysis, compilation, interim, safety_report
+from arshjul import action_plan, analysis, compilation, home, interim, safety_report
 from arshjul.action_plan.plans import analysed_years as years_analysed
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult

@@ -92,7 +92,7 @@ def test_an_unknown_unit_is_refused_before_anything_is_counted(workdir, statemen
 def test_a_period_not_ended_is_refused_before_the_database_is_opened(workdir, statements):
     from flows.interim import interim_report_flow
 
-    with pytest.raises(UsageError, match="--period: '2026' has not ended yet"):
+    with pytest.raises(UsageError, match="^period: '2026' has not ended yet"):
         interim_report_flow("2026", now=NOW, publish=False)
     assert statements == []
 
