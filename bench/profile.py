@@ -8,7 +8,8 @@ with the most time of their own, and those with the most time including what the
 ``--import KIND`` profiles one file's import instead (the organisation imported first), on
 SQLite or, with ``--postgresql``, on a throwaway PostgreSQL cluster: the import is timed once
 as it runs (wall and this process's CPU: the database server's CPU is not in the latter), then
-once more under cProfile, which splits it into the importer's phases.
+once more under cProfile, which splits it into the importer's phases. ``--data DIR`` takes the
+files from a demo folder written before (``arshjul demo --scale large --out DIR`` takes minutes).
 """
 
 from __future__ import annotations
@@ -47,10 +48,16 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--import", dest="kind", help="profile this kind's import only")
     parser.add_argument("--postgresql", action="store_true", help="(--import) on PostgreSQL")
+    parser.add_argument(
+        "--data", type=Path, help="(--import) a demo folder written before: not written again"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="arshjul-profile-") as tmp:
         folder = Path(tmp)
-        write_demo(folder / "data", load_config(), today=NOW.date(), scale=args.scale)
+        if args.kind and args.data:
+            (folder / "data").symlink_to(args.data.resolve())
+        else:
+            write_demo(folder / "data", load_config(), today=NOW.date(), scale=args.scale)
         if args.kind:
             profile_import(folder, args.kind, postgresql=args.postgresql)
             return

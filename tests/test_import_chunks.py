@@ -197,3 +197,28 @@ def test_encodings_are_told_apart_across_blocks(tmp_path, tiny):
     # a UTF-8 letter cut in two by the end of a block is still one letter
     path.write_bytes(("x" * 39 + "ä\n").encode())
     assert survey(path, path.name).form == "utf-8-sig"
+
+
+def test_polars_and_the_csv_module_split_the_same_cells(tmp_path: Path) -> None:
+    """A quote-free file is split by polars, one with a quote by the csv module: every other
+    cell — spaces around it, empty, Unicode, invisible characters, a tab — comes out alike."""
+    rows = [
+        ["a", " b ", "", "Åsa\u00a0Öberg"],
+        ["\u200bATK-2", "x\ty", " ", "199001011234"],
+        ["", "", "", "ü"],
+        ["e\u2060nd", "\ufeffbom", "1,5", "0"],
+    ]
+    plain = "h1;h2;h3;h4\r\n" + "".join(";".join(row) + "\r\n" for row in rows)
+    quoted = plain.replace("h4", '"h4"', 1)
+    read_as = {}
+    for name, text in (("plain.csv", plain), ("quoted.csv", quoted)):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8", newline="")
+        (sheet,) = sheets(path, survey(path, name), name)
+        read_as[name] = (sheet.header, [list(c) for c in sheet.columns], list(sheet.lines))
+    assert read_as["plain.csv"] == read_as["quoted.csv"]
+    header, columns, lines = read_as["plain.csv"]
+    assert header == ["h1", "h2", "h3", "h4"]
+    assert columns[0] == ["a", "ATK-2", "", "end"]  # invisible characters left out
+    assert columns[1] == [" b ", "x\ty", "", "bom"]
+    assert lines == [2, 3, 4, 5]

@@ -24,9 +24,11 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from pathlib import Path
-from typing import cast
+from typing import overload
+
+import polars as pl
 
 from arshjul.errors import Problem, UsageError
 from arshjul.importers import workbook
@@ -55,6 +57,44 @@ NUL_BYTES = "contains NUL bytes: UTF-16 without a byte-order mark? Save as UTF-8
 INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
 
 
+class Cells(Sequence[str]):
+    """One column of a sheet: its text cells, held by polars, so that a plain file is split
+    into columns and a column's distinct values are found without a Python string per cell.
+    Reads like a list of ``str`` (and compares equal to one)."""
+
+    __slots__ = ("series",)
+
+    def __init__(self, series: pl.Series):
+        self.series = series
+
+    @classmethod
+    def of(cls, cells: Sequence[str]) -> Cells:
+        return cls(pl.Series(values=cells, dtype=pl.String))
+
+    def __len__(self) -> int:
+        return self.series.len()
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return self.series[index].to_list()
+        return str(self.series[index])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.series.to_list())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Cells({self.series.to_list()!r})"
+
+
 @dataclass
 class Sheet:
     """A file's header and some of its rows, cells column by column, every column as long as
@@ -62,8 +102,8 @@ class Sheet:
 
     file: str
     header: list[str]
-    #: one list of cells per header position
-    columns: list[list[str]] = field(default_factory=list)
+    #: the cells of each header position
+    columns: list[Cells] = field(default_factory=list)
     #: the physical line each row starts on
     lines: Sequence[int] = ()
     problems: list[Problem] = field(default_factory=list)
@@ -300,8 +340,8 @@ def _text(path: Path, file: str, surveyed: Survey, whole: bool) -> Iterator[str]
     with path.open("rb") as stream:
         for block in [stream.read()] if whole else _blocks(stream):
             digest.update(block)
-            yield INVISIBLE.sub("", decoder.decode(block))
-    yield INVISIBLE.sub("", decoder.decode(b"", final=True))
+            yield _visible(decoder.decode(block))
+    yield _visible(decoder.decode(b"", final=True))
     if digest.hexdigest() != surveyed.sha256:
         raise UsageError(f"{file}: the file changed while it was imported", "file")
 
@@ -341,9 +381,9 @@ def _quoting_reason(error: csv.Error) -> str:
 
 
 def _csv_sheets(pieces: Iterator[str], file: str, rows: int | None) -> Iterator[Sheet]:
-    """Sheets of the pieces of a CSV file's text: split at C speed while the pieces allow it
-    (three times faster than the csv module), with the csv module from the first piece that
-    has a quote, a blank or a ragged line."""
+    """Sheets of the pieces of a CSV file's text: split into columns by polars while the pieces
+    allow it (no Python string per cell until the validator asks for them), with the csv module
+    from the first piece that has a quote, a blank or a ragged line."""
     first = next(pieces, "")
     if not first.strip():
         yield Sheet(file, [])
@@ -352,38 +392,36 @@ def _csv_sheets(pieces: Iterator[str], file: str, rows: int | None) -> Iterator[
     header: list[str] | None = None
     line = 1  # the physical line the next piece starts on
     for piece in chain([first], pieces):
-        split = _plain_lines(piece, delimiter, header)
-        if split is None:
+        columns = _plain_columns(piece, delimiter, header)
+        if columns is None:
             yield from _quoted_sheets(chain([piece], pieces), file, delimiter, header, line, rows)
             return
         if header is None:
-            header = [h.strip() for h in split.pop(0).split(delimiter)]
+            header = [str(c[0]).strip() for c in columns]
+            columns = [c[1:] for c in columns]
             line += 1
-        width = len(header)
-        cells = delimiter.join(split).split(delimiter) if split else []
-        columns = [cells[i::width] for i in range(width)]
-        yield Sheet(file, header, columns, range(line, line + len(split)))
-        line += len(split)
+        count = columns[0].len()
+        yield Sheet(file, header, list(map(Cells, columns)), range(line, line + count))
+        line += count
 
 
-def _plain_lines(text: str, delimiter: str, header: list[str] | None) -> list[str] | None:
-    """The lines of ``text`` if it has no quotes, no blank and no ragged lines (the header's
-    number of fields; without a header, the first line's), else None."""
-    if '"' in text:
+def _plain_columns(text: str, delimiter: str, header: list[str] | None) -> list[pl.Series] | None:
+    """The fields of the lines of ``text``, a series per position, split by polars, if it has
+    no quotes, no blank and no ragged lines (the header's number of fields; without a header,
+    the first line's), else None."""
+    if '"' in text or text.count("\r") != text.count("\r\n"):  # quotes, or a line ends in \r
         return None
-    text = text.replace("\r\n", "\n")
-    if "\r" in text:
-        return None
-    lines = text.split("\n")
+    lines = pl.Series([text]).str.split("\n").explode()
     if lines[-1] == "":
-        lines.pop()
-    if not lines:
+        lines = lines.head(-1)
+    if lines.is_empty():
         return None
-    width = lines[0].count(delimiter) + 1 if header is None else len(header)
-    blank = delimiter * (width - 1)
-    if set(map(methodcaller("count", delimiter), lines)) != {width - 1} or blank in lines:
+    lines = lines.str.strip_suffix("\r")
+    width = str(lines[0]).count(delimiter) + 1 if header is None else len(header)
+    fields = lines.str.count_matches(delimiter, literal=True)
+    if not (fields == width - 1).all() or (lines == delimiter * (width - 1)).any():
         return None
-    return lines
+    return lines.str.split_exact(delimiter, width - 1).struct.unnest().get_columns()
 
 
 def _quoted_sheets(
@@ -449,7 +487,7 @@ def _sheet(
                 sheet.problems.append(Problem(file, line, None, None, reason))
                 sheet.rejected.append((line, fields))
         rows, lines = kept, kept_lines
-    sheet.columns = [list(map(itemgetter(i), rows)) for i in range(width)]
+    sheet.columns = [Cells.of(list(map(itemgetter(i), rows))) for i in range(width)]
     sheet.lines = lines
     return sheet
 
@@ -476,7 +514,7 @@ def _xlsx_sheets(path: Path, file: str, rows: int | None) -> Iterator[Sheet]:
         header = [_visible(cells.get(i, "")).strip() for i in range(1, width + 1)]
         # memory stays within about a million cells, however wide the header
         per_sheet = max(1, min(rows or workbook.LAST_ROW, (1 << 20) // width))
-        sheet = Sheet(file, header, [[] for _ in header], [])
+        sheet, columns, lines = Sheet(file, header), _empty(width), list[int]()
         for line, cells in reading:
             last = max(cells)
             row = [_visible(cells.get(i, "")) for i in range(1, width + 1)]
@@ -484,19 +522,29 @@ def _xlsx_sheets(path: Path, file: str, rows: int | None) -> Iterator[Sheet]:
                 sheet.problems.append(Problem(file, line, None, None, _beyond(last, width)))
                 sheet.rejected.append((line, [*row, *(cells[i] for i in cells if i > width)]))
             elif any(row):
-                for column, cell in zip(sheet.columns, row, strict=True):
+                for column, cell in zip(columns, row, strict=True):
                     column.append(cell)
-                cast(list[int], sheet.lines).append(line)
-                if len(sheet.lines) >= per_sheet:
+                lines.append(line)
+                if len(lines) >= per_sheet:
+                    sheet.columns, sheet.lines = list(map(Cells.of, columns)), lines
                     yield sheet
-                    sheet = Sheet(file, header, [[] for _ in header], [])
+                    sheet, columns, lines = Sheet(file, header), _empty(width), []
+        sheet.columns, sheet.lines = list(map(Cells.of, columns)), lines
         yield sheet
     except workbook.Unreadable as exc:
         yield Sheet(file, [], problems=[_unreadable(file, str(exc))])
 
 
-def _visible(cell: str) -> str:
-    return cell if cell.isascii() else INVISIBLE.sub("", cell)
+def _empty(width: int) -> list[list[str]]:
+    return [[] for _ in range(width)]
+
+
+def _visible(text: str) -> str:
+    """``text`` without :data:`INVISIBLE` characters; three scans in C find none in most
+    text, where the regular expression would take as long as the rest of reading it."""
+    if text.isascii() or not ("\ufeff" in text or "\u200b" in text or "\u2060" in text):
+        return text
+    return INVISIBLE.sub("", text)
 
 
 def _beyond(column: int, width: int) -> str:

@@ -18,10 +18,12 @@ from datetime import date
 from itertools import chain
 from typing import Any
 
+import polars as pl
+
 from arshjul.errors import ConfigError, Problem
 from arshjul.importers import personnummer
 from arshjul.importers.kinds import Column, Kind
-from arshjul.importers.read import Sheet
+from arshjul.importers.read import Cells, Sheet
 from arshjul.importers.records import Context, Records
 from arshjul.importers.store import Staging
 from arshjul.importers.values import Parser, normalise
@@ -124,49 +126,53 @@ class Validator:
             self.found.checks += check(records, self.context)
         return records
 
-    def _column(self, sheet: Sheet, position: int, cells: list[str]) -> list[Any]:
+    def _column(self, sheet: Sheet, position: int, cells: Cells) -> list[Any]:
         """The column's values (for a column of the kind), and a problem for every cell with a
         personnummer or refused."""
         answers = self.answers[position]
         column = self.column_at.get(position)
-        known = answers.values
-        if not answers.personnummer:  # the usual case but for ids: every cell seen before
-            if column is None:
-                if all(map(known.__contains__, cells)):
-                    return []
-            else:
-                try:
-                    return list(map(known.__getitem__, cells))
-                except KeyError:
-                    pass
-        if len(known) > REMEMBERED:
+        known, refused, found = answers.values, answers.refused, answers.personnummer
+        # in the order they first appear: which values get suggestions depends on it
+        distinct = cells.series.unique(maintain_order=True).to_list()
+        new = [c for c in distinct if c not in known and c not in refused]
+        if new and len(known) > REMEMBERED:
             known.clear()
-        new = [c for c in dict.fromkeys(cells) if c not in known and c not in answers.refused]
-        answers.personnummer.update(personnummer.find_in(new))
-        if column is not None:
-            _convert(self.parsers[position], column, new, answers)
-        else:  # searched, nothing more to do
-            known.update(dict.fromkeys(new))
+            new = [c for c in distinct if c not in refused]
+        if new:
+            found.update(personnummer.find_in(new))
+            if column is not None:
+                _convert(self.parsers[position], column, new, answers)
+            else:  # searched, nothing more to do
+                known.update(dict.fromkeys(new))
         header, lines = self.header[position], sheet.lines
-        if answers.personnummer:
-            found = answers.personnummer
+        if found:
             self.found.cells += [
-                Problem(self.file, line, header, masked, PERSONNUMMER)
-                for line, cell in zip(lines, cells, strict=True)
-                if cell in found
+                Problem(self.file, lines[i], header, masked, PERSONNUMMER)
+                for i, cell in _rows_with(cells, distinct, found)
                 for masked in found[cell]
             ]
         if column is None:
             return []
-        refused = answers.refused
-        if refused:
+        texts = cells.series.to_list()
+        if refused and any(map(refused.__contains__, distinct)):
             self.found.cells += [
-                Problem(self.file, line, header, cell.strip(), refused[cell])
-                for line, cell in zip(lines, cells, strict=True)
-                if cell in refused
+                Problem(self.file, lines[i], header, cell.strip(), refused[cell])
+                for i, cell in _rows_with(cells, distinct, refused)
             ]
-            return [None if cell in refused else known[cell] for cell in cells]
-        return list(map(known.__getitem__, cells))
+            return [None if cell in refused else known[cell] for cell in texts]
+        return list(map(known.__getitem__, texts))
+
+
+def _rows_with(
+    cells: Cells, distinct: list[str], among: Mapping[str, Any]
+) -> list[tuple[int, str]]:
+    """The rows (index, cell) of ``cells`` whose cell is one of ``among``, in order;
+    ``distinct`` are the column's distinct cells."""
+    chosen = [c for c in distinct if c in among]
+    if not chosen:
+        return []
+    at = cells.series.is_in(pl.Series(chosen, dtype=pl.String)).arg_true()
+    return list(zip(at.to_list(), cells.series.gather(at).to_list(), strict=True))
 
 
 def _convert(parse: Parser, column: Column, cells: list[str], answers: _Answers) -> None:
@@ -246,7 +252,8 @@ def _without_unfilled(
         for i, f in enumerate(filled)
         if not f
     ]
-    columns = [[column[i] for i in keep] for column in sheet.columns]
+    chosen = pl.Series(filled, dtype=pl.Boolean)
+    columns = [Cells(column.series.filter(chosen)) for column in sheet.columns]
     lines = [sheet.lines[i] for i in keep]
     return replace(sheet, columns=columns, lines=lines), unfilled
 
