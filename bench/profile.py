@@ -38,7 +38,7 @@ IMPORT_PHASES = {
     "stage: values into the TEMP table (Staging.add)": ("importers/store.py", "add"),
     "same key twice (repeated_keys)": ("importers/validate.py", "repeated_keys"),
     "store: batch, upsert, counts (store)": ("importers/store.py", "store"),
-    "  of which the upsert (Staging.upsert)": ("importers/store.py", "upsert"),
+    "  of which update and insert (Staging.write)": ("importers/store.py", "write"),
 }
 
 

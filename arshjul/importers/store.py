@@ -1,12 +1,13 @@
-"""Storing checked records: staged in a temporary table, then one upsert by the kind's key.
+"""Storing checked records: staged in a temporary table, then stored by the kind's key.
 
 A file's records go, a sheet at a time, into a TEMP table with no index and no constraint
 (``executemany`` on SQLite, ``COPY`` on PostgreSQL: the cheapest way in), so memory holds one
 sheet, never the file. The staging table also answers the one rule across sheets — the same
-key twice (:meth:`Staging.repeated`). When the whole file is good, one statement stores it:
-``INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE`` *any column is distinct from the new
-value*, so a record that did not change is not written and keeps the batch that last changed
-it. The values are made ready for the driver by the columns' own bind processors, once per
+key twice (:meth:`Staging.repeated`). When the whole file is good, two statements store it
+(:meth:`Staging.write`): ``UPDATE … FROM`` the staged records whose key is stored ``WHERE``
+*any column is distinct from the new value*, so a record that did not change is not written
+and keeps the batch that last changed it, and ``INSERT … SELECT`` those whose key is not.
+The values are made ready for the driver by the columns' own bind processors, once per
 distinct value, so SQLite and PostgreSQL store exactly what the ORM would.
 """
 
@@ -28,15 +29,14 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    exists,
     func,
     insert,
     literal,
     or_,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from arshjul.errors import UsageError
 from arshjul.importers.kinds import Kind
@@ -48,10 +48,7 @@ CHUNK = 500
 #: SQLite's page cache while importing, for the table and for the staging table (KiB each):
 #: the default 2 MB makes the upsert three times slower on a table of 10⁵–10⁶ rows
 CACHE_KIB = 65_536
-_INSERTS: dict[str, Callable[[Table], Any]] = {
-    "sqlite": sqlite.insert,
-    "postgresql": postgresql.insert,
-}
+DIALECTS = ("sqlite", "postgresql")
 
 
 def rows_of_earlier_import(conn: Connection, kind: str, sha256: str) -> int | None:
@@ -87,7 +84,7 @@ class Staging:
     """
 
     def __init__(self, conn: Connection, kind: Kind, *, tally: bool):
-        if conn.dialect.name not in _INSERTS:
+        if conn.dialect.name not in DIALECTS:
             raise UsageError(
                 f"database {conn.dialect.name!r} is not supported (SQLite, PostgreSQL)"
             )
@@ -185,30 +182,53 @@ class Staging:
         keys = select(*self._key()).group_by(*self._key()).subquery()
         return self.conn.execute(select(func.count()).select_from(keys)).scalar_one()
 
-    def upsert(self, batch_id: int) -> int:
-        """Insert or update every record by its key (a unique index of the kind's table), as
-        written by batch ``batch_id``; returns how many were written (inserted or changed)."""
+    def write(self, batch_id: int) -> tuple[int, int]:
+        """Store every record by its key (a unique index of the kind's table), as written by
+        batch ``batch_id``: update the stored records whose content differs, insert the others
+        in the order they came. Returns (inserted, updated).
+
+        Two statements rather than one ``INSERT … ON CONFLICT DO UPDATE``: on PostgreSQL the
+        upsert took 20–35 % more of the server's CPU for the same rows (BENCHMARKS.md), and
+        neither statement is a dialect's own. A table whose rows refer to its own (the
+        organisation's parents) gets its new rows first: an updated row may name one."""
         staged, table = self.table, self.kind.table
-        values = [func.sum(staged.c[f]) if f == self.tally else staged.c[f] for f in self.fields]
-        # WHERE: SQLite reads ON CONFLICT after a bare FROM as a join's ON
-        source = select(*values, literal(batch_id, Integer)).where(true())
-        if self.tally is None:
-            source = source.order_by(staged.c.seq)
-        else:
-            source = source.group_by(*self._key()).order_by(func.min(staged.c.seq))
-        statement = _INSERTS[self.conn.dialect.name](table).from_select(
-            [*self.fields, "batch_id"], source
-        )
         key = self.kind.key_fields
+        if self.tally is None:
+            source = select(staged).subquery()
+        else:
+            values = [
+                func.sum(staged.c[f]) if f == self.tally else staged.c[f] for f in self.fields
+            ]
+            source = (
+                select(
+                    func.min(staged.c.seq).label("seq"),
+                    *(v.label(f) for v, f in zip(values, self.fields, strict=True)),
+                )
+                .group_by(*self._key())
+                .subquery()
+            )
+        same_key = and_(*(table.c[f] == source.c[f] for f in key))
         compared = [f for f in self.fields if f not in key]
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={f: statement.excluded[f] for f in [*compared, "batch_id"]},
-            where=or_(*(table.c[f].is_distinct_from(statement.excluded[f]) for f in compared)),
+        changed = (
+            update(table)
+            .where(same_key, or_(*(table.c[f].is_distinct_from(source.c[f]) for f in compared)))
+            .values({**{f: source.c[f] for f in compared}, "batch_id": batch_id})
         )
+        new = (
+            select(*(source.c[f] for f in self.fields), literal(batch_id, Integer))
+            .where(~exists().where(same_key))
+            .order_by(source.c.seq)
+        )
+        add = insert(table).from_select([*self.fields, "batch_id"], new)
         # without preserve_rowcount, psycopg's result of an INSERT … SELECT says -1
-        written = self.conn.execute(statement.execution_options(preserve_rowcount=True))
-        return int(written.rowcount)
+        counted = {"preserve_rowcount": True}
+        refers_to_itself = any(fk.column.table is table for fk in table.foreign_keys)
+        if refers_to_itself:
+            inserted = self.conn.execute(add.execution_options(**counted)).rowcount
+        updated = self.conn.execute(changed.execution_options(**counted)).rowcount
+        if not refers_to_itself:
+            inserted = self.conn.execute(add.execution_options(**counted)).rowcount
+        return int(inserted), int(updated)
 
     def drop(self) -> None:
         # not Table.drop: that would drop the enum types of its columns with it
@@ -220,7 +240,6 @@ def store(
     conn: Connection, staging: Staging, *, file_name: str, sha256: str, now: datetime
 ) -> tuple[int, int, int]:
     """Store the staged records as one new batch; returns (records, inserted, updated)."""
-    table = staging.kind.table
     records = staging.records()
     batch_key = conn.execute(
         insert(ImportBatch).values(
@@ -236,12 +255,9 @@ def store(
     assert batch_key is not None
     batch_id = batch_key[0]
     _units_exist(conn, staging)
-    before = _count(conn, table)
-    written = staging.upsert(batch_id)
+    inserted, updated = staging.write(batch_id)
     if staging.kind.history is not None:
         staging.kind.history(conn, staging.table, batch_id)
-    inserted = _count(conn, table) - before
-    updated = written - inserted
     conn.execute(
         update(ImportBatch)
         .where(ImportBatch.id == batch_id)
@@ -264,10 +280,6 @@ def _units_exist(conn: Connection, staging: Staging) -> None:
     missing = conn.execute(unknown).scalar()
     if missing is not None:
         raise RuntimeError(f"{staging.kind.name}: unit {missing!r} was staged but is no unit")
-
-
-def _count(conn: Connection, table: Table) -> int:
-    return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def _for_driver(column: Column[Any], values: list[Any], dialect: Dialect) -> list[Any]:
