@@ -12,7 +12,8 @@ For each scale, in a scratch folder (never ``var/`` or ``out/``):
 5. one unit's compile step with its roll-ups, ``arshjul compile --year Y --unit ID``, the
    same as plain calls, and the same three times triggered as a coordinator does on a region's
    server (``prefect deployment run`` against ``arshjul serve``, :mod:`bench.servers`);
-   then the deviations import on a throwaway PostgreSQL (when this machine has one);
+   then the deviations import on SQLite and on a throwaway PostgreSQL (when this machine has
+   one), each with the database's own ceiling for the same rows (:mod:`bench.imports`);
 6. ``arshjul calendar serve`` with concurrent keep-alive clients asking for the region's feed.
 
 Prints Markdown tables for BENCHMARKS.md; with several scales (or a previous run's results kept
@@ -36,7 +37,7 @@ from arshjul.clock import STOCKHOLM
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
 from arshjul.workspace import Workspace, open_workspace
-from bench import feeds, formats, plain, servers
+from bench import feeds, formats, imports, plain, servers
 from bench.measure import TreeRun, clean_env, run_tree, script, self_peak_mib, timed
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=STOCKHOLM)
@@ -80,8 +81,9 @@ class Figures:
     #: the rerun triggered on ``arshjul serve``, each of three runs: seconds from the flow
     #: run's creation to its Completed state
     unit_served_seconds: list[float] = field(default_factory=list)
-    #: (rows, seconds) of the deviations import on PostgreSQL, if a server could be started
-    postgres_deviations: tuple[int, float] | None = None
+    #: the deviations import and each database's ceiling for its rows (bench.imports); the
+    #: PostgreSQL rows only if a server could be started
+    imports: list[imports.Timing] = field(default_factory=list)
     feed: dict[str, float] = field(default_factory=dict)
     #: hand-written formats against their libraries on the run's output (bench.formats)
     formats: list[formats.Row] = field(default_factory=list)
@@ -90,12 +92,8 @@ class Figures:
     def prefect_ratio(self) -> float:
         return self.cycle_seconds / self.plain_seconds
 
-    @property
-    def postgres_rate(self) -> float:
-        if self.postgres_deviations is None:
-            return 0.0
-        rows, seconds = self.postgres_deviations
-        return rows / seconds
+    def import_timing(self, what: str) -> imports.Timing | None:
+        return next((t for t in self.imports if t.what == what), None)
 
     @property
     def served_rerun_seconds(self) -> float:
@@ -187,10 +185,9 @@ def measure(scale: str, folder: Path, *, clients: int, seconds: float) -> Figure
     served = servers.served_rerun(env, folder, {"year": str(YEAR), "unit": unit})
     figures.unit_served_seconds = [run.completed for run in served]
 
-    progress(f"{scale}: deviations import on PostgreSQL")
-    on_postgres = servers.postgres_import(data, folder, NOW)
-    if on_postgres is not None:
-        figures.postgres_deviations = on_postgres
+    progress(f"{scale}: deviations import and the databases' ceilings (SQLite, PostgreSQL)")
+    (folder / "imports").mkdir()
+    figures.imports = imports.measure(data, folder / "imports", NOW)
 
     progress(f"{scale}: {clients} clients on /calendar/region.ics for {seconds:g} s")
     load = feeds.measure(env, folder, path="/calendar/region.ics", clients=clients, seconds=seconds)
@@ -215,18 +212,22 @@ def verdict(measured: float, target: float, *, at_least: bool = False) -> str:
 def targets_table(f: Figures) -> str:
     rate = f.import_rate("deviations")
     t = TARGETS
+    ceiling = f.import_timing(imports.SQLITE_CEILING)
+    on_postgres = f.import_timing(imports.POSTGRESQL_IMPORT)
+    postgres_rate = on_postgres.rate if on_postgres else 0.0
     rows = [
         (
             "import throughput, deviations CSV",
             f"≥ {t['import_deviations_rows_s']:,} rows/s",
-            f"{rate:,.0f} rows/s",
+            f"{rate:,.0f} rows/s"
+            + (f" (SQLite's own ceiling here: {ceiling.rate:,.0f})" if ceiling else ""),
             verdict(rate, t["import_deviations_rows_s"], at_least=True),
         ),
         (
             "the same on PostgreSQL (COPY)",
             f"≥ {t['import_deviations_rows_s']:,} rows/s",
-            f"{f.postgres_rate:,.0f} rows/s" if f.postgres_deviations else "no PostgreSQL here",
-            verdict(f.postgres_rate, t["import_deviations_rows_s"], at_least=True),
+            f"{postgres_rate:,.0f} rows/s" if on_postgres else "no PostgreSQL here",
+            verdict(postgres_rate, t["import_deviations_rows_s"], at_least=True),
         ),
         (
             "whole cycle, all documents in all formats",
@@ -273,11 +274,12 @@ def targets_table(f: Figures) -> str:
 def detail_tables(f: Figures) -> str:
     parts = [f"### Scale `{f.scale}`: {f.units:,} units", ""]
     parts.append(targets_table(f))
-    imports = [
+    per_kind = [
         (kind, f"{rows:,}", f"{f.steps[f'import {kind}']:.2f}", f"{f.import_rate(kind):,.0f}")
         for kind, rows in f.input_rows.items()
     ]
-    parts += ["", table(("import (plain call)", "rows", "s", "rows/s"), imports)]
+    parts += ["", table(("import (plain call)", "rows", "s", "rows/s"), per_kind)]
+    parts += ["", imports.table(f.imports)]
     steps = [
         (label, f"{s:.2f}", f"{100 * s / f.plain_seconds:.0f} %") for label, s in f.steps.items()
     ]
@@ -351,8 +353,8 @@ def load_figures(path: Path) -> Figures:
     raw = json.loads(path.read_text("utf-8"))
     raw["cycle_processes"] = [tuple(p) for p in raw["cycle_processes"]]
     raw["formats"] = [formats.Row(**r) for r in raw.get("formats", [])]
-    if raw.get("postgres_deviations"):
-        raw["postgres_deviations"] = tuple(raw["postgres_deviations"])
+    raw["imports"] = [imports.Timing(**t) for t in raw.get("imports", [])]
+    raw.pop("postgres_deviations", None)  # kept by runs before bench.imports
     return Figures(**raw)
 
 

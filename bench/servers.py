@@ -21,14 +21,12 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from arshjul.importers import import_file
 from arshjul.workspace import open_workspace
 from bench.feeds import free_port
-from bench.measure import script, timed
+from bench.measure import script
 from flows.deployments import DEPLOYMENT
 
 
@@ -151,37 +149,6 @@ def served_rerun(
         served = {**env, "PREFECT_API_URL": api_url}
         with arshjul_serve(served, folder):
             return [trigger(served, folder, parameters) for _ in range(runs)]
-
-
-def postgres_import(data: Path, folder: Path, now: datetime) -> tuple[int, float] | None:
-    """(rows, seconds) of importing the deviations into a fresh PostgreSQL database (the
-    organisation imported first), or None when no PostgreSQL server can be started here."""
-    from tests.postgres import PostgresServer, Unavailable
-
-    try:
-        server = PostgresServer.start()
-    except Unavailable:
-        return None
-    try:
-        url = server.create_database()
-        ws = open_workspace(
-            database_url=url.render_as_string(hide_password=False), out=folder / "pg-out"
-        )
-        try:
-            with ws.engine.begin() as conn:
-                import_file(conn, ws.config, "organisation", data / "organisation.csv", now=now)
-
-            def deviations() -> int:
-                with ws.engine.begin() as conn:
-                    path = data / "deviations.csv"
-                    return import_file(conn, ws.config, "deviations", path, now=now).rows
-
-            return timed(deviations)
-        finally:
-            ws.engine.dispose()
-            server.drop_database(url)
-    finally:
-        server.stop()
 
 
 def main() -> None:
