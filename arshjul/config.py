@@ -129,9 +129,23 @@ class SmtpSettings(Strict):
         return self.port if self.port is not None else SMTP_PORTS[self.security]
 
 
+class StandoutRules(Strict):
+    """Which enheter a roll-up's analysis names as standing out (:mod:`arshjul.analysis.
+    standouts`): strict enough that the list names the few a region must look at, not most of
+    its enheter (one late action in a small plan is the unit's own plan's business)."""
+
+    #: at least this many deviations in the risk matrix's highest band make a cluster
+    risk_cluster: int = Field(5, ge=1)
+    #: last year's actions past their date: at least this many ...
+    overdue_actions: int = Field(2, ge=1)
+    #: ... and at least this share of the plan's actions
+    overdue_share: float = Field(0.5, gt=0, le=1)
+
+
 class Settings(Strict):
     region: Region
     targets: Targets = Targets()
+    standouts: StandoutRules = StandoutRules()
     calendar: CalendarSettings = CalendarSettings()
     sign_off: SignOffSettings = SignOffSettings()
     smtp: SmtpSettings = SmtpSettings()

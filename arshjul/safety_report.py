@@ -38,10 +38,10 @@ from sqlalchemy import Connection, func, select
 
 from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis.findings import SEVERITY_SV
-from arshjul.analysis.standouts import MIN_RISK_CLUSTER, REASON_SV, Reason, Standout, standouts
+from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
 from arshjul.clock import local
 from arshjul.compilation import count_tables
-from arshjul.config import Config
+from arshjul.config import Config, StandoutRules
 from arshjul.disclosure import Key, Ledger, Published
 from arshjul.documents import Provenance, write_unit_documents
 from arshjul.figures import SAFETY_COURSE, Answers, Figures, count_own, roll_up
@@ -212,15 +212,17 @@ def count_standouts(found: list[Standout]) -> StandoutCounts:
 
 
 def load_standouts(
-    conn: Connection, tree: OrgTree, year: int
+    conn: Connection, tree: OrgTree, year: int, rules: StandoutRules
 ) -> tuple[list[tuple[Unit, StandoutCounts]], StandoutCounts]:
-    """The enheter that stand out in the stored findings of ``year``, counted per område and
-    for the whole region."""
+    """The enheter that stand out by ``rules`` in the stored findings of ``year``, counted per
+    område and for the whole region."""
     found = [f for f in analysis_findings.load_findings(conn, year) if f.year == year]
-    per_area = [
-        (a, count_standouts(standouts(tree, a.id, found))) for a in tree.at_level(OrgLevel.AREA)
-    ]
-    return per_area, count_standouts(standouts(tree, tree.root.id, found))
+
+    def counted(unit_id: str) -> StandoutCounts:
+        return count_standouts(standouts(tree, unit_id, found, rules))
+
+    per_area = [(a, counted(a.id)) for a in tree.at_level(OrgLevel.AREA)]
+    return per_area, counted(tree.root.id)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def report_data(conn: Connection, config: Config, tree: OrgTree, year: int) -> R
     totals = roll_up(tree, count_own(conn, year))
     areas = tree.at_level(OrgLevel.AREA)
     plans, carried = action_tables(tree, count_actions(conn), year)
-    per_area, region_standouts = load_standouts(conn, tree, year)
+    per_area, region_standouts = load_standouts(conn, tree, year, config.settings.standouts)
     return ReportData(
         year=year,
         region=totals[tree.root.id],
@@ -406,7 +408,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         priorities=told([f for f in data.findings if top and f.severity == top]),
         severity_sv=SEVERITY_SV,
         reason_sv=REASON_SV,
-        min_cluster=MIN_RISK_CLUSTER,
+        standout_thresholds=config.settings.standouts,
         sign_off=stamp,
         origin=origin,
     )

@@ -18,7 +18,7 @@ from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis import standouts, stats
 from arshjul.analysis.standouts import Reason
 from arshjul.cli import main
-from arshjul.config import Config
+from arshjul.config import Config, StandoutRules
 from arshjul.demo import build_organisation, silent_units, write_demo
 from arshjul.documents import provenance
 from arshjul.formats.tables import parse_html, read_tables
@@ -570,60 +570,84 @@ def test_flow_analyses_the_demo_region_and_finds_its_silent_units(workdir, confi
 # --- the enheter that stand out in a roll-up -----------------------------------------------
 
 
-def test_roll_ups_list_the_enheter_that_stand_out_ranked(tree, analyses):
+#: the bundled settings' thresholds (config/settings.yaml), as the documents state them
+RULES = StandoutRules(risk_cluster=5, overdue_actions=2, overdue_share=0.5)
+
+
+def test_roll_ups_list_the_enheter_that_stand_out_ranked(tree, analyses, config):
+    assert config.settings.standouts == RULES
     leaf = [f for uid in UNITS for f in analyses[uid].findings]
-    ranked = standouts.standouts(tree, "A1", leaf)
-    # E3: under-reporting (Hög) and its one action late (Hög); E1: a run above the centre
-    # line and 1 of 4 actions late (both Medel); E5: a run (Medel), and only 1 deviation of
-    # the highest risk, no cluster; E2 and E4 nothing of the four reasons
+    ranked = standouts.standouts(tree, "A1", leaf, RULES)
+    # E3: under-reporting (Hög; its one late action of one is too few to count); E1: a run
+    # above the centre line (Medel; 1 of 4 actions late is not many); E5: a run (Medel), and
+    # only 1 deviation of the highest risk, no cluster; E2 and E4 nothing of the four reasons
     assert [(s.unit.id, s.severity, s.reasons) for s in ranked] == [
-        ("E3", 3, (Reason.UNDER_REPORTING, Reason.OVERDUE_ACTIONS)),
-        ("E1", 2, (Reason.SPC, Reason.OVERDUE_ACTIONS)),
+        ("E3", 3, (Reason.UNDER_REPORTING,)),
+        ("E1", 2, (Reason.SPC,)),
         ("E5", 2, (Reason.SPC,)),
     ]
-    assert [s.unit.id for s in standouts.standouts(tree, "R1", leaf)] == ["E3", "E1", "E5"]
-    assert standouts.standouts(tree, "E3", leaf) == []  # an enhet has no enheter below
+    assert [s.unit.id for s in standouts.standouts(tree, "R1", leaf, RULES)] == ["E3", "E1", "E5"]
+    assert standouts.standouts(tree, "E3", leaf, RULES) == []  # an enhet has no enheter below
 
 
 def finding(
-    unit_id: str, kind: str, key: str, value: float, severity: int
+    unit_id: str, kind: str, key: str, value: float, severity: int, baseline: float | None = None
 ) -> analysis_findings.Finding:
     return analysis_findings.Finding(
-        YEAR, unit_id, kind, key, "titel", "mått", value, None, severity
+        YEAR, unit_id, kind, key, "titel", "mått", value, baseline, severity
     )
 
 
-def test_standouts_rank_by_severity_then_reasons_then_name():
+def test_standouts_by_the_thresholds_ranked_by_reasons_then_severity_then_name():
     units = [
         Unit("R", "Region", OrgLevel.REGION, None),
         Unit("A", "Område", OrgLevel.AREA, "R"),
         Unit("V", "Verksamhet", OrgLevel.DEPARTMENT, "A"),
-        Unit("U1", "Bra", OrgLevel.UNIT, "V"),
-        Unit("U2", "Alfa", OrgLevel.UNIT, "V"),
-        Unit("U3", "Cesar", OrgLevel.UNIT, "V"),
-        Unit("U4", "Beta", OrgLevel.UNIT, "V"),
-        Unit("U5", "Ceta", OrgLevel.UNIT, "V"),
+        *(
+            Unit(uid, name, OrgLevel.UNIT, "V")
+            for uid, name in [
+                ("U1", "Bra"),
+                ("U2", "Alfa"),
+                ("U3", "Cesar"),
+                ("U4", "Beta"),
+                ("U5", "Ceta"),
+                ("U6", "Delta"),
+                ("U7", "Epsilon"),
+            ]
+        ),
     ]
     found = [
-        finding("U1", "risk", "mycket hög", 3, 2),  # 3 of the highest risk: a cluster
+        finding("U1", "risk", "mycket hög", 5, 2),  # 5 of the highest risk: a cluster
         finding("U1", "training", "patientsäkerhet:chef", 0.5, 3),  # not a reason
-        finding("U2", "risk", "mycket hög", 2, 2),  # 2: no cluster
+        finding("U2", "risk", "mycket hög", 4, 2),  # 4: below the cluster's 5
         finding("U2", "spc", "beyond", 14.0, 2),
         finding("U3", "under_reporting", "avvikelser", 1, 2),
         finding("U3", "spc", "run", 3.0, 2),
-        finding("U4", "actions", "overdue", 1, 3),
-        finding("U5", "actions", "without_effect", 1, 2),  # not late: not a reason
+        finding("U4", "actions", "overdue", 2, 3, baseline=4),  # 2 of 4: 50 %, two: late
+        finding("U5", "actions", "without_effect", 1, 2, baseline=1),  # not late: no reason
+        finding("U6", "actions", "overdue", 1, 3, baseline=2),  # 50 %, but only one
+        finding("U7", "actions", "overdue", 2, 2, baseline=5),  # two, but 40 %
         finding("V", "spc", "run", 3.0, 3),  # the verksamhet's own: not an enhet's
     ]
-    ranked = standouts.standouts(OrgTree(units), "R", found)
-    # Hög first; then of the Medel ones Cesar with two reasons; then by name
+    ranked = standouts.standouts(OrgTree(units), "R", found, RULES)
+    # Cesar's two reasons first; then of the single ones Beta's Hög; then Medel by name
     assert [(s.unit.name, s.reasons) for s in ranked] == [
-        ("Beta", (Reason.OVERDUE_ACTIONS,)),
         ("Cesar", (Reason.UNDER_REPORTING, Reason.SPC)),
+        ("Beta", (Reason.OVERDUE_ACTIONS,)),
         ("Alfa", (Reason.SPC,)),
         ("Bra", (Reason.RISK_CLUSTER,)),
     ]
-    assert [f.kind for f in ranked[2].findings] == ["spc"]  # U2's lone risk is left out
+    assert [f.kind for f in ranked[2].findings] == ["spc"]  # U2's four are left out
+    # the region's own thresholds decide: a cluster from four, late from one action in two
+    looser = StandoutRules(risk_cluster=4, overdue_actions=1, overdue_share=0.5)
+    ranked = standouts.standouts(OrgTree(units), "R", found, looser)
+    assert [(s.unit.name, s.reasons) for s in ranked] == [
+        ("Alfa", (Reason.SPC, Reason.RISK_CLUSTER)),
+        ("Cesar", (Reason.UNDER_REPORTING, Reason.SPC)),
+        ("Beta", (Reason.OVERDUE_ACTIONS,)),
+        ("Delta", (Reason.OVERDUE_ACTIONS,)),
+        ("Bra", (Reason.RISK_CLUSTER,)),
+    ]
 
 
 def test_roll_up_documents_link_the_enheter_that_stand_out(
@@ -640,8 +664,8 @@ def test_roll_up_documents_link_the_enheter_that_stand_out(
         for row in t.body
     ]
     assert [row[:5] for row in rows] == [
-        ["1", "Enhet E3", "Verksamhet", "Hög", "Möjlig underrapportering, Försenade åtgärder"],
-        ["2", "Enhet E1", "Verksamhet", "Medel", "Signal i styrdiagrammet, Försenade åtgärder"],
+        ["1", "Enhet E3", "Verksamhet", "Hög", "Möjlig underrapportering"],
+        ["2", "Enhet E1", "Verksamhet", "Medel", "Signal i styrdiagrammet"],
         ["3", "Enhet E5", "Verksamhet", "Medel", "Signal i styrdiagrammet"],
     ]
     region = region_path.read_text("utf-8")
@@ -652,4 +676,12 @@ def test_roll_up_documents_link_the_enheter_that_stand_out(
     assert "Region Syntet jämförs inte med någon annan: det finns ingen annan region" in text
     assert "1 av 5 enheter under Region Syntet har möjlig underrapportering" in text
     assert "Inga jämförbara enheter" not in text
+    # the definition with the settings' thresholds, the counts in words (split() takes the
+    # no-break space before % for a space)
+    assert (
+        "kluster av allvarliga risker (minst fem avvikelser med den högsta risknivån) eller"
+        " många försenade åtgärder (minst två av åtgärderna i förra årets handlingsplan, och"
+        " minst 50 % av dem, är inte klara fast klart-datum har passerat)" in text
+    )
+    assert "Ordning: enheten med flest av de fyra skälen först" in text
     assert "Enheter som sticker ut" not in unit_path.read_text("utf-8")

@@ -261,6 +261,7 @@ def build(conn: Connection) -> OrgTree:
         year: int = YEAR,
         key: str = "x",
         value: float | None = None,
+        baseline: float | None = None,
     ):
         return {
             "id": f"{year}:{unit}:{kind}:{key}",
@@ -270,7 +271,7 @@ def build(conn: Connection) -> OrgTree:
             "title": title,
             "measure": "avvikelser",
             "value": value,
-            "baseline": None,
+            "baseline": baseline,
             "severity": severity,
             "run_id": "test",
         }
@@ -289,9 +290,11 @@ def build(conn: Connection) -> OrgTree:
             finding("R1", "trend", 3, "Fjolårets fynd", year=YEAR - 1),
             # the enheter that stand out: E2 and E1 in Område Ett, E3 in Område Två
             finding("E2", "under_reporting", 3, "Inga avvikelser", key="avvikelser", value=0),
-            finding("E1", "actions", 2, "1 av 2 åtgärder försenade", key="overdue", value=1),
+            finding(
+                "E1", "actions", 3, "2 av 3 åtgärder försenade", key="overdue", value=2, baseline=3
+            ),
             finding("E3", "spc", 2, "Utanför styrgränserna", key="beyond", value=3.0),
-            finding("E3", "risk", 2, "4 avvikelser med risknivån mycket hög", value=4),
+            finding("E3", "risk", 2, "5 avvikelser med risknivån mycket hög", value=5),
             finding("E3", "spc", 2, "Fjolårets signal", year=YEAR - 1, key="run", value=3.0),
         ],
     )
@@ -397,8 +400,8 @@ def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
         "Försenade åtgärder",
         "Enheter",
     ]
-    # Område Ett: E2 under-reporting, E1 late actions; Område Två: E3 a signal and 4 of the
-    # highest risk; every count 1-4 is shown as <5
+    # Område Ett: E2 under-reporting, E1 late actions (2 of 3); Område Två: E3 a signal and 5
+    # of the highest risk; every count 1-4 is shown as <5
     assert table["Område Ett"] == ["<5", "0", "0", "<5", "<5"]
     assert table["Område Två"] == ["0", "<5", "<5", "0", "<5"]
     assert table["Region Test"] == ["<5", "<5", "<5", "<5", "<5"]
@@ -406,7 +409,8 @@ def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
     assert "<5 enheter sticker ut i årets analys" in text
     assert '<a href="analys.html">regionens analys</a>' in doc.html
     # the rule's number in words: a digit 1-4 in a published text reads as a count
-    assert "(minst tre avvikelser med den högsta risknivån)" in text
+    assert "(minst fem avvikelser med den högsta risknivån)" in text
+    assert "(minst två av åtgärderna i förra årets handlingsplan" in text
 
 
 def test_training_coverage_of_managers_against_the_target(doc):

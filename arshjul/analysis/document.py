@@ -15,7 +15,7 @@ from arshjul.analysis.findings import (
     Analysis,
     month_sv,
 )
-from arshjul.analysis.standouts import MIN_RISK_CLUSTER, REASON_SV, Reason, reason_of, standouts
+from arshjul.analysis.standouts import REASON_SV, Reason, reason_of, standouts
 from arshjul.analysis.stats import MIN_PEERS, PARETO_CUTOFF
 from arshjul.compilation import answer_formats
 from arshjul.config import Config
@@ -48,19 +48,20 @@ def write_documents(
 ) -> list[Path]:
     """The analysis of each unit in ``unit_ids`` as HTML; returns the files written. A
     roll-up's analysis lists the enheter below it that stand out (:mod:`.standouts`)."""
+    rules = config.settings.standouts
     # the findings that can make an enhet stand out, drawn once for every roll-up
     leaf_findings = [
         f
         for uid, a in analyses.items()
         if not tree.children(uid)
         for f in a.findings
-        if reason_of(f) is not None
+        if reason_of(f, rules) is not None
     ]
 
     def context(unit: Unit) -> dict[str, Any]:
         a = analyses[unit.id]
         below = [u for u in tree.walk(unit.id) if u.id != unit.id and not tree.children(u.id)]
-        ranked = standouts(tree, unit.id, leaf_findings) if below else []
+        ranked = standouts(tree, unit.id, leaf_findings, rules) if below else []
         return dict(
             region=config.settings.region,
             year=period.year,
@@ -84,7 +85,7 @@ def write_documents(
                 for s in ranked
             ],
             reason_sv=REASON_SV,
-            min_cluster=MIN_RISK_CLUSTER,
+            standout_thresholds=rules,
             enheter_below=len(below),
             under_reporting_below=sum(Reason.UNDER_REPORTING in s.reasons for s in ranked),
             same_level=len(tree.at_level(unit.level)) - 1,

@@ -1,6 +1,11 @@
 """The enheter that stand out below a roll-up (verksamhet, område, region): those whose own
 analysis found possible under-reporting, a control-chart signal, a cluster of the highest risks
-or late actions, ranked so that a reader of the roll-up sees the most serious first.
+(``settings.standouts.risk_cluster`` or more) or many late actions (at least
+``overdue_actions`` of last year's, and ``overdue_share`` of its plan), ranked so that a reader
+of the roll-up sees the most telling first: the most reasons, then the most severe finding.
+The thresholds are the region's (``config/settings.yaml``), so that the list names the few
+enheter the region must look at; the documents state them
+(``macros.html.j2``: ``standout_rules``).
 
 Drawn from the enheter's findings (:class:`~arshjul.analysis.findings.Finding`), whether just
 made by the analysis or loaded from the database, so the analysis documents and the
@@ -14,11 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from arshjul.analysis.findings import Finding
+from arshjul.config import StandoutRules
 from arshjul.org import OrgTree, Unit
-
-#: a unit with at least this many deviations in the highest risk band has a cluster of them
-#: (one or two such reports are followed up in the unit's own plan, not named region-wide)
-MIN_RISK_CLUSTER = 3
 
 
 class Reason(enum.Enum):
@@ -26,8 +28,8 @@ class Reason(enum.Enum):
 
     UNDER_REPORTING = "under_reporting"  # far fewer deviations than its peers
     SPC = "spc"  # a control-chart signal in the analysed year
-    RISK_CLUSTER = "risk_cluster"  # MIN_RISK_CLUSTER or more in the highest risk band
-    OVERDUE_ACTIONS = "overdue_actions"  # last year's actions past their due date
+    RISK_CLUSTER = "risk_cluster"  # StandoutRules.risk_cluster or more in the highest band
+    OVERDUE_ACTIONS = "overdue_actions"  # many of last year's actions past their due date
 
 
 REASON_SV = {
@@ -38,16 +40,19 @@ REASON_SV = {
 }
 
 
-def reason_of(finding: Finding) -> Reason | None:
-    """The reason ``finding`` makes its unit stand out, or None."""
+def reason_of(finding: Finding, rules: StandoutRules) -> Reason | None:
+    """The reason ``finding`` makes its unit stand out by ``rules``, or None."""
     if finding.kind == "under_reporting":
         return Reason.UNDER_REPORTING
     if finding.kind == "spc":
         return Reason.SPC
-    if finding.kind == "risk" and (finding.value or 0) >= MIN_RISK_CLUSTER:
+    if finding.kind == "risk" and (finding.value or 0) >= rules.risk_cluster:
         return Reason.RISK_CLUSTER
     if finding.kind == "actions" and finding.key == "overdue":
-        return Reason.OVERDUE_ACTIONS
+        # value: the overdue actions, baseline: all of last year's plan
+        late, total = finding.value or 0, finding.baseline or 0
+        if late >= rules.overdue_actions and total and late / total >= rules.overdue_share:
+            return Reason.OVERDUE_ACTIONS
     return None
 
 
@@ -56,34 +61,39 @@ class Standout:
     """An enhet that stands out, with the findings that make it."""
 
     unit: Unit
-    findings: tuple[Finding, ...]  # most severe first
+    #: the findings that make it stand out, most severe first
+    findings: tuple[Finding, ...]
+    reasons: tuple[Reason, ...]  # in the order of :class:`Reason`
 
     @property
     def severity(self) -> int:
         return self.findings[0].severity
 
     @property
-    def reasons(self) -> tuple[Reason, ...]:
-        found = {reason_of(f) for f in self.findings}
-        return tuple(r for r in Reason if r in found)
-
-    @property
     def rank_key(self) -> tuple[int, int, str, str]:
-        """Most severe finding first (Hög, Medel, Låg), then the most reasons, then by name
-        (and id, for two units of one name)."""
-        return (-self.severity, -len(self.reasons), self.unit.name, self.unit.id)
+        """The most reasons first (independent signals of one unit tell more than one signal
+        of any severity), then the most severe finding (Hög, Medel, Låg), then by name (and
+        id, for two units of one name)."""
+        return (-len(self.reasons), -self.severity, self.unit.name, self.unit.id)
 
 
-def standouts(tree: OrgTree, unit_id: str, findings: Iterable[Finding]) -> list[Standout]:
-    """The enheter below ``unit_id`` (the units without units under them) that stand out,
-    ranked by :attr:`Standout.rank_key`; ``findings`` may hold anyone's."""
+def standouts(
+    tree: OrgTree, unit_id: str, findings: Iterable[Finding], rules: StandoutRules
+) -> list[Standout]:
+    """The enheter below ``unit_id`` (the units without units under them) that stand out by
+    ``rules``, ranked by :attr:`Standout.rank_key`; ``findings`` may hold anyone's."""
     enheter = {u.id for u in tree.walk(unit_id) if u.id != unit_id and not tree.children(u.id)}
-    by_unit: dict[str, list[Finding]] = {}
+    by_unit: dict[str, list[tuple[Finding, Reason]]] = {}
     for f in findings:
-        if f.unit_id in enheter and reason_of(f) is not None:
-            by_unit.setdefault(f.unit_id, []).append(f)
+        reason = reason_of(f, rules) if f.unit_id in enheter else None
+        if reason is not None:
+            by_unit.setdefault(f.unit_id, []).append((f, reason))
     found = [
-        Standout(tree[uid], tuple(sorted(fs, key=lambda f: (-f.severity, f.kind, f.key))))
-        for uid, fs in by_unit.items()
+        Standout(
+            tree[uid],
+            tuple(sorted((f for f, _ in pairs), key=lambda f: (-f.severity, f.kind, f.key))),
+            tuple(r for r in Reason if r in {reason for _, reason in pairs}),
+        )
+        for uid, pairs in by_unit.items()
     ]
     return sorted(found, key=lambda s: s.rank_key)
