@@ -31,8 +31,13 @@ def data_year(year: int | None, now: datetime) -> Period:
     return Period.full_year(year or default_data_year(local(now).date()))
 
 
-def signing(ws: Workspace, *, approve: bool, now: datetime) -> Callable[[ToSignOff], SignOffResult]:
-    """How a step's document is signed off in this flow run (flows/signoff.py)."""
+def signing(
+    ws: Workspace, *, approve: bool, clock: Callable[[], datetime]
+) -> Callable[[ToSignOff], SignOffResult]:
+    """How a step's document is signed off in this flow run (flows/signoff.py), timed by
+    ``clock`` when it happens: an approval is given after its document was written, not at
+    the moment the cycle is about (a status page would show the report approved before the
+    compilation it reports on was done)."""
 
     def sign_off(request: ToSignOff) -> SignOffResult:
         return request_sign_off(
@@ -43,7 +48,7 @@ def signing(ws: Workspace, *, approve: bool, now: datetime) -> Callable[[ToSignO
             path=request.path,
             role=request.role,
             approve=approve,
-            now=now,
+            now=clock(),
         )
 
     return sign_off
@@ -70,7 +75,7 @@ def run_step(
         period,
         unit,
         run,
-        sign_off=signing(ws, approve=approve, now=now),
+        sign_off=signing(ws, approve=approve, clock=wall_clock),
         clock=wall_clock,
         call=in_task,
     )

@@ -127,6 +127,14 @@ def test_each_step_of_a_cycle_records_its_own_times(workdir, monkeypatch):
     # one after the other, none with the cycle's start (``now``) as its time
     assert all(before[1] < after[0] for before, after in itertools.pairwise(times))
     assert len({t for pair in times for t in pair}) == 2 * len(order)
+    # an approval (--approve) is given inside its step, after the documents it approves were
+    # written: never at the cycle's start, where the report would be approved before the
+    # compilation it reports on was done
+    decided = {r.document: r.at for r in rows(workdir)}
+    assert sorted(decided) == ["action_plan", "safety_report"]
+    for step, at in decided.items():
+        started, finished = region_runs[step]
+        assert started < at < finished, step
     # the units of one step share the step's times
     compile_runs = {(r.started_at, r.finished_at) for r in runs if r.step == "compile"}
     assert compile_runs == {region_runs["compile"]}
