@@ -90,8 +90,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in summary.imports:
         print(f"  imported      {result.file}: {result.rows} rows")
     for year, results in summary.handed_back:
-        rows = sum(r.rows for r in results)
-        print(f"  imported      action plans {year}: {len(results)} worksheets, {rows} actions")
+        # a unit hands its worksheet back with the plan and again at each follow-up: a row
+        # is an action's status on a day, a new one an action
+        new, rows = sum(r.inserted for r in results), sum(r.rows for r in results)
+        print(
+            f"  imported      action plans {year}: {len(results)} worksheets,"
+            f" {new} actions, {rows} status rows"
+        )
     for step, written in summary.cycle.documents.items():
         sheets = sum(p.suffix == ".xlsx" for p in written)
         extra = f" and {sheets} worksheets" if sheets else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_serializer
@@ -14,6 +15,10 @@ from arshjul.importers.personnummer import mask
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx")
 #: a folder of the action-plan worksheets handed back for one data year's plan
 _HANDED_BACK = re.compile(r"actions-(\d{4})")
+#: a folder in it of the worksheets handed back on one day
+_HANDED_BACK_ON = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: a worksheet handed back on a day is imported as of noon that day
+HANDED_BACK_AT = time(12)
 
 
 class LocalPath(BaseModel):
@@ -35,9 +40,13 @@ class LocalPath(BaseModel):
 
 
 class InputFile(LocalPath):
-    """A file to import as a ``kind`` of input (see SPEC §4)."""
+    """A file to import as a ``kind`` of input (see SPEC §4); ``at``: when it was handed back,
+    for a file whose folder is dated (:func:`handed_back`): imported as of then, so that its
+    rows date the actions' status updates as they were given (the follow-ups are judged by
+    them). None: imported as of the run."""
 
     kind: str
+    at: datetime | None = None
 
 
 def find_input_files(folder: Path, kinds: Sequence[str]) -> list[InputFile]:
@@ -67,14 +76,34 @@ def handed_back_folder(folder: Path, year: int) -> Path:
     return folder / f"actions-{year}"
 
 
-def handed_back(folder: Path, before: int) -> list[tuple[int, list[Path]]]:
+def handed_back(folder: Path, before: int) -> list[tuple[int, list[tuple[Path, date | None]]]]:
     """``(data year, worksheets)`` of each ``actions-YEAR/`` folder in ``folder`` for a year
     before ``before``, oldest first: they answer that year's findings, so they are imported
-    after its analysis (and before the next year's, which follows their actions up)."""
+    after its analysis (and before the next year's, which follows their actions up).
+
+    A worksheet is ``(path, day handed back)``: those in a subfolder named by a day
+    (``actions-2024/2025-05-12/``: handed back then, at a follow-up or with the plan) in the
+    order of the days, then those directly in the folder (day None: as of the import)."""
     found = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         match = _HANDED_BACK.fullmatch(sub.name)
         if sub.is_dir() and match and int(match.group(1)) < before:
-            files = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
-            found.append((int(match.group(1)), files))
+            found.append((int(match.group(1)), _worksheets(sub)))
     return sorted(found)
+
+
+def _worksheets(folder: Path) -> list[tuple[Path, date | None]]:
+    days = sorted(d for d in folder.iterdir() if d.is_dir() and _HANDED_BACK_ON.fullmatch(d.name))
+    dated = [(p, _day(d)) for d in days for p in _files(d)]
+    return [*dated, *((p, None) for p in _files(folder))]
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def _day(folder: Path) -> date:
+    try:
+        return date.fromisoformat(folder.name)
+    except ValueError:
+        raise UsageError(f"{mask(str(folder))}: not a day (ÅÅÅÅ-MM-DD)", "data") from None

@@ -4,7 +4,7 @@ what `arshjul run` starts). Each opens the workspace once and runs every step in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,11 @@ from prefect import flow
 
 from arshjul import action_plan, analysis, compilation, home, interim, safety_report
 from arshjul.action_plan.plans import analysed_years as years_analysed
+from arshjul.clock import STOCKHOLM
 from arshjul.demo import write_demo
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import (
+    HANDED_BACK_AT,
     InputFile,
     LocalPath,
     find_input_files,
@@ -111,7 +113,9 @@ def import_handed_back(
     """The action-plan worksheets handed back for the plans of years before ``year``
     (``actions-YEAR/`` in ``folder``), oldest first, each after its year's analysis: a year
     never analysed is analysed first, as it was when its plan was made (one already analysed
-    keeps its findings, which the actions answer)."""
+    keeps its findings, which the actions answer). A worksheet in a folder named by a day is
+    imported as of that day (never after ``now``): its rows are the actions' status updates
+    of that day, as the follow-ups are judged."""
     returned = handed_back(folder, year)
     if not returned:
         return []
@@ -121,9 +125,16 @@ def import_handed_back(
         if plan_year not in done:
             run_step(analysis.STEP, ws, Period.full_year(plan_year), now=now, publish=False)
         label = f"{handed_back_folder(folder, plan_year).name}/"
-        worksheets = [InputFile(kind="actions", path=f) for f in files]
+        worksheets = [
+            InputFile(kind="actions", path=path, at=None if on is None else _at(on, now))
+            for path, on in files
+        ]
         imports.append((plan_year, import_into(ws, worksheets, now, label)))
     return imports
+
+
+def _at(day: date, now: datetime) -> datetime:
+    return min(datetime.combine(day, HANDED_BACK_AT, now.tzinfo or STOCKHOLM), now)
 
 
 @flow(name="run")

@@ -17,9 +17,10 @@ log = logging.getLogger("arshjul")
 
 
 def import_one(ws: Workspace, file: InputFile, now: datetime) -> ImportResult:
+    """``file`` as of when it was handed back (``file.at``), else as of ``now``."""
     # one transaction per file: a refused file leaves nothing, earlier files stay imported
     with ws.engine.begin() as conn:
-        return import_file(conn, ws.config, file.kind, file.path, now=now)
+        return import_file(conn, ws.config, file.kind, file.path, now=file.at or now)
 
 
 @step_task

@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from arshjul.cli import main
-from arshjul.models import Deviation, StepRun
+from arshjul.clock import local
+from arshjul.inputs import handed_back
+from arshjul.models import Deviation, ImportBatch, StepRun
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -168,8 +170,21 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     # compile, analyse, action plan and two interim periods per unit, one safety report, and
     # the analyses of the two years whose plans the units handed back
     assert count(workdir, StepRun) == 7 * units + 1
-    assert "imported      action plans 2023: 50 worksheets, 135 actions" in out
-    assert "imported      action plans 2024: 50 worksheets, 220 actions" in out
+    assert "imported      action plans 2023: 181 worksheets, 135 actions" in out
+    assert "imported      action plans 2024: 270 worksheets, 189 actions" in out
+    # each worksheet as of the day it was handed back (the demo's days, noon): the plans from
+    # February 2024, the last follow-up before today (ARSHJUL_NOW: 23 Nov 2026)
+    engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            days = conn.execute(
+                select(ImportBatch.imported_at).where(ImportBatch.kind == "actions")
+            ).scalars()
+            on = sorted({local(at).date() for at in days})
+    finally:
+        engine.dispose()
+    assert date(2024, 2, 14) <= on[0] < date(2024, 3, 31) and on[-1] <= date(2026, 11, 23)
+    assert len(on) > 50  # the units hand back on days of their own
     plan = next(year.glob("region/*/handlingsplan.html")).read_text("utf-8")
     assert "<h2>Försenade åtgärder</h2>" in plan and "(försenad)" in plan
     index = (year / "index.html").read_text("utf-8")
@@ -178,6 +193,37 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
     assert "sign-off      safety_report 2025 version 1: approved" in out
     feeds = {p.name for p in (workdir / "elsewhere" / "calendar").glob("*.ics")}
     assert "region.ics" in feeds
+
+
+def test_worksheets_handed_back_are_found_by_year_then_by_day(tmp_path):
+    data = tmp_path / "data"
+    for name in (
+        "actions-2024/2025-05-12/b.xlsx",
+        "actions-2024/2025-03-01/b.xlsx",
+        "actions-2024/2025-03-01/a.xlsx",
+        "actions-2024/c.xlsx",  # no day: as of the import, after the dated ones
+        "actions-2023/2024-03-01/a.xlsx",
+        "actions-2025/2026-03-01/a.xlsx",  # the plan of the year run: not before it
+        "actions-2024/notes/d.xlsx",  # a folder not named by a day is no return
+    ):
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_bytes(b"")
+    found = [
+        (year, [(p.relative_to(data).as_posix(), on) for p, on in files])
+        for year, files in handed_back(data, 2025)
+    ]
+    assert found == [
+        (2023, [("actions-2023/2024-03-01/a.xlsx", date(2024, 3, 1))]),
+        (
+            2024,
+            [
+                ("actions-2024/2025-03-01/a.xlsx", date(2025, 3, 1)),
+                ("actions-2024/2025-03-01/b.xlsx", date(2025, 3, 1)),
+                ("actions-2024/2025-05-12/b.xlsx", date(2025, 5, 12)),
+                ("actions-2024/c.xlsx", None),
+            ],
+        ),
+    ]
 
 
 def fill_in_one_action(worksheet: Path, returned: Path) -> None:

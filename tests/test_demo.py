@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import takewhile
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,13 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy import Connection, Engine, func, select
 
+from arshjul import status
 from arshjul.action_plan import plans as action_plans
 from arshjul.action_plan import worksheet
 from arshjul.action_plan.document import write_documents as write_plans
 from arshjul.analysis.figures import gather
 from arshjul.analysis.findings import Finding, analyse, load_findings, store_findings
+from arshjul.clock import STOCKHOLM
 from arshjul.config import LEVEL_SV, Config
 from arshjul.db import make_engine, migrate
 from arshjul.demo import (
@@ -51,7 +53,9 @@ from arshjul.demo.services import (
 from arshjul.demo.training import training_rows
 from arshjul.documents import provenance
 from arshjul.importers import import_file
-from arshjul.models import ActionStatus, Production, Training, WaitingSnapshot
+from arshjul.inputs import HANDED_BACK_AT
+from arshjul.milestone_status import Progress
+from arshjul.models import ActionStatus, OrgLevel, Production, Training, WaitingSnapshot
 from arshjul.org import OrgTree
 from arshjul.periods import Period
 from tests.conftest import NOW, TODAY
@@ -121,7 +125,7 @@ def test_same_seed_and_day_give_identical_bytes(tmp_path: Path, config: Config) 
         assert path.read_bytes() == again.by_kind()[kind].read_bytes(), kind
     for ours, theirs, others in zip(first.returned, again.returned, other.returned, strict=True):
         assert [p.read_bytes() for p in ours.files] == [p.read_bytes() for p in theirs.files]
-        assert [p.read_bytes() for p in ours.files] != [p.read_bytes() for p in others.files]
+        assert [p.read_bytes() for p in ours.latest()] != [p.read_bytes() for p in others.latest()]
     assert first.organisation.read_bytes() == other.organisation.read_bytes()
     for kind in KINDS[1:]:
         assert first.by_kind()[kind].read_bytes() != other.by_kind()[kind].read_bytes(), kind
@@ -713,11 +717,12 @@ Sheet = list[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def handed_back(demo: DemoFiles) -> dict[int, dict[str, Sheet]]:
-    """Data year -> unit -> the filled rows of its worksheet, read by openpyxl."""
+    """Data year -> unit -> the filled rows of its last worksheet (how its actions ended),
+    read by openpyxl."""
     out: dict[int, dict[str, Sheet]] = {}
     for returned in demo.returned:
         out[returned.year] = {}
-        for path in returned.files:
+        for path in returned.latest():
             book = load_workbook(path, read_only=True)
             rows = list(book.worksheets[0].iter_rows(values_only=True))
             book.close()
@@ -734,10 +739,11 @@ def test_every_unit_but_one_hands_its_worksheet_back_for_the_two_earlier_years(
     every = [r["HSA-id"] for r in organisation]
     for returned in demo.returned:
         assert returned.folder == demo.organisation.parent / f"actions-{returned.year}"
-        assert [p.name for p in returned.files] == sorted(
+        assert [p.name for p in returned.latest()] == sorted(
             f"handlingsplan-{returned.year}-{u}.xlsx" for u in every if u != planted.no_plan
         )
-        assert sorted(returned.folder.iterdir()) == list(returned.files)
+        assert sorted(returned.folder.glob("*/*")) == sorted(returned.files)
+        assert not [p for p in returned.folder.iterdir() if p.is_file()]
     assert planted.no_plan == silent_units(build_organisation(config, "small"))[0]
 
 
@@ -829,8 +835,10 @@ def loop(demo: DemoFiles, config: Config, tmp_path_factory: pytest.TempPathFacto
         tree = OrgTree.load(conn)
         for returned in demo.returned:
             analyse_and_store(conn, config, tree, returned.year)
-            for path in returned.files:
-                import_file(conn, config, "actions", path, now=NOW)
+            for path in returned.files:  # as `arshjul run` does: each as of its day
+                day = date.fromisoformat(path.parent.name)
+                at = datetime.combine(day, HANDED_BACK_AT, STOCKHOLM)
+                import_file(conn, config, "actions", path, now=at)
         analyse_and_store(conn, config, tree, 2025)
         plans = action_plans.build_plans(conn, config, tree, 2025)
         origin = provenance(conn, ("actions",), now=NOW, run_id="test")
@@ -936,3 +944,63 @@ def test_the_effect_a_unit_records_is_what_the_data_show(
 ) -> None:
     found = Finding(2024, "E1", kind, "k", "t", "m", before, baseline, 2)
     assert judged_effect(found, after) == effect
+
+
+# --- the follow-ups: the worksheets handed back again, each on its day ---------------------
+
+
+def open_actions(path: Path) -> int:
+    """The actions a worksheet gives as Planerad or Pågår, read by openpyxl."""
+    book = load_workbook(path, read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))[1:]
+    book.close()
+    status = worksheet.HEADERS.index("Status")
+    return sum(r[status] in ("Planerad", "Pågår") for r in rows if r[4])
+
+
+def test_the_follow_ups_are_judged_by_the_days_the_worksheets_came_back(
+    demo: DemoFiles, loop: Loop, config: Config
+) -> None:
+    """Each enhet's follow-ups of 2026 (15 May, 15 Sep, 15 Dec: windows from 16 Dec, 16 May,
+    16 Sep) counted from the files alone: the worksheet last handed back before a window
+    gives the actions open at its start; one handed back in the window follows every one up
+    (a unit hands its whole worksheet back)."""
+    last = demo.returned[-1]  # the 2024 plans carry the 2023 actions still open
+    days: dict[str, list[tuple[date, Path]]] = {}
+    for path in last.files:
+        unit = path.stem.removeprefix(f"handlingsplan-{last.year}-")
+        days.setdefault(unit, []).append((date.fromisoformat(path.parent.name), path))
+    windows = {date(2026, 5, 15): date(2025, 12, 15), date(2026, 9, 15): date(2026, 5, 15)}
+    windows[date(2026, 12, 15)] = date(2026, 9, 15)
+    with loop.engine.connect() as conn:
+        rows = status.step_status(conn, config, loop.tree, 2025, now=NOW)
+    judged = {
+        (r.unit_id, r.due_date): (r.progress, r.reason)
+        for r in rows
+        if r.milestone == "ps-follow-up" and r.level == LEVEL_SV[OrgLevel.UNIT]
+    }
+    seen = Counter()
+    for unit in (u.id for u in loop.tree.at_level(OrgLevel.UNIT)):
+        returned = days.get(unit, [])
+        for deadline, start in windows.items():
+            before = [p for day, p in returned if day <= start]
+            still_open = open_actions(before[-1]) if before else 0
+            came = any(start < day <= TODAY for day, _ in returned)
+            if not still_open:
+                expected = (Progress.DONE, "inga öppna åtgärder att följa upp")
+            elif came:
+                expected = (Progress.DONE, "")
+            else:
+                late = Progress.OVERDUE if deadline < TODAY else Progress.UPCOMING
+                actions = "öppen åtgärd" if still_open == 1 else "öppna åtgärder"
+                expected = (late, f"{still_open} {actions} utan uppföljning")
+            assert judged[unit, deadline] == expected, (unit, deadline)
+            seen[expected[0], bool(expected[1])] += 1
+    # the demo shows each: followed up, missed (overdue, and not yet in December's window),
+    # and nothing to follow up
+    assert {
+        (Progress.DONE, False),
+        (Progress.DONE, True),
+        (Progress.OVERDUE, True),
+        (Progress.UPCOMING, True),
+    } <= set(seen)

@@ -8,9 +8,10 @@ the default data year has two years before it; the same seed and day give byte-i
 The features tests and documents can rely on whatever the seed are in :func:`plant`.
 
 For the two years before the default data year it also writes the action-plan worksheets the
-units handed back, ``actions-YEAR/handlingsplan-YEAR-<HSA-id>.xlsx``
+units handed back, with the plan and again at each follow-up,
+``actions-YEAR/ÅÅÅÅ-MM-DD/handlingsplan-YEAR-<HSA-id>.xlsx`` by the day handed back
 (:mod:`arshjul.demo.actions`): they answer the findings of those years' analyses, so they are
-imported after each year is analysed.
+imported after each year is analysed, each as of its day.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def write_demo(
         today,
         _stream(seed, "actions"),
         no_plan=planted.no_plan,
+        days=_stream(seed, "handed back"),
     )
     return replace(files, returned=tuple(returned))
 

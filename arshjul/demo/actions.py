@@ -21,6 +21,16 @@ How a unit answers (drawn from the seed, the same on every run):
   (:func:`arshjul.action_plan.plans.measure_after`) closed half or more of its gap to the
   finding's yardstick (:func:`arshjul.action_plan.plans.gap_closed`): God effekt; a tenth:
   Viss effekt; less: Ingen effekt; Ej bedömd when the measure is not a number.
+
+When (drawn from a stream of its own, so the answers above are the same whatever the days):
+a unit hands its plan back in the four weeks before the wheel's action-plan deadline of the
+year after, and hands the same worksheet back again at each follow-up (15 May, 15 September,
+15 December: the wheel's) in the four weeks before it, while it has open actions — until the
+next year's plan comes, or for the last plan until today. Now and then a worksheet comes a
+week or two late, and at a follow-up a few units forget (the status page names them). Each
+is kept in a folder named by its day, ``actions-YEAR/ÅÅÅÅ-MM-DD/``, and imported as of that day
+(:func:`arshjul.inputs.handed_back`). Before its last return, an action that ends finished
+(or struck out) is still Pågår while its date is ahead; the last return says how it ended.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import csv
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -38,6 +48,7 @@ from sqlalchemy import Connection
 from arshjul.action_plan import plans as action_plans
 from arshjul.action_plan import worksheet
 from arshjul.action_plan.plans import Plan, PlannedAction
+from arshjul.action_rules import OPEN
 from arshjul.analysis.figures import NO_EFFECT, gather
 from arshjul.analysis.findings import Finding, analyse, store_findings
 from arshjul.clock import STOCKHOLM
@@ -49,6 +60,7 @@ from arshjul.importers import import_file
 from arshjul.inputs import handed_back_folder
 from arshjul.models import ActionStatus, OrgLevel
 from arshjul.org import OrgTree, Unit
+from arshjul.workdays import rule_dates
 
 #: the record kinds the analysis reads (``compilation.count_own``), in import order
 ANALYSED_KINDS = ("organisation", "deviations", "complaints", "capacity", "training")
@@ -72,6 +84,12 @@ PAST_DUE = {
 NOT_YET_DUE = {ActionStatus.DONE: 10, ActionStatus.IN_PROGRESS: 55, ActionStatus.PLANNED: 35}
 #: an open action carried over into the next year's worksheet, as it is followed up there
 CARRIED_ON = {ActionStatus.DONE: 50, ActionStatus.IN_PROGRESS: 30, ActionStatus.DROPPED: 20}
+#: a worksheet is handed back on a day of this many before its deadline ...
+RETURN_DAYS = 28
+#: ... or, now and then, up to two weeks after it
+LATE_CHANCE, LATE_DAYS = 0.08, 14
+#: chance that a unit with open actions forgets a follow-up
+MISSED_FOLLOW_UP = 0.12
 #: share of the gap to the yardstick closed a year later for each judged effect
 GOOD, SOME = 0.5, 0.1
 #: the effects a unit records (codes.action_effects); "Ingen effekt" is the analysis' own
@@ -145,11 +163,18 @@ GENERIC_TITLES = ("Genomgång av fyndet på arbetsplatsträff",)
 
 @dataclass(frozen=True)
 class Returned:
-    """The worksheets handed back for one data year, one file per unit, by name."""
+    """The worksheets handed back for one data year's plan: each unit's plan, then the same
+    worksheet again at the follow-ups, in ``folder/ÅÅÅÅ-MM-DD/`` by the day handed back."""
 
     year: int
     folder: Path
+    #: every worksheet handed back, by day, then by name
     files: tuple[Path, ...]
+
+    def latest(self) -> tuple[Path, ...]:
+        """Each unit's last worksheet (what its actions ended as), by name."""
+        last = {p.name: p for p in self.files}  # the days sort as their ISO names
+        return tuple(last[name] for name in sorted(last))
 
 
 def write_returned_worksheets(
@@ -159,10 +184,12 @@ def write_returned_worksheets(
     today: date,
     rng: random.Random,
     no_plan: str,
+    days: random.Random,
 ) -> list[Returned]:
     """Each unit's filled-in worksheet (all but ``no_plan``'s) for the two data years before
-    the default one, as ``out_dir/actions-YEAR/handlingsplan-YEAR-<HSA-id>.xlsx``;
-    ``records`` are the demo's record files by kind."""
+    the default one, as ``out_dir/actions-YEAR/ÅÅÅÅ-MM-DD/handlingsplan-YEAR-<HSA-id>.xlsx``,
+    handed back on the days drawn from ``days``; ``records`` are the demo's record files by
+    kind."""
     now = datetime.combine(today, time(12), STOCKHOLM)
     first = default_data_year(today) - YEARS_BACK
     with TemporaryDirectory(prefix="arshjul-demo-") as name:
@@ -175,9 +202,21 @@ def write_returned_worksheets(
                     import_file(conn, config, kind, records[kind], now=now)
                 tree = OrgTree.load(conn)
                 answering = [u for u in tree.walk(tree.root.id) if u.id != no_plan]
+                last = first + YEARS_BACK - 1
                 return [
-                    _return_year(conn, config, tree, answering, year, now, rng, out_dir, scratch)
-                    for year in range(first, first + YEARS_BACK)
+                    _return_year(
+                        conn,
+                        config,
+                        tree,
+                        answering,
+                        year,
+                        now,
+                        (rng, days),
+                        out_dir,
+                        scratch,
+                        until=today if year == last else None,
+                    )
+                    for year in range(first, last + 1)
                 ]
         finally:
             engine.dispose()
@@ -190,11 +229,15 @@ def _return_year(
     answering: Sequence[Unit],
     year: int,
     now: datetime,
-    rng: random.Random,
+    streams: tuple[random.Random, random.Random],
     out_dir: Path,
     scratch: Path,
+    *,
+    until: date | None,
 ) -> Returned:
-    """Analyse ``year``, write the worksheets as handed back, and import what they hold."""
+    """Analyse ``year``, write the worksheets as handed back (the follow-ups until the next
+    year's plan, or ``until``), and import what they hold at last."""
+    rng, days = streams
     today = now.date()
     data = gather(conn, tree, year, today=today)
     analyses = analyse(data, tree, config)
@@ -207,22 +250,99 @@ def _return_year(
     judge = Judge(config.codes.action_effects, stored, after)
     folder = handed_back_folder(out_dir, year)
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.xlsx"):  # a unit that no longer answers leaves no file behind
+    for old in folder.glob("**/*.xlsx"):  # a unit that no longer answers leaves no file behind
         old.unlink()
-    # the workbook's own time: the action-plan step of the year after
-    written = datetime(year + 1, 3, 1, 8, tzinfo=STOCKHOLM)
+    calendar = Deadlines.of(config, year, until)
     files, rows = [], []
     for unit in answering:
         filled = fill(plans[unit.id], unit, config.codes.action_owner_roles, judge, rng, today)
-        workbook = worksheet.build_workbook(unit, filled, config.codes, written)
         name = f"handlingsplan-{year}-{unit.id}.xlsx"
-        files.append(write_bytes_atomic(folder / name, workbook_bytes(workbook)))
+        for on, shown in handed_back(filled, calendar, days):
+            written = datetime.combine(on, time(8), STOCKHOLM)  # the workbook's own time
+            workbook = worksheet.build_workbook(unit, shown, config.codes, written)
+            path = folder / on.isoformat() / name
+            path.parent.mkdir(exist_ok=True)
+            files.append(write_bytes_atomic(path, workbook_bytes(workbook)))
         rows += [r.cells() for r in worksheet.rows(filled) if r.title]
     # the same rows at once, as CSV: 50 workbooks read one by one would take seconds
     import_file(
         conn, config, "actions", _write_rows(scratch / f"actions-{year}.csv", rows), now=now
     )
-    return Returned(year, folder, tuple(sorted(files)))
+    return Returned(year, folder, tuple(sorted(files, key=lambda p: (p.parent.name, p.name))))
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The wheel's enhet deadlines a plan of one data year is handed back by: the plan's,
+    the follow-ups after it, and the last day a worksheet can come (the day before the next
+    plan may come, or today for the last plan)."""
+
+    plan: date
+    follow_ups: tuple[date, ...]
+    last_day: date
+
+    @classmethod
+    def of(cls, config: Config, year: int, until: date | None) -> Deadlines:
+        def unit_dates(milestone: str, calendar_year: int) -> list[date]:
+            deadlines = config.wheel.milestone(milestone).deadlines
+            rule = next(d.due for d in deadlines if d.level == OrgLevel.UNIT.value)
+            return rule_dates(rule, calendar_year)
+
+        plan = unit_dates(PLAN_MILESTONE, year + 1)[0]
+        next_plan = unit_dates(PLAN_MILESTONE, year + 2)[0] - timedelta(days=RETURN_DAYS + 1)
+        last_day = until if until is not None else next_plan
+        follow_ups = [
+            d
+            for calendar_year in range(year + 1, last_day.year + 1)
+            for d in unit_dates(FOLLOW_UP_MILESTONE, calendar_year)
+            if plan < d and d - timedelta(days=RETURN_DAYS) <= last_day
+        ]
+        return cls(plan, tuple(follow_ups), last_day)
+
+
+#: the wheel's milestones a unit hands its worksheet back by
+PLAN_MILESTONE, FOLLOW_UP_MILESTONE = "ps-action-plan", "ps-follow-up"
+
+
+def _day_before(deadline: date, days: random.Random) -> date:
+    """The day a worksheet due on ``deadline`` is handed back."""
+    if days.random() < LATE_CHANCE:
+        return deadline + timedelta(days=days.randint(1, LATE_DAYS))
+    return deadline - timedelta(days=days.randrange(RETURN_DAYS))
+
+
+def handed_back(plan: Plan, deadlines: Deadlines, days: random.Random) -> list[tuple[date, Plan]]:
+    """The days ``plan``'s worksheet is handed back, each with the plan as it stood then: the
+    plan by its deadline, then at each follow-up while an action is open (a few forgotten),
+    the last time as the actions ended."""
+    returns = [_day_before(deadlines.plan, days)]
+    for deadline in deadlines.follow_ups:
+        if not any(a.status in OPEN for a in as_of(plan, returns[-1]).actions):
+            break
+        if days.random() < MISSED_FOLLOW_UP:
+            continue
+        on = _day_before(deadline, days)
+        if returns[-1] < on <= deadlines.last_day:
+            returns.append(on)
+    return [(on, plan if on == returns[-1] else as_of(plan, on)) for on in returns]
+
+
+def as_of(plan: Plan, on: date) -> Plan:
+    """``plan`` as a follow-up on ``on`` finds it: an action that ends finished or struck out
+    is still in progress while its date is ahead."""
+
+    def then(action: PlannedAction) -> PlannedAction:
+        due = action.due_date
+        if action.status in OPEN or action.is_decision or due is None or on >= due:
+            return action
+        return replace(action, status=ActionStatus.IN_PROGRESS, effect=None)
+
+    return replace(
+        plan,
+        findings=tuple((f, tuple(then(a) for a in actions)) for f, actions in plan.findings),
+        other=tuple(then(a) for a in plan.other),
+        carried=tuple(then(a) for a in plan.carried),
+    )
 
 
 def _write_rows(path: Path, rows: Sequence[Sequence[object]]) -> Path:
