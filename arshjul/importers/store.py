@@ -274,9 +274,11 @@ def _units_exist(conn: Connection, staging: Staging) -> None:
     staged = staging.table.c.get("unit_id")
     if staged is None:  # the organisation: its parents keep their foreign key
         return
-    unknown = (
-        select(staged).outerjoin(OrgUnit, OrgUnit.id == staged).where(OrgUnit.id.is_(None)).limit(1)
-    )
+    # the distinct ids first: PostgreSQL planned the anti-join of 768k staged rows as one index
+    # lookup per row, 1.0 s of server CPU against 0.14 s this way (BENCHMARKS.md)
+    units = select(staged).distinct().subquery()
+    unit = units.c[staged.name]
+    unknown = select(unit).where(~exists().where(OrgUnit.id == unit)).limit(1)
     missing = conn.execute(unknown).scalar()
     if missing is not None:
         raise RuntimeError(f"{staging.kind.name}: unit {missing!r} was staged but is no unit")
