@@ -111,6 +111,11 @@ def _text(max_length: int) -> ParserFactory:
     return _fixed(v.text(max_length))
 
 
+def _published(max_length: int) -> ParserFactory:
+    """Text of the action plan's worksheet that the action plan publishes."""
+    return _fixed(v.published_text(max_length, v.IN_THE_ACTION_PLAN))
+
+
 def _date(context: Context) -> v.Parser:
     return v.iso_date(context.today)
 
@@ -188,7 +193,8 @@ _ALL = (
         key=("unit_id",),
         columns=(
             Column("unit_id", _ID, required=True, stored_as="id"),
-            Column("name", _text(200), required=True),
+            # published in every document and calendar: no contact details
+            Column("name", _fixed(v.published_text(200, v.IN_EVERY_DOCUMENT)), required=True),
             Column(
                 "level",
                 _fixed(v.choice(LEVELS, "level (region/område/verksamhet/enhet)")),
@@ -305,11 +311,11 @@ _ALL = (
         key=("action_id",),
         columns=(
             # published in the action plan, as its title: no contact details
-            Column("action_id", _fixed(v.published_text(64)), required=True),
+            Column("action_id", _published(64), required=True),
             Column("unit_id", _unit, required=True),
             Column("finding_id", _text(200)),
             # empty in a decision Ingen åtgärd, required otherwise (actions.actions_and_decisions)
-            Column("title", _fixed(v.published_text(300)), in_header=True, default=""),
+            Column("title", _published(300), in_header=True, default=""),
             # messages in Swedish: the worksheet is filled in by enhetschefer
             Column("owner_role", actions.owner_role, required=True),
             Column("due_date", actions.due_date),
@@ -318,7 +324,7 @@ _ALL = (
             ),
             Column("effect", actions.effect),
             # Motivering: required for a decision Ingen åtgärd
-            Column("reason", _fixed(v.published_text(500)), default=""),
+            Column("reason", _published(500), default=""),
         ),
         checks=(
             actions.findings_of_the_unit,

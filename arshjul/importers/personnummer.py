@@ -2,18 +2,26 @@
 
 A personnummer is ``YYMMDD-NNNC`` or ``YYYYMMDDNNNC`` (the separator is ``-`` or ``+``, a space,
 or left out); a samordningsnummer is the same with 60 added to the day. ``C`` is a Luhn check
-digit over the other nine digits of the ten-digit form. Only digit runs of exactly that shape,
-with a real date and a valid check digit, count: ISO dates, HSA-ids (whose "month" is 20 or
-more) and most case numbers are not mistaken for one. A 10-digit case number that happens to
-have a date part and a valid check digit is: better to refuse a file than to store a person's
-identity.
+digit over the other nine digits of the ten-digit form. Only digit runs of that shape, with a
+real date and a valid check digit, count: ISO dates, HSA-ids (whose "month" is 20 or more),
+phone numbers and most case numbers are not mistaken for one. A 10-digit case number that
+happens to have a date part and a valid check digit is: better to refuse a file than to store a
+person's identity.
 
-People and programs write the same number in many ways, so values are searched in a
-normalised form (:func:`normalised`): Unicode NFKC (full-width digits become ``0``–``9``),
-every dash ``-`` (en dash, minus sign, non-breaking hyphen, …), every space `` `` (no-break,
-thin, …), invisible format characters (soft hyphen, zero-width space, byte-order mark) left
-out. The separator before the last four digits may have spaces around it (``850317 - 2341``),
-and the date may be written as a date (``1966-12-31-7740``).
+People and programs write the same number in many ways, so values are searched in one
+normalised form (:func:`normalised`): HTML character references, URL escapes and a workbook's
+escapes decoded (``&#8211;``, ``&ndash;``, ``%2D``, ``_x2013_``), Unicode NFKC (full-width,
+superscript, circled digits become ``0``–``9``), every other decimal digit (Arabic-Indic,
+Devanagari, …) ``0``–``9``, every dash ``-``, every space `` ``, invisible characters left
+out (soft hyphen, zero-width space, byte-order mark, combining marks and variation selectors,
+which a keycap ``4️⃣`` or an underlined ``4̲`` put between digits). In that form the
+number's groups may be written together or apart (``4711248809``, ``471124-8809``,
+``4711 24 8809``, ``1966-12-31-7740``, ``19661231.7740``, ``471124 / 8809``): between the
+century, year, month, day and the last four digits there may be up to three characters that
+are neither a letter, a digit, nor ``,`` or ``;`` (which separate numbers in a list). The last
+four digits are written together, and a number must not be part of a longer one (a digit
+right before it or after it). Two dates of a range (``2024-01-05–2024-02-04``) are not one:
+four digits followed by ``-MM-DD`` are a year.
 
 The scan runs over the distinct values of a column joined into one string, so a column of
 200,000 rows with a few thousand distinct values costs one regular-expression pass over those.
@@ -21,62 +29,125 @@ The scan runs over the distinct values of a column joined into one string, so a 
 
 from __future__ import annotations
 
+import html
 import re
+import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from functools import cache
+from urllib.parse import unquote
 
-#: the date part (century optional, day up to 31 or 61–91; ``-`` between its parts or not),
-#: the separator and four digits; the regular expression cannot cheaply check the character
+#: what may stand between the groups of the number (see the module's description)
+_GAP = r"[^0-9A-Za-z\0,;]{0,3}+"  # possessive: a gap is never a digit, so never given back
+#: after the last four digits: neither a digit nor the month and day of a date whose year they
+#: are (the second date of a range)
+_END = rf"(?![0-9])(?!{_GAP}(?:0[1-9]|1[0-2]){_GAP}(?:0[1-9]|[12][0-9]|3[01])(?![0-9]))"
+#: the century (optional), year, month, day (up to 31, or 61–91 for a samordningsnummer), the
+#: separator and four digits; the regular expression cannot cheaply check the character
 #: before, so ``_is_personnummer`` does
 _CANDIDATE = re.compile(
-    r"((?:18|19|20)[0-9]{2}|[0-9]{2})(-?)(0[1-9]|1[0-2])\2"
-    r"(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
-    r"( *[-+]? *)([0-9]{4})(?![0-9])"
+    rf"(?:(18|19|20)({_GAP}))?([0-9]{{2}})({_GAP})(0[1-9]|1[0-2])"
+    rf"({_GAP})(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])({_GAP})([0-9]{{4}}){_END}"
 )
 #: what every personnummer has, in the normalised text: found at C speed by a regular
-#: expression that starts with a digit class (``_suspects``), five times faster than
+#: expression that starts with a digit class (``_suspects``), several times faster than
 #: :data:`_CANDIDATE` can look; month and day narrowed enough that ids such as
 #: ``AVV-2024-000001`` are not suspects
-_SUSPECT = re.compile(r"[0-9]{2}-?[01][0-9]-?[0-36-9][0-9] *[-+]? *[0-9]{4}(?![0-9])")
-#: every dash of Unicode (category Pd), the minus sign and the hyphen bullet
-_DASHES = re.compile(
-    "[\u058a\u05be\u1400\u1806\u2010-\u2015\u2043\u2212\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d"
-    "\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead]"
-)
-#: every invisible format character of Unicode (category Cf)
-_FORMAT = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
-)
-#: any whitespace but the plain space (Python's ``\s`` is Unicode's)
-_SPACES = re.compile(r"[^\S ]")
-#: a decimal digit other than 0–9 (Arabic-Indic, Devanagari, …): NFKC keeps them
-_OTHER_DIGIT = re.compile(r"[^\D0-9]")
+_SUSPECT = re.compile(rf"[0-9]{{2}}{_GAP}[01][0-9]{_GAP}[0-36-9][0-9]{_GAP}[0-9]{{4}}(?![0-9])")
 #: joins distinct values for one scan; the reader refuses files containing it
 _SEPARATOR = "\0"
+#: any whitespace but the plain space (Python's ``\s`` is Unicode's)
+_SPACES = re.compile(r"[^\S ]")
+_RUN_OF_SPACES = re.compile(" {2,}")
+#: a character as a workbook's text escapes it (ECMA-376 22.9.2.19)
+_WORKBOOK_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+#: a number in scientific notation, as programs write large numbers (``4.711248809E9``)
+_MANY_DECIMALS = re.compile(r"[.,][0-9]{8,15}[eE]")
+_SCIENTIFIC = re.compile(r"(?<![0-9A-Za-z.,])([0-9])[.,]([0-9]{1,15})[eE]\+?([0-9]{1,2})(?![0-9])")
+#: characters that are dashes to a reader but not in Unicode's category Pd
+_OTHER_DASHES = "\u02d7\u2043\u2212\u2796"
+#: the planes that hold every character :func:`_translation` changes (the Basic and
+#: Supplementary Multilingual Planes, and plane 14's tags and variation selectors); a test
+#: checks the whole of Unicode
+_PLANES = (range(0x20000), range(0xE0000, 0xE1000))
+
+
+@cache
+def _translation() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The characters beyond Latin-1 that are changed for the search, and what each becomes.
+    Made from the Unicode database of this Python once, when first needed (about 30 ms)."""
+    table: dict[str, str] = {}
+    for plane in _PLANES:
+        for code in plane:
+            char = chr(code)
+            category = unicodedata.category(char)
+            if category in ("Cf", "Mn", "Me", "Mc"):  # invisible, or a mark on the one before
+                table[char] = ""
+            elif category == "Pd":
+                table[char] = "-"
+            elif category == "Nd" and code > 0x7F:
+                table[char] = str(unicodedata.decimal(char))
+            elif char.isspace() and char != " ":
+                table[char] = " "
+    table.update(dict.fromkeys(_OTHER_DASHES, "-"))
+    for char in [c for c in table if ord(c) < 0x100]:  # Latin-1 is done apart, faster
+        del table[char]
+    return re.compile("[" + "".join(map(re.escape, sorted(table))) + "]"), table
+
+
+def _decoded(text: str) -> str:
+    """``text`` with HTML character references, URL escapes and a workbook's escapes
+    (``_x2013_``) decoded, even when encoded twice (``&amp;#45;``)."""
+    for _ in range(3):
+        before = text
+        if "&" in text:
+            text = html.unescape(text)
+        if "%" in text:
+            text = unquote(text)
+        if "_x" in text:
+            text = _WORKBOOK_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+        if text == before:
+            break
+    return text
+
+
+def _whole_number(match: re.Match[str]) -> str:
+    first, decimals, exponent = match.groups()
+    if int(exponent) < len(decimals):
+        return match.group()  # not a whole number: no personnummer
+    return first + decimals + "0" * (int(exponent) - len(decimals))
+
+
+def _spaced(text: str) -> str:
+    """``text`` with every whitespace a single space, numbers in scientific notation written
+    out."""
+    if _SPACES.search(text):
+        text = _SPACES.sub(" ", text)
+    if "  " in text:
+        text = _RUN_OF_SPACES.sub(" ", text)
+    if _MANY_DECIMALS.search(text):  # as rare as it is cheap to look for (C speed)
+        text = _SCIENTIFIC.sub(_whole_number, text)
+    return text
 
 
 def normalised(text: str) -> str:
-    """``text`` as it is searched: NFKC, every dash ``-``, every space `` ``, format characters
-    left out, every decimal digit 0–9. ASCII text stays as it is (but for tabs and other
-    control spaces), at the speed of one check."""
+    """``text`` as it is searched (see the module's description). ASCII text without ``&``,
+    ``%``, runs of spaces or scientific notation stays as it is, at the speed of a few
+    checks."""
+    text = _decoded(text)
     if text.isascii():
-        return _SPACES.sub(" ", text) if _SPACES.search(text) else text
+        return _spaced(text)
     if not unicodedata.is_normalized("NFKC", text):  # Swedish text usually is: checked in C
         text = unicodedata.normalize("NFKC", text)
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:  # beyond Latin-1: every kind of dash, invisible, digit
-        text = _OTHER_DIGIT.sub(_ascii_digit, _DASHES.sub("-", _FORMAT.sub("", text)))
-    else:  # Latin-1, as Swedish text is: its one invisible character, no other dash or digit
-        text = text.replace("\u00ad", "")
-    return _SPACES.sub(" ", text)
-
-
-def _ascii_digit(match: re.Match[str]) -> str:
-    return str(unicodedata.decimal(match.group()))
+    text = text.replace("\u00ad", "")  # Latin-1's one invisible character
+    if not text.isascii():
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError:  # beyond Latin-1: every kind of dash, invisible, digit
+            pattern, table = _translation()
+            text = pattern.sub(lambda m: table[m.group()], text)
+    return _spaced(text)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -91,20 +162,22 @@ def _is_personnummer(match: re.Match[str]) -> bool:
     start = match.start()
     if start > 0 and match.string[start - 1] in "0123456789":
         return False  # part of a longer number
-    year, _, month, day, _, serial = match.groups()
+    century, _, year, _, month, _, day, _, serial = match.groups("")
     # a ten-digit number does not say its century: 2000 + YY is leap exactly when 1900 + YY or
     # 2000 + YY could be, except 1900, which only matters for 29 February 1900
-    full_year = int(year) if len(year) == 4 else 2000 + int(year)
+    full_year = int(century + year) if century else 2000 + int(year)
     try:
         date(full_year, int(month), int(day) - 60 if int(day) > 60 else int(day))
     except ValueError:
         return False
-    return _luhn_ok(year[-2:] + month + day + serial)
+    return _luhn_ok(year + month + day + serial)
 
 
 def _masked(match: re.Match[str]) -> str:
-    year, dash, month, day, separator, _ = match.groups()
-    return f"{year}{dash}{month}{dash}{day}{separator or '-'}****"
+    """The number with its last four digits masked, its separators as written (``-`` when it
+    has none)."""
+    *parts, separator, _ = match.groups("")
+    return "".join(parts) + (separator or "-") + "****"
 
 
 def _suspects(joined: str) -> list[int]:
@@ -119,6 +192,17 @@ def _suspects(joined: str) -> list[int]:
     return suspects
 
 
+def _numbers(text: str) -> Iterator[re.Match[str]]:
+    """The personnummer in ``text`` (normalised)."""
+    position = 0
+    while match := _CANDIDATE.search(text, position):
+        if _is_personnummer(match):
+            yield match
+            position = match.end()
+        else:  # the next try starts at the next character: a shorter gap, or a later number
+            position = match.start() + 1
+
+
 def find_in(values: Sequence[str]) -> dict[str, list[str]]:
     """The values that contain a personnummer or samordningsnummer -> the numbers, masked
     (as written, normalised)."""
@@ -130,7 +214,7 @@ def find_in(values: Sequence[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for index in suspects:
         value = values[index]
-        masked = [_masked(m) for m in _CANDIDATE.finditer(normalised(value)) if _is_personnummer(m)]
+        masked = [_masked(m) for m in _numbers(normalised(value))]
         if masked:
             found.setdefault(value, masked)
     return found
@@ -140,5 +224,13 @@ def mask(text: str) -> str:
     """``text`` with every personnummer and samordningsnummer in it masked; normalised (see
     :func:`normalised`) if it has one, else as it is."""
     plain = normalised(text)
-    masked = _CANDIDATE.sub(lambda m: _masked(m) if _is_personnummer(m) else m.group(0), plain)
-    return text if masked == plain else masked
+    parts: list[str] = []
+    position = 0
+    for match in _numbers(plain):
+        parts += [plain[position : match.start()], _masked(match)]
+        position = match.end()
+    return "".join(parts) + plain[position:] if parts else text
+
+
+if sys.maxunicode != 0x10FFFF:  # pragma: no cover - every CPython since 3.3
+    raise RuntimeError("a Python without the whole of Unicode")

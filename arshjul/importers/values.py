@@ -39,17 +39,26 @@ LARGEST_COUNT = 2**31 - 1
 #: the largest amount taken: beyond it a number is a typing error (costs are in SEK)
 LARGEST_AMOUNT = 1e15
 #: an e-mail address; a phone number, Swedish (070-123 45 67, 08-123 456 78) or international
-#: (+46 70 123 45 67, 0046 …): 7 to 13 digits, grouped by spaces, dashes, slashes, parentheses
+#: (+46 70 123 45 67, 0046 …): 7 to 13 digits, grouped by spaces, dashes, slashes, parentheses,
+#: dots. Both are looked for in the text as :func:`personnummer.normalised` writes it
+#: (``070–123``, ``anna＠example.se``, ``anna&#64;example.se`` are found too)
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}")
 _PHONE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)[1-9][0-9]?|0)[ ()/-]{0,3}[1-9](?:[ ()/-]{0,2}[0-9]){5,11}(?![0-9])"
+    # not inside a date (2027-03-15-2027-04-01) nor a longer word or number
+    r"(?<![\w+])(?<![0-9][-./])(?:(?:\+|00)[1-9][0-9]?|0)[ ()/.-]{0,3}[1-9]"
+    r"(?:[ ()/.-]{0,3}[0-9]){5,11}(?![0-9])"
 )
 #: at most this many distinct values per column get close matches suggested: a file written
 #: against the wrong organisation must not spend minutes in difflib
 SUGGESTIONS_PER_COLUMN = 25
-_PUBLISHED = (
+#: where each kind of published text is published, and what to write instead
+IN_THE_ACTION_PLAN = (
     "it is published in the action plan; write a role (Enhetschef) instead of a person's"
     " contact details"
+)
+IN_EVERY_DOCUMENT = (
+    "a unit's name is published in every document and calendar of the unit; leave the"
+    " contact details out of the organisation file"
 )
 
 
@@ -97,17 +106,18 @@ def text(max_length: int) -> Callable[[str], str]:
     return parse
 
 
-def published_text(max_length: int) -> Parser:
-    """Text a unit writes that is published as it is (an action's title in the action plan's
-    HTML, DOCX and CSV): no e-mail address nor phone number. A personnummer is refused in
-    every column already."""
+def published_text(max_length: int, published: str) -> Parser:
+    """Text that is published as it is (an action's title in the action plan's HTML, DOCX
+    and CSV, a unit's name everywhere): no e-mail address nor phone number; ``published``
+    says where it is published and what to write instead. A personnummer is refused in every
+    column already."""
     within = text(max_length)
 
     def parse(value: str) -> str:
         searched = personnummer.normalised(value)
         found = [what for what, pattern in _CONTACT_DETAILS if pattern.search(searched)]
         if found:
-            raise ValueError(f"contains {' and '.join(found)}: {_PUBLISHED}")
+            raise ValueError(f"contains {' and '.join(found)}: {published}")
         return within(value)
 
     return parse
@@ -121,9 +131,12 @@ _CONTACT_DETAILS = (
 
 def mask_contact_details(text: str) -> str:
     """``text`` with e-mail addresses and phone numbers masked: only their first characters
-    are shown, enough to find them in the file."""
-    text = _EMAIL.sub(lambda m: m.group()[0] + "***@***", text)
-    return _PHONE.sub(lambda m: m.group()[:3] + "***", text)
+    are shown, enough to find them in the file. Normalised (see
+    :func:`personnummer.normalised`) if it has any, else as it is."""
+    searched = personnummer.normalised(text)
+    masked = _EMAIL.sub(lambda m: m.group()[0] + "***@***", searched)
+    masked = _PHONE.sub(lambda m: m.group()[:3] + "***", masked)
+    return text if masked == searched else masked
 
 
 def iso_date(today: date, *, years_ahead: int = 0) -> Callable[[str], date]:

@@ -13,6 +13,10 @@ a header wider than :data:`WIDEST_HEADER` columns, and reading for longer than
 
 Cells come as text: numbers as written (``12``, ``12.5``), dates (numbers with a date format)
 in ISO form, formulas as their text (``=IF(…)``), never evaluated; booleans ``TRUE``/``FALSE``.
+Text escaped as a workbook escapes it (``_x2013_``) comes unescaped, as Excel shows it.
+A whole number in a format of zeros and fixed characters (``000000-0000``, Excel's way to keep
+a personnummer's leading zero) comes as Excel shows it, so that what a person sees is what is
+checked: ``51224-1234`` stored as ``512241234`` is ``051224-1234``.
 """
 
 from __future__ import annotations
@@ -107,16 +111,19 @@ class _Book:
             self._parse(shared, strings)
             self.shared = strings.strings
         self.date_styles: frozenset[int] = frozenset()
+        self.padded: dict[int, list[Part]] = {}
         styles = targets.by_type.get("styles", "xl/styles.xml")
         if styles in names:
             found = _Styles()
             self._parse(styles, found)
             self.date_styles = found.date_styles()
+            self.padded = found.padded_styles()
 
     def rows(self) -> Iterator[Row]:
         from openpyxl.utils.datetime import from_excel
 
-        reader = _SheetReader(self.shared, self.date_styles, partial(from_excel, epoch=self.epoch))
+        to_date = partial(from_excel, epoch=self.epoch)
+        reader = _SheetReader(self.shared, self.date_styles, self.padded, to_date)
         parser = self._parser(reader, self.sheet)
         for chunk in self._chunks(self.sheet):
             _feed(parser, chunk, self.sheet)
@@ -246,7 +253,7 @@ class _SharedStrings(_Handler):
         elif local == "rPh":
             self.phonetic -= 1
         elif local == "si":
-            self.strings.append("".join(self.parts))
+            self.strings.append(_unescaped("".join(self.parts)))
             self.parts = []
 
     def text(self, data: str) -> None:
@@ -287,6 +294,56 @@ class _Styles(_Handler):
             or (fmt not in self.formats and fmt in _BUILTIN_DATES)
         )
 
+    def padded_styles(self) -> dict[int, list[Part]]:
+        """The cell formats that show a whole number padded with zeros -> the format's parts
+        (see :func:`_zeros_format`)."""
+        parts = {i: _zeros_format(fmt) for i, fmt in self.formats.items()}
+        return {i: found for i, fmt in enumerate(self.cell_formats) if (found := parts.get(fmt))}
+
+
+#: a part of a number format: ``(True, "0000")`` a run of zeros, ``(False, "-")`` fixed text
+Part = tuple[bool, str]
+#: a number format's condition or colour (``[Red]``, ``[<=9999999]``), a quoted text, an
+#: escaped character, a run of zeros, a character Excel shows as it is
+_FORMAT_PART = re.compile(r'(\[[^\]]*\])|"([^"]*)"|\\(.)|(0+)|([ \-/():+])')
+
+
+def _zeros_format(code: str) -> list[Part]:
+    """A number format of zeros and fixed characters (``000000-0000``, ``"nr "000 00``) as its
+    parts; its first section only (for numbers at or above zero). Empty for any other format
+    (decimals, thousands, percent, text)."""
+    section = code.split(";")[0]
+    parts: list[Part] = []
+    position = 0
+    for match in _FORMAT_PART.finditer(section):
+        if match.start() != position:
+            return []  # a character of another kind of format
+        position = match.end()
+        condition, quoted, escaped, zeros, fixed = match.groups()
+        if zeros:
+            parts.append((True, zeros))
+        elif condition is None:
+            parts.append((False, next(t for t in (quoted, escaped, fixed) if t is not None)))
+    if position != len(section) or not any(zeros for zeros, _ in parts):
+        return []
+    return parts
+
+
+def _padded(number: int, parts: list[Part]) -> str:
+    """``number`` as a format of :func:`_zeros_format` shows it: its digits fill the runs of
+    zeros from the right, the first run takes what is left over."""
+    runs = [i for i, (zeros, _) in enumerate(parts) if zeros]
+    digits = str(number).rjust(sum(len(parts[i][1]) for i in runs), "0")
+    shown: list[str] = []
+    end = len(digits)
+    for i in reversed(range(len(parts))):
+        zeros, text = parts[i]
+        if zeros:
+            start = 0 if i == runs[0] else end - len(text)
+            text, end = digits[start:end], start
+        shown.append(text)
+    return "".join(reversed(shown))
+
 
 def _int(text: str | None, what: str) -> int:
     if text is None or not text.isdigit() or len(text) > 9:
@@ -311,9 +368,11 @@ class _SheetReader(_Handler):
         self,
         shared: list[str],
         date_styles: frozenset[int],
+        padded: dict[int, list[Part]],
         to_date: Callable[[float], datetime | time_of_day],
     ):
         self.shared, self.date_styles, self.to_date = shared, date_styles, to_date
+        self.padded = padded
         self.done: list[Row] = []
         self.row_number = 0
         self.cells: dict[int, str] = {}
@@ -424,9 +483,25 @@ class _SheetReader(_Handler):
         if kind == "b":
             return {"1": "TRUE", "0": "FALSE"}.get(value, value)
         if kind != "n" or not value:  # inlineStr, str, e (an error such as #N/A), d
-            return value
-        is_date = self.style != "0" and self.style.isdigit() and int(self.style) in self.date_styles
-        return _number_text(value, self.to_date if is_date else None)
+            return _unescaped(value)
+        # style 0, the default, is never a date nor padded
+        style = int(self.style) if self.style.isdigit() else 0
+        text = _number_text(value, self.to_date if style and style in self.date_styles else None)
+        padded = style and self.padded.get(style)
+        if padded and text.isdigit():  # a whole number at or above zero
+            return _padded(int(text), padded)
+        return text
+
+
+#: a character a workbook's text escapes (ECMA-376 22.9.2.19): ``_x000B_`` is a vertical tab,
+#: ``_x005F_`` an underscore. Excel shows the character, so the text is what Excel shows
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescaped(text: str) -> str:
+    if "_x" not in text:
+        return text
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _int_in(text: str, largest: int) -> int:
