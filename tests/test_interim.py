@@ -683,6 +683,12 @@ def test_document_marks_missing_months_and_says_where_it_came_from(documents):
     assert months[7] == ["jul", "9", "0", ""]
     assert "aldrig som noll" in e3_html and ">saknas<title>jan: saknas</title>" in e3_html
     assert "summan av enheternas värden, så att nivåerna\ngår ihop" in e3_html
+    # the parts are rounded one by one: 6,04 + 4,04 beds show as 6,0 + 4,0 under a total
+    # of 10,08 shown as 10,1; the text says so
+    assert (
+        "Värdena visas avrundade till en decimal: summan av de visade värdena för enheterna"
+        " under kan därför skilja sig med någon tiondel från det visade värdet för nivån."
+    ) in " ".join(e3_html.split())
     assert "<li>Väntelistor: saknas: aug</li>" in e3_html
     assert "<li>Produktion: saknas: mar–apr</li>" in e3_html
     v1_html = documents["V1"].read_text("utf-8")

@@ -186,6 +186,21 @@ def test_the_start_page_leads_to_every_year_period_status_calendar_and_report(ou
             assert (folder / href).exists(), f"{page}: {href}"
 
 
+def test_every_document_and_the_status_page_lead_back_to_the_start_page(out: Path):
+    pages = [
+        f"2025/{REGION}/{name}.html"
+        for name in ("sammanstallning", "analys", "handlingsplan", "patientsakerhetsberattelse")
+    ]
+    pages += [f"2025/enheter/{EMPTY}/analys.html", f"2026-T2/{REGION}/uppskjuten-vard.html"]
+    for page in [*pages, "2025/status.html"]:
+        links = read(out, page).links
+        start = next(href for href in links if href.endswith("index.html"))
+        assert (out / page).parent.joinpath(start).resolve() == (out / "index.html"), page
+        for href in links:  # and to its period's index, the status page's calendars
+            if href.endswith("index.html"):
+                assert ((out / page).parent / href).exists(), f"{page}: {href}"
+
+
 def test_a_unit_without_data_is_told_in_sentences_not_tables_of_zeros(out: Path):
     compilation = read(out, f"2025/enheter/{EMPTY}/sammanstallning.html")
     text = re.sub(r"\s+", " ", compilation.text)
