@@ -47,13 +47,19 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, swedish: bool = False) -> str:
+        """Where and what; ``swedish``: where in Swedish words (for a file Swedish staff
+        filled in, whose reasons are Swedish too)."""
+        line, column, value = ("rad", "kolumn", "värde") if swedish else ("line", "column", "value")
         where = self.file
         if self.line is not None:
-            where += f", line {self.line}"
+            where += f", {line} {self.line}"
         if self.column is not None:
-            where += f", column {self.column!r}"
+            where += f", {column} {self.column!r}"
         if self.value is not None:
-            where += f", value {self.value!r}"
+            where += f", {value} {self.value!r}"
         return f"{where}: {self.reason}"
 
 
@@ -64,20 +70,24 @@ class InputError(ArshjulError):
     #: how many problems the message lists before summarising the rest
     shown = 50
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
+    def __init__(self, problems: list[Problem], swedish: bool = False):
+        self.problems, self.swedish = problems, swedish
         super().__init__(self._message())
 
-    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem]]]:
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem], bool]]:
         # rebuilt from its problems, not its message, when it comes back from a worker process
-        return type(self), (self.problems,)
+        return type(self), (self.problems, self.swedish)
 
     def _message(self) -> str:
-        files = sorted({p.file for p in self.problems})
-        head = f"{len(self.problems)} problem(s) in {', '.join(files)}; nothing was stored"
-        lines = [head] + [f"  {p}" for p in self.problems[: self.shown]]
-        if len(self.problems) > self.shown:
-            lines.append(f"  … and {len(self.problems) - self.shown} more")
+        files = ", ".join(sorted({p.file for p in self.problems}))
+        n, more = len(self.problems), len(self.problems) - self.shown
+        if self.swedish:
+            head, rest = f"{n} fel i {files}; inget sparades", f"  … och {more} till"
+        else:
+            head, rest = f"{n} problem(s) in {files}; nothing was stored", f"  … and {more} more"
+        lines = [head] + [f"  {p.text(self.swedish)}" for p in self.problems[: self.shown]]
+        if more > 0:
+            lines.append(rest)
         return "\n".join(lines)
 
 

@@ -822,3 +822,25 @@ def test_the_worksheets_mistakes_are_told_in_swedish_with_the_allowed_values(imp
     )
     effects = ", ".join(config.codes.action_effects)
     assert reasons["Effekt"] == f"inte ett tillåtet värde för Effekt; tillåtna: {effects}"
+
+
+def test_every_message_about_a_worksheet_is_in_swedish(imp, findings):
+    """The importer's own reasons too, and where: rad, kolumn, värde."""
+    e9 = ACTION_OK.replace(";E1;", ";E9;").replace("Fallriskbedömning", "Ring 070-123 45 67")
+    refused = refusal(imp, "actions", lines(ACTION_HEADER, e9))
+    assert str(refused).splitlines() == [
+        "2 fel i file.csv; inget sparades",
+        "  file.csv, rad 2, kolumn 'Enhet HSA-id', värde 'E9': okänd enhet: finns inte i"
+        " organisationen",
+        "  file.csv, rad 2, kolumn 'Åtgärd', värde 'Ring 070*** vid inskrivning':"
+        " innehåller ett telefonnummer:"
+        " texten publiceras i handlingsplanen; skriv en roll (Enhetschef) i stället för en"
+        " persons kontaktuppgifter",
+    ]
+    no_owner = "Åtgärds-ID;Enhet HSA-id;Åtgärd;Status"
+    [missing] = refusal(imp, "actions", lines(no_owner, "E1-2026-001;E1;Åtgärd;Klar")).problems
+    assert missing.reason == (
+        "en kolumn saknas: rubriken ska vara någon av owner_role, Ansvarig, Ansvarig roll"
+    )
+    # another kind's file is told in English, as before
+    assert "problem(s) in" in str(refusal(imp, "deviations", lines("Avvikelse-ID", "D1")))

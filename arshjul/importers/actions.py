@@ -13,7 +13,8 @@ values a drop-down column allows.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -40,6 +41,64 @@ CHUNK = 500
 UNKNOWN_FINDING = (
     "okänt fynd: inget fynd med detta id i analysen (kör analysen först, eller lämna cellen tom)"
 )
+
+
+def _did_you_mean(shown: str | None) -> str:
+    return f" (menade du {shown.replace(' or ', ' eller ')}?)" if shown else ""
+
+
+#: the importer's own reasons (every kind's), as the worksheet's readers are told them; the
+#: rules of this module say theirs in Swedish already
+_SWEDISH: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (
+        re.compile(r"unknown unit: not in the organisation(?: \(did you mean (.*)\?\))?"),
+        lambda m: "okänd enhet: finns inte i organisationen" + _did_you_mean(m[1]),
+    ),
+    (re.compile(r"empty, but a value is required"), lambda m: "tom, men ett värde krävs"),
+    (
+        re.compile(r"missing column '.+' \(accepted headers: (.*)\)"),
+        lambda m: f"en kolumn saknas: rubriken ska vara någon av {m[1]}",
+    ),
+    (
+        re.compile(r"column '.+' appears twice \(also as (.+)\)"),
+        lambda m: f"kolumnen finns två gånger (också som {m[1]})",
+    ),
+    (
+        re.compile(r"same (.+) as line (\d+) but different content \((.*)\)"),
+        lambda m: f"samma {m[1]} som rad {m[2]} men annat innehåll ({m[3]})",
+    ),
+    (re.compile(r"longer than (\d+) characters"), lambda m: f"längre än {m[1]} tecken"),
+    (
+        re.compile(r"contains (.+): it is published in the action plan; .*"),
+        lambda m: (
+            f"innehåller {_contact_details(m[1])}: texten publiceras i"
+            " handlingsplanen; skriv en roll (Enhetschef) i stället för en persons kontaktuppgifter"
+        ),
+    ),
+    (
+        re.compile(r"looks like a personnummer or samordningsnummer: .*"),
+        lambda m: (
+            "ser ut som ett personnummer eller samordningsnummer: personnummer får inte"
+            " läsas in; ta bort det ur arbetsbladet"
+        ),
+    ),
+)
+
+
+def _contact_details(found: str) -> str:
+    """``an e-mail address (e-postadress) and …`` as ``en e-postadress och …``."""
+    names = re.findall(r"\(([^)]+)\)", found)
+    return " och ".join(f"ett {n}" if n.endswith("nummer") else f"en {n}" for n in names)
+
+
+def in_swedish(reason: str) -> str:
+    """``reason`` as the worksheet's readers are told it: the importer's own reasons in
+    Swedish, the rest (already Swedish) as it is."""
+    for pattern, said in _SWEDISH:
+        match = pattern.fullmatch(reason)
+        if match:
+            return said(match)
+    return reason
 
 
 def _allowed(parser: v.Parser, column: str, allowed: Collection[str]) -> v.Parser:

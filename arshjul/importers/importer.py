@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -90,7 +91,7 @@ def import_file(
             found.checks = [p for p in found.checks if p.line not in later]
         problems = validator.found.all()
         if problems:
-            raise InputError(_presentable(problems))
+            raise InputError(_presentable(problems, spec.swedish), swedish=bool(spec.swedish))
         assert staging is not None  # a header without problems
         rows, inserted, updated = store(
             conn, staging, file_name=file_name, sha256=surveyed.sha256, now=now
@@ -117,15 +118,19 @@ def _shortened(value: str) -> str:
     return value if len(value) <= SHOWN else value[: SHOWN - 1] + "…"
 
 
-def _presentable(problems: list[Problem]) -> list[Problem]:
+def _presentable(
+    problems: list[Problem], swedish: Callable[[str], str] | None = None
+) -> list[Problem]:
     """With every personnummer masked wherever it shows up, and contact details in values
-    (messages end up in logs and in Prefect's database)."""
+    (messages end up in logs and in Prefect's database); the reasons in Swedish for a kind
+    filled in by Swedish staff."""
+    say = swedish or str
     return [
         replace(
             p,
             column=p.column and personnummer.mask(p.column),
             value=p.value and _shortened(mask_contact_details(personnummer.mask(p.value))),
-            reason=personnummer.mask(p.reason),
+            reason=personnummer.mask(say(p.reason)),
         )
         for p in problems
     ]

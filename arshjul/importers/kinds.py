@@ -86,6 +86,9 @@ class Kind:
     #: a column of counts: a file without it lists one row per counted thing (a patient), so
     #: each row counts one and rows with the same key are added up
     tally: str | None = None
+    #: the file is filled in by hand by Swedish staff (the action worksheet): its problems
+    #: are told in Swedish, each reason put by this
+    swedish: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         # rows with the same key are added up in the database: nothing else to choose from
@@ -333,6 +336,7 @@ _ALL = (
         ),
         filled_in=actions.filled_in,
         history=history.action_updates,
+        swedish=actions.in_swedish,
     ),
 )
 
