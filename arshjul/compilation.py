@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from arshjul.charts import bar_chart
+from arshjul.charts import bar_chart, risk_bands
 from arshjul.clock import local
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Codes, Config
 from arshjul.documents import Provenance, write_unit_documents
@@ -37,6 +37,12 @@ def ordered(counter: Counter[Any], order: Iterable[Any]) -> list[tuple[Any, int]
     rows = [(key, counter.get(key, 0)) for key in known]
     rows += sorted(((k, n) for k, n in counter.items() if k not in known), key=lambda kv: -kv[1])
     return rows
+
+
+def risk_fills(codes: Codes) -> list[str]:
+    """The colour of each row of :func:`risk_band_rows` that is a band, as the analysis' risk
+    matrix fills it (the row of deviations without a risk assessment has none)."""
+    return [band.fill for band in risk_bands(codes.risk_bands)]
 
 
 def risk_band_rows(by_score: Counter[int], codes: Codes) -> list[tuple[str, int]]:
@@ -126,6 +132,7 @@ def write_documents(
             f=f,
             children=children,
             **count_tables(f, codes, period.year),
+            risk_fills=risk_fills(codes),
             months=[
                 (MONTHS_SV[m - 1], f.by_month.get(m, 0), f.complaints_by_month.get(m, 0))
                 for m in range(1, 13)

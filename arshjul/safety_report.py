@@ -40,7 +40,7 @@ from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
 from arshjul.clock import local
-from arshjul.compilation import count_tables
+from arshjul.compilation import count_tables, risk_fills
 from arshjul.config import Config, StandoutRules
 from arshjul.disclosure import Key, Ledger, Published
 from arshjul.documents import Provenance, write_unit_documents
@@ -409,6 +409,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         severity_sv=SEVERITY_SV,
         reason_sv=REASON_SV,
         standout_thresholds=config.settings.standouts,
+        risk_fills=risk_fills(config.codes),
         sign_off=stamp,
         origin=origin,
     )

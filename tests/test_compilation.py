@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, insert
 
-from arshjul import compilation, figures
+from arshjul import charts, compilation, figures
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis.findings import analyse
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Config, KnowledgeAreas
@@ -496,3 +496,23 @@ def test_a_unit_without_capacity_data_says_so(conn, config, tree, totals, tmp_pa
     text = path.read_text("utf-8")
     assert "per 1\u00a0000 vårddagar: saknas" in text
     assert "avvikelser per 1\u00a0000 vårddagar" not in text
+
+
+def test_the_risk_bands_are_coloured_as_in_the_analysis_risk_matrix(
+    conn, config, tree, totals, tmp_path: Path
+):
+    origin = provenance(conn, ("deviations",), now=NOW, run_id="test-run")
+    [path] = compilation.write_documents(
+        tmp_path, config, tree, Period.full_year(2025), totals, ["R1"], origin
+    )
+    html = path.read_text("utf-8")
+    table = html.split("Avvikelser per risknivå</caption>")[1].split("</tbody>")[0]
+    rows = table.split("<tr>")[2:]  # after the header
+    fills = [re.search(r"background: (#[0-9a-f]{6})", row) for row in rows]
+    # light green, yellow, orange, light red (charts.BAND_FILLS); no colour without a band
+    assert [f and f[1] for f in fills] == ["#cfe8cf", "#fff1a8", "#ffc98a", "#f5a3a3", None]
+    assert "Ej riskbedömd" in rows[-1]
+    # the analysis' matrix fills its cells the same
+    assert [b.fill for b in charts.risk_bands(config.codes.risk_bands)] == [
+        f[1] for f in fills if f
+    ]
