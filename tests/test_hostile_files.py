@@ -212,3 +212,18 @@ def test_a_personnummer_in_a_file_name_never_reaches_prefect(organisation, tmp_p
         ]
     assert pnr.find_in(kept) == {}
     assert all("8809" not in pnr.normalised(text) for text in kept)
+
+
+def test_two_exports_joined_each_with_its_header_is_one_problem_saying_so(
+    organisation, tmp_path, capsys
+):
+    """Ten problems used to say that 'Enhet HSA-id' is no unit, 'Händelsedatum' no date, …"""
+    first = f"{DEV_HEADER}\n{ROW.format(n=1)}\n".encode("utf-8-sig")
+    second = f"{DEV_HEADER}\n{ROW.format(n=2)}\n".encode("utf-8-sig")
+    joined = tmp_path / "avvikelser.csv"
+    joined.write_bytes(first + second)
+    status, printed = arshjul(capsys, "import", "deviations", str(joined))
+    assert status == 2, printed
+    assert "1 problem(s)" in printed
+    assert "avvikelser.csv, line 3: the header again, as a row: two files joined" in printed
+    assert source_ids(organisation) == []

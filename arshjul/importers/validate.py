@@ -32,6 +32,10 @@ PERSONNUMMER = (
     "looks like a personnummer or samordningsnummer: personal identity numbers must not be"
     " imported; remove it (or the column) from the export"
 )
+REPEATED_HEADER = (
+    "the header again, as a row: two files joined, each with its header? Remove this line, or"
+    " import the files one at a time"
+)
 #: accepted values remembered per column: a column of ids has as many as rows
 REMEMBERED = 50_000
 
@@ -104,6 +108,7 @@ class Validator:
         self.found.reading += sheet.problems
         if not self.header or not sheet.header:  # or a sheet of the reader's last problems
             return None
+        sheet = self._without_repeated_headers(sheet)
         unfilled: list[tuple[int, list[str]]] = []
         if self.kind.filled_in is not None:
             raw = {name: sheet.columns[i] for name, i in self.positions.items()}
@@ -125,6 +130,25 @@ class Validator:
         for check in self.kind.checks:
             self.found.checks += check(records, self.context)
         return records
+
+    def _without_repeated_headers(self, sheet: Sheet) -> Sheet:
+        """The sheet without rows that are the header again (two exports joined with ``cat``,
+        each with its header): each is one problem saying so, rather than a wrong value in
+        every column."""
+        if not sheet.columns or len(sheet.columns) != len(self.header):
+            return sheet
+        again = sheet.columns[0].series == self.header[0]
+        if not again.any():  # the usual case, found at C speed
+            return sheet
+        for column, title in zip(sheet.columns[1:], self.header[1:], strict=True):
+            again &= column.series == title
+        repeated = again.to_list()
+        self.found.reading += [
+            Problem(self.file, line, None, None, REPEATED_HEADER)
+            for line, header in zip(sheet.lines, repeated, strict=True)
+            if header
+        ]
+        return _without_unfilled(sheet, [not header for header in repeated])[0]
 
     def _column(self, sheet: Sheet, position: int, cells: Cells) -> list[Any]:
         """The column's values (for a column of the kind), and a problem for every cell with a
