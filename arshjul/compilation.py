@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from arshjul.charts import bar_chart, risk_bands
 from arshjul.clock import local
 from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, Codes, Config
-from arshjul.documents import Provenance, write_unit_documents
+from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.figures import (
     SAFETY_COURSE,
     SOURCES,
@@ -105,7 +105,7 @@ def write_documents(
     totals: dict[str, Figures],
     unit_ids: Iterable[str],
     origin: Provenance,
-) -> list[Path]:
+) -> list[Path | Kept]:
     """The compilation of each unit in ``unit_ids`` as HTML; returns the files written.
     Today's statuses, closure and answer times are as of the day of the run
     (``origin.generated_at``); the status at the year's end is as of 31 December."""
@@ -183,7 +183,7 @@ STATUS_SV = {
 
 
 def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Figures]:
-    return roll_up(tree, count_own(conn, period.year))
+    return roll_up(tree, count_own(conn, period.year, run.counts))
 
 
 write = unit_documents(write_documents)

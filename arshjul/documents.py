@@ -8,15 +8,17 @@ XLSX workbook (``arshjul.formats.tables``), and a document the region publishes 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from arshjul.files import inside, slug, write_text_atomic
+from arshjul import unit_data
+from arshjul.files import inside, slug, write_text_atomic, write_text_changed
 from arshjul.formats.docx import write_docx
 from arshjul.formats.pdf import prepare as prepare_pdf
 from arshjul.formats.pdf import write_pdf
@@ -57,11 +59,22 @@ class Source:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Which data a document was built from, and which run built it when."""
+    """Which data a document was built from, and which run built it when.
+
+    ``sources`` are every imported file of the step's kinds; with ``by_unit``, a unit's
+    document names only the files holding records of the unit or of a unit below it
+    (:meth:`of`), so that an import touching one unit changes no other unit's footer."""
 
     sources: tuple[Source, ...]
     generated_at: datetime
     run_id: str
+    by_unit: Mapping[str, tuple[Source, ...]] | None = field(default=None, compare=False)
+
+    def of(self, unit_id: str) -> Provenance:
+        """What ``unit_id``'s document was built from."""
+        if self.by_unit is None:
+            return self
+        return Provenance(self.by_unit[unit_id], self.generated_at, self.run_id)
 
 
 #: a kind imported from more files than this is one source, "N filer" (the action plans come
@@ -70,25 +83,69 @@ LISTED_FILES = 3
 
 
 def provenance(
-    conn: Connection, kinds: tuple[str, ...], *, now: datetime, run_id: str
+    conn: Connection,
+    kinds: tuple[str, ...],
+    *,
+    now: datetime,
+    run_id: str,
+    tree: OrgTree | None = None,
 ) -> Provenance:
+    """The files of ``kinds``; with ``tree``, also each unit's (:class:`Provenance`): of the
+    kinds whose records belong to units (:data:`arshjul.unit_data.UNIT_TABLES`), the files
+    holding records of the unit's subtree (of any year), of the others every file."""
     rows = conn.execute(
-        select(ImportBatch.kind, ImportBatch.file_name, ImportBatch.rows, ImportBatch.imported_at)
+        select(
+            ImportBatch.id,
+            ImportBatch.kind,
+            ImportBatch.file_name,
+            ImportBatch.rows,
+            ImportBatch.imported_at,
+        )
         .where(ImportBatch.kind.in_(kinds))
         .order_by(ImportBatch.imported_at, ImportBatch.id)
     )
+    files = {row.id: Source(row.kind, row.file_name, row.rows, row.imported_at) for row in rows}
+    every = _sources(files.values())
+    if tree is None:
+        return Provenance(every, now, run_id)
+    held = unit_data.batches(conn, kinds)
+    fixed = [b for b, s in files.items() if s.kind not in held]
+    subtrees = tree.roll_up(
+        lambda unit_id: _Held({kind: set(units.get(unit_id, ())) for kind, units in held.items()})
+    )
+    listed: dict[frozenset[int], tuple[Source, ...]] = {}
+    by_unit = {}
+    for unit_id, subtree in subtrees.items():
+        chosen = frozenset(fixed).union(*subtree.values())
+        if chosen not in listed:
+            listed[chosen] = _sources(s for b, s in files.items() if b in chosen)
+        by_unit[unit_id] = listed[chosen]
+    return Provenance(every, now, run_id, by_unit)
+
+
+class _Held(dict[str, set[int]]):
+    """A subtree's batches per kind, for :meth:`OrgTree.roll_up`."""
+
+    def add(self, other: _Held) -> None:
+        for kind, batches in other.items():
+            self[kind] |= batches
+
+
+def _sources(files: Iterable[Source]) -> tuple[Source, ...]:
+    """``files`` (oldest first) as a footer lists them: a kind of more than
+    :data:`LISTED_FILES` files as one source."""
     by_kind: dict[str, list[Source]] = {}
-    for row in rows:
-        by_kind.setdefault(row.kind, []).append(Source(*row))
+    for file in files:
+        by_kind.setdefault(file.kind, []).append(file)
     sources = []
-    for kind, files in by_kind.items():
-        if len(files) <= LISTED_FILES:
-            sources += files
+    for kind, of_kind in by_kind.items():
+        if len(of_kind) <= LISTED_FILES:
+            sources += of_kind
         else:
-            rows_in_all = sum(f.rows for f in files)
-            last = max(f.imported_at for f in files)
-            sources.append(Source(kind, f"{len(files)} filer", rows_in_all, last))
-    return Provenance(tuple(sorted(sources, key=lambda s: s.imported_at)), now, run_id)
+            rows_in_all = sum(f.rows for f in of_kind)
+            last = max(f.imported_at for f in of_kind)
+            sources.append(Source(kind, f"{len(of_kind)} filer", rows_in_all, last))
+    return tuple(sorted(sources, key=lambda s: s.imported_at))
 
 
 #: document file names and their Swedish titles, in the order the cycle makes them; the year
@@ -170,6 +227,35 @@ def write_document(
     return path
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A document not written again: what this run would write says what it says already."""
+
+    path: Path
+    #: the run its footer names: the run that wrote what it says
+    run_id: str
+
+
+#: a document's run line, the last of its footer (base.html.j2): which run wrote it, when
+_RUN_LINE = re.compile(r"<p>Skapad [^<]*? av körning ([^<]*?) \(arshjul\)\.</p>\s*</footer>")
+
+
+def unchanged_since(path: Path, html: str) -> str | None:
+    """The run that wrote the document at ``path`` when it says what ``html`` says: every byte
+    the same but the run line (:data:`_RUN_LINE`), so it is not written again and keeps the
+    footer of the run that made its content. None when it says something else, or there is
+    none (or no run line to tell)."""
+    new = _RUN_LINE.search(html)
+    try:
+        old_html = path.read_text("utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    old = _RUN_LINE.search(old_html)
+    if new is None or old is None or old_html[: old.start()] != html[: new.start()]:
+        return None
+    return old.group(1) if old_html[old.end() :] == html[new.end() :] else None
+
+
 def write_unit_documents(
     out: Path,
     period: Period,
@@ -182,23 +268,28 @@ def write_unit_documents(
     docx: bool = True,
     tables: bool = True,
     xlsx: bool = False,
-) -> list[Path]:
+) -> list[Path | Kept]:
     """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
-    which holds the ``origin`` Provenance) into the unit's folder under ``period`` (a data
-    year, ``2025``, or an interim period such as ``2026-T2``) as ``file_name``, with its other
-    formats (see ``write_document``); returns the HTML files written. A ``published`` document
+    which holds the ``origin`` Provenance, of which the unit's is shown: :meth:`Provenance.of`)
+    into the unit's folder under ``period`` (a data year, ``2025``, or an interim period such
+    as ``2026-T2``) as ``file_name``, with its other formats (see ``write_document``); returns
+    the HTML files written, and those :class:`Kept` as they were because they said the same
+    already (:func:`unchanged_since`; their other formats are there). A ``published`` document
     gets a PDF too. Units are written in parallel (:mod:`arshjul.parallel`): ``context`` must
     not use the database."""
 
-    def write_one(unit_id: str) -> Path:
+    def write_one(unit_id: str) -> Path | Kept:
         unit = tree[unit_id]
         extra = context(unit)
+        origin = extra["origin"] = extra["origin"].of(unit_id)
         html = render(template, unit=unit, path=tree.path(unit_id), **extra)
         path = unit_dir(out, period, unit) / file_name
         pdf = published(file_name, unit)
-        return write_document(
-            path, html, extra["origin"], docx=docx, tables=tables, xlsx=xlsx, pdf=pdf
-        )
+        kept = unchanged_since(path, html)
+        formats = [p for p, wanted in ((docx_path(path), docx), (pdf_path(path), pdf)) if wanted]
+        if kept is not None and all(p.exists() for p in formats):
+            return Kept(path, kept)
+        return write_document(path, html, origin, docx=docx, tables=tables, xlsx=xlsx, pdf=pdf)
 
     compile_templates(template)
     if file_name in PUBLISHED:
@@ -261,7 +352,7 @@ def write_year_index(out: Path, tree: OrgTree, period: Period, region_name: str)
         status=STATUS_PAGE if (root / STATUS_PAGE).exists() else None,
         calendar=f"../{CALENDAR_PAGE}" if (out / CALENDAR_PAGE).exists() else None,
     )
-    written = write_text_atomic(root / "index.html", html)
+    written = write_text_changed(root / "index.html", html)
     write_start_page(out, tree, region_name)
     return written
 
@@ -311,4 +402,4 @@ def write_start_page(out: Path, tree: OrgTree, region_name: str) -> Path:
         folders=folders,
         calendar=CALENDAR_PAGE if (root / CALENDAR_PAGE).exists() else None,
     )
-    return write_text_atomic(root / START_PAGE, html)
+    return write_text_changed(root / START_PAGE, html)

@@ -9,15 +9,20 @@ patientsäkerhetsberättelse all show these figures.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, case, cast, extract, func, select
+from sqlalchemy import Connection, Integer, and_, case, cast, extract, func, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from arshjul import unit_data
 from arshjul.config import KnowledgeAreas
 from arshjul.models import (
     Capacity,
@@ -26,6 +31,7 @@ from arshjul.models import (
     Deviation,
     DeviationStatus,
     Training,
+    UnitFigures,
 )
 from arshjul.org import OrgTree
 
@@ -260,12 +266,50 @@ def month_number(day: Any) -> ColumnElement[int]:
     return cast(extract("month", day), Integer)
 
 
-def count_own(conn: Connection, year: int) -> dict[str, Figures]:
+def count_own(
+    conn: Connection, year: int, stored: StoredCounts | None = None
+) -> dict[str, Figures]:
     """Each unit's own records of ``year``: deviations by report date, complaints by receipt,
     patient days by month, and the training roster with courses completed by the year's end.
 
-    Each table is read a few times, grouped in the database; counters that are not listed
-    in an order of their own share a query (status and month; channel and month)."""
+    With ``stored`` (a step's run), a unit whose records did not change since its counts were
+    stored (:mod:`arshjul.unit_data`) is not counted again: its stored counts are read, the
+    others counted and handed to ``stored`` to be kept. Every figure is a count or a
+    histogram (:class:`Figures`), so roll-ups of stored and fresh counts are exact."""
+    if stored is None:
+        return _count(conn, year, None)
+    # the versions first: on PostgreSQL each statement sees what was committed when it began,
+    # so counts read after them may be newer than the version stored with them, never older
+    held = unit_data.batches(conn, COUNTED)
+    versions = {
+        unit_id: unit_data.version(held, unit_id, _CODE)
+        for unit_id in sorted({u for units in held.values() for u in units})
+    }
+    own = stored.load(conn, year, versions)
+    changed = [u for u in versions if u not in own]
+    if changed:
+        fresh = _count(conn, year, changed if len(changed) <= PARTIAL else None)
+        for unit_id in changed:
+            figures = fresh.get(unit_id, Figures())
+            stored.keep(year, unit_id, versions[unit_id], figures)
+            own[unit_id] = figures
+    # a unit with records of other years only has none of this one (as :func:`_count` says)
+    return {u: f for u, f in own.items() if f != Figures()}
+
+
+#: the kinds :func:`count_own` counts
+COUNTED = ("deviations", "complaints", "capacity", "training")
+#: at most this many changed units are counted by their ids (``IN (…)``, within every
+#: database's limit of bound parameters); more are counted with all the others
+PARTIAL = 500
+#: stored counts are of this code: a change to how units are counted counts every unit again
+_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _count(conn: Connection, year: int, units: list[str] | None) -> dict[str, Figures]:
+    """The counts of :func:`count_own`, of ``units`` only (None: every unit). Each table is
+    read a few times, grouped in the database; counters that are not listed in an order of
+    their own share a query (status and month; channel and month)."""
     first, last = _year_bounds(year)
     own: dict[str, Figures] = {}
 
@@ -281,11 +325,113 @@ def count_own(conn: Connection, year: int) -> dict[str, Figures]:
         for uid, k, n in rows:
             getattr(fig(uid), counter)[k] += n
 
-    _count_deviations(conn, Deviation.reported_date.between(first, last), last, fig, tally)
-    _count_complaints(conn, Complaint.received_date.between(first, last), fig, tally)
-    _count_patient_days(conn, first, last, fig)
-    _count_training(conn, last, fig)
+    def of(table: Any) -> ColumnElement[bool]:
+        return true() if units is None else table.unit_id.in_(units)
+
+    reported = and_(Deviation.reported_date.between(first, last), of(Deviation))
+    _count_deviations(conn, reported, last, fig, tally)
+    received = and_(Complaint.received_date.between(first, last), of(Complaint))
+    _count_complaints(conn, received, fig, tally)
+    _count_patient_days(conn, and_(Capacity.month.between(first, last), of(Capacity)), fig)
+    _count_training(conn, last, of(Training), fig)
     return own
+
+
+class StoredCounts:
+    """Each unit's own counts of a year as a run stored them, with the version of the unit's
+    records they are of (``unit_figures``); the counts a run made fresh wait in
+    :attr:`fresh` until :meth:`store` (the step runner's store, after the gather)."""
+
+    def __init__(self) -> None:
+        #: (year, unit) -> (version, figures as stored)
+        self.fresh: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def load(self, conn: Connection, year: int, versions: dict[str, str]) -> dict[str, Figures]:
+        """The stored counts of ``year`` of the units whose version is still ``versions``'."""
+        rows = conn.execute(
+            select(UnitFigures.unit_id, UnitFigures.version, UnitFigures.figures).where(
+                UnitFigures.year == year
+            )
+        )
+        return {
+            unit_id: decode(text)
+            for unit_id, version, text in rows
+            if versions.get(unit_id) == version
+        }
+
+    def keep(self, year: int, unit_id: str, version: str, figures: Figures) -> None:
+        self.fresh[year, unit_id] = (version, encode(figures))
+
+    def store(self, conn: Connection) -> int:
+        """Store the fresh counts, replacing older ones; returns how many."""
+        if not self.fresh:
+            return 0
+        rows = [
+            {"year": year, "unit_id": unit_id, "version": version, "figures": text}
+            for (year, unit_id), (version, text) in self.fresh.items()
+        ]
+        insert = _INSERTS[conn.dialect.name](UnitFigures)
+        for start in range(0, len(rows), PARTIAL):
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["year", "unit_id"],
+                    set_={"version": insert.excluded.version, "figures": insert.excluded.figures},
+                ),
+                rows[start : start + PARTIAL],
+            )
+        self.fresh.clear()
+        return len(rows)
+
+
+_INSERTS: dict[str, Callable[[Any], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+#: how the keys of a counter that JSON does not keep are read back, by the counter's name
+_KEYS: dict[str, Callable[[Any], Any]] = {
+    "by_status": DeviationStatus,
+    "by_year_end_status": YearEndStatus,
+    "open_at_year_end": date.fromisoformat,
+    "open_reported": date.fromisoformat,
+    "unanswered_received": date.fromisoformat,
+    "training_rostered": tuple,
+    "training_completed": tuple,
+}
+
+
+def _key(key: Any) -> Any:
+    if isinstance(key, enum.Enum):
+        return key.value
+    if isinstance(key, date):
+        return key.isoformat()
+    return key  # int, str, None; a tuple becomes a list
+
+
+def encode(figures: Figures) -> str:
+    """``figures`` as JSON, each counter as its (key, count) pairs in its own order (a
+    document lists keys of equal counts in the order they were counted)."""
+    return json.dumps(
+        {
+            name: [[_key(k), n] for k, n in value.items()] if isinstance(value, Counter) else value
+            for name, value in vars(figures).items()
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def decode(text: str) -> Figures:
+    figures = Figures()
+    for name, value in json.loads(text).items():
+        if isinstance(value, list):
+            read = _KEYS.get(name)
+            counter: Counter[Any] = getattr(figures, name)
+            for k, n in value:
+                counter[k if read is None or k is None else read(k)] = n
+        else:
+            setattr(figures, name, value)
+    return figures
 
 
 #: ``tally(counter, unit column, key, *conditions)`` of :func:`count_own`
@@ -412,13 +558,14 @@ def _count_complaints(
 
 
 def _count_patient_days(
-    conn: Connection, first: date, last: date, fig: Callable[[str], Figures]
+    conn: Connection, months: ColumnElement[bool], fig: Callable[[str], Figures]
 ) -> None:
-    """Patient days per unit and month, and the deviations of the months that have them."""
+    """Patient days per unit and month of ``months``, and the deviations of the months that
+    have them."""
     month = month_number(Capacity.month)
     rows = conn.execute(
         select(Capacity.unit_id, month, func.sum(Capacity.patient_days))
-        .where(Capacity.month.between(first, last), Capacity.patient_days > 0)
+        .where(months, Capacity.patient_days > 0)
         .group_by(Capacity.unit_id, month)
     )
     units: set[str] = set()
@@ -431,13 +578,16 @@ def _count_patient_days(
         f.exposed_by_month.update({m: f.by_month[m] for m in f.patient_days_by_month})
 
 
-def _count_training(conn: Connection, last: date, fig: Callable[[str], Figures]) -> None:
-    """The roster per unit, course and role, and how many on it completed by ``last``."""
+def _count_training(
+    conn: Connection, last: date, rostered: ColumnElement[bool], fig: Callable[[str], Figures]
+) -> None:
+    """The roster per unit, course and role (of the rows ``rostered``), and how many on it
+    completed by ``last``."""
     completed = case((Training.completed_date <= last, 1), else_=0)
     rows = conn.execute(
-        select(
-            Training.unit_id, Training.course, Training.role, func.count(), func.sum(completed)
-        ).group_by(Training.unit_id, Training.course, Training.role)
+        select(Training.unit_id, Training.course, Training.role, func.count(), func.sum(completed))
+        .where(rostered)
+        .group_by(Training.unit_id, Training.course, Training.role)
     )
     for unit_id, course, role, n, done in rows:
         f = fig(unit_id)

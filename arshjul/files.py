@@ -68,6 +68,18 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_text_changed(path: Path, text: str) -> Path:
+    """:func:`write_text_atomic`, unless ``path`` holds ``text`` already: a page every run
+    writes again (an index) keeps its time stamp while it says the same."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return path
+    except FileNotFoundError:
+        pass
+    return write_bytes_atomic(path, data)
+
+
 def inside(root: Path, *parts: str) -> Path:
     """``root / parts`` (with ``root`` resolved), refusing any part that would lead outside
     ``root``: ``..``, an absolute path, or one holding a path separator. The check is on the

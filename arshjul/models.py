@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -174,6 +175,9 @@ class Deviation(Base):
         Index("ix_deviation_unit_id_reported_date", "unit_id", "reported_date"),
         # a year's deviations, for the counts of the compilation and the analysis
         Index("ix_deviation_reported_date", "reported_date"),
+        # each unit's batches (arshjul.unit_data), read from the index alone: 0.05 s of CPU
+        # instead of 1.3 s for 768k deviations on SQLite
+        Index("ix_deviation_unit_id_batch_id", "unit_id", "batch_id"),
     )
 
 
@@ -195,6 +199,7 @@ class Complaint(Base):
     __table_args__ = (
         Index("ix_complaint_unit_id_received_date", "unit_id", "received_date"),
         Index("ix_complaint_received_date", "received_date"),
+        Index("ix_complaint_unit_id_batch_id", "unit_id", "batch_id"),
     )
 
 
@@ -212,9 +217,26 @@ class StepRun(Base):
     state: Mapped[RunState] = mapped_column(_enum(RunState))
     started_at: Mapped[datetime] = mapped_column(AwareDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    #: documents this run wrote for the unit; 0 when they said what they say already
     documents: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the run wrote none: the run that wrote the documents it found unchanged (their
+    #: footer names that run, which made what they say)
+    unchanged_since: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_step_run_step_period_unit_id", "step", "period", "unit_id"),)
+
+
+class UnitFigures(Base):
+    """A unit's own counts of a data year (``arshjul.figures.Figures`` as JSON), stored with
+    the version of the unit's records they are of (``arshjul.unit_data.version``): a run
+    counts again only the units whose records changed since."""
+
+    __tablename__ = "unit_figures"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(IMPORTED_UNIT_ID, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    figures: Mapped[str] = mapped_column(Text)
 
 
 class WaitingSnapshot(Base):

@@ -43,8 +43,15 @@ from arshjul.clock import local
 from arshjul.compilation import count_tables, risk_fills
 from arshjul.config import Config, StandoutRules
 from arshjul.disclosure import Key, Ledger, Published
-from arshjul.documents import Provenance, write_unit_documents
-from arshjul.figures import SAFETY_COURSE, Answers, Figures, count_own, roll_up
+from arshjul.documents import Kept, Provenance, write_unit_documents
+from arshjul.figures import (
+    SAFETY_COURSE,
+    Answers,
+    Figures,
+    StoredCounts,
+    count_own,
+    roll_up,
+)
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
@@ -257,8 +264,15 @@ def coverage(f: Figures) -> Coverage:
     return Coverage(f.training_rostered.get(key, 0), f.training_completed.get(key, 0))
 
 
-def report_data(conn: Connection, config: Config, tree: OrgTree, year: int) -> ReportData:
-    totals = roll_up(tree, count_own(conn, year))
+def report_data(
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    year: int,
+    stored: StoredCounts | None = None,
+) -> ReportData:
+    """``stored``: a run's stored counts (:func:`arshjul.figures.count_own`)."""
+    totals = roll_up(tree, count_own(conn, year, stored))
     areas = tree.at_level(OrgLevel.AREA)
     plans, carried = action_tables(tree, count_actions(conn), year)
     per_area, region_standouts = load_standouts(conn, tree, year, config.settings.standouts)
@@ -422,9 +436,10 @@ def write_document(
     data: ReportData,
     stamp: Stamp,
     origin: Provenance,
-) -> list[Path]:
+) -> list[Path | Kept]:
     """The region's patientsäkerhetsberättelse in ``out/<year>/region/<slug>/``; returns the
-    files written (``FILE_NAME`` and whatever ``write_unit_documents`` writes beside it)."""
+    files written (``FILE_NAME`` and whatever ``write_unit_documents`` writes beside it), or
+    the document :class:`Kept` when it says what it says already."""
     return write_unit_documents(
         out,
         Period.full_year(data.year),
@@ -440,12 +455,12 @@ def write_document(
 
 
 def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> ReportData:
-    return report_data(conn, run.config, tree, period.year)
+    return report_data(conn, run.config, tree, period.year, run.counts)
 
 
 def write(
     ws: Workspace, period: Period, gathered: Gathered[ReportData], units: Sequence[str]
-) -> list[Path]:
+) -> list[Path | Kept]:
     """The region's report (``units`` is the region alone)."""
     assert gathered.stamp is not None  # a signed step's gather made its stamp
     return write_document(

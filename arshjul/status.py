@@ -36,12 +36,13 @@ def record_done(
     *,
     step: str,
     period: str,
-    unit_documents: Iterable[tuple[str, int]],
+    unit_documents: Iterable[tuple[str, int, str | None]],
     run_id: str,
     started_at: datetime,
     finished_at: datetime,
 ) -> int:
-    """Record ``step`` as done for each (unit id, documents written); returns how many of
+    """Record ``step`` as done for each (unit id, documents written, the run whose documents
+    it found unchanged when it wrote none: :class:`arshjul.documents.Kept`); returns how many of
     those units had not done it for ``period`` before (a rerun: none), which is when what the
     calendars and status pages show changes."""
     unit_documents = list(unit_documents)
@@ -62,12 +63,13 @@ def record_done(
             "started_at": started_at,
             "finished_at": finished_at,
             "documents": documents,
+            "unchanged_since": unchanged_since,
         }
-        for unit_id, documents in unit_documents
+        for unit_id, documents, unchanged_since in unit_documents
     ]
     if rows:
         conn.execute(insert(StepRun), rows)
-    return len({unit_id for unit_id, _ in unit_documents} - done_before)
+    return len({unit_id for unit_id, _, _ in unit_documents} - done_before)
 
 
 @dataclass(frozen=True)

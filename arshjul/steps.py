@@ -17,7 +17,7 @@ five for the analysis), as each task costs a run some API calls to Prefect.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Generic, ParamSpec, Protocol, TypeVar
@@ -27,7 +27,8 @@ from sqlalchemy import Connection
 from arshjul import locks, signoff, status
 from arshjul.clock import local
 from arshjul.config import Config
-from arshjul.documents import Provenance, provenance, unit_dir, write_year_index
+from arshjul.documents import Kept, Provenance, provenance, unit_dir, write_year_index
+from arshjul.figures import StoredCounts
 from arshjul.org import OrgTree
 from arshjul.periods import Period
 from arshjul.workspace import Workspace
@@ -48,6 +49,8 @@ class Run:
     config: Config
     now: datetime
     run_id: str
+    #: the units' stored counts: read by the gather, those it counted afresh kept by the store
+    counts: StoredCounts = field(default_factory=StoredCounts, compare=False)
 
     @property
     def today(self) -> date:
@@ -86,8 +89,8 @@ class Step(Generic[F]):
     #: the imported kinds its documents name as their sources
     sources: tuple[str, ...]
     gather: Callable[[Connection, OrgTree, Period, Run], F]
-    #: the documents of ``units``; returns the files written
-    write: Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path]]
+    #: the documents of ``units``; returns the files written and those kept as they were
+    write: Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path | Kept]]
     #: what the step keeps in the database besides its documents; returns the rows stored
     store: Callable[[Connection, Period, Gathered[F], Sequence[str], Run], int] | None = None
     signed: Signed | None = None
@@ -96,14 +99,16 @@ class Step(Generic[F]):
 
 
 def unit_documents(
-    writer: Callable[[Path, Config, OrgTree, Period, F, Sequence[str], Provenance], list[Path]],
-) -> Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path]]:
+    writer: Callable[
+        [Path, Config, OrgTree, Period, F, Sequence[str], Provenance], list[Path | Kept]
+    ],
+) -> Callable[[Workspace, Period, Gathered[F], Sequence[str]], list[Path | Kept]]:
     """A step's ``write`` that is its document of each unit, written by
     ``writer(out, config, tree, period, figures, units, origin)``."""
 
     def write(
         ws: Workspace, period: Period, gathered: Gathered[F], units: Sequence[str]
-    ) -> list[Path]:
+    ) -> list[Path | Kept]:
         tree, figures, origin = gathered.tree, gathered.figures, gathered.origin
         return writer(ws.out, ws.config, tree, period, figures, units, origin)
 
@@ -125,9 +130,11 @@ class ToSignOff:
 class StepResult:
     step: str
     period: Period
-    #: the units whose documents were written
+    #: the units whose documents were written or found unchanged
     units: list[str]
     written: list[Path]
+    #: documents not written again: they said what this run's would say
+    kept: list[Kept]
     #: rows the step stored besides its documents (the analysis's findings)
     stored: int
     sign_off: signoff.SignOffResult | None
@@ -184,7 +191,7 @@ def release_lock(ws: Workspace, step: Step[F], period: Period, run: Run) -> None
 def gather(ws: Workspace, step: Step[F], tree: OrgTree, period: Period, run: Run) -> Gathered[F]:
     with ws.engine.connect() as conn:
         figures = step.gather(conn, tree, period, run)
-        origin = provenance(conn, step.sources, now=run.now, run_id=run.run_id)
+        origin = provenance(conn, step.sources, now=run.now, run_id=run.run_id, tree=tree)
         stamp = None
         if step.signed is not None:
             role = run.config.settings.sign_off.role(step.signed.document)
@@ -197,37 +204,62 @@ def gather(ws: Workspace, step: Step[F], tree: OrgTree, period: Period, run: Run
 def store(
     ws: Workspace, step: Step[F], period: Period, gathered: Gathered[F], units: list[str], run: Run
 ) -> int:
-    assert step.store is not None  # called for a step that stores
+    """Keep the counts the gather made afresh (:class:`arshjul.figures.StoredCounts`) and
+    what the step keeps besides its documents; returns the step's rows stored."""
     with ws.engine.begin() as conn:
-        return step.store(conn, period, gathered, units, run)
+        run.counts.store(conn)
+        return step.store(conn, period, gathered, units, run) if step.store else 0
 
 
 def write(
     ws: Workspace, step: Step[F], period: Period, gathered: Gathered[F], units: list[str]
-) -> list[Path]:
-    written = step.write(ws, period, gathered, units)
-    write_year_index(ws.out, gathered.tree, period, ws.config.settings.region.name)
-    return written
+) -> list[Path | Kept]:
+    """The step's documents, then the year's index of them; a run that wrote none (all said
+    what they say already) made none appear, so the index stays as it is (it looks at every
+    unit's folder: ~1.5 s of a unit's rerun at ``large``)."""
+    done = step.write(ws, period, gathered, units)
+    index = ws.out / period.label / "index.html"
+    if any(isinstance(d, Path) for d in done) or not index.exists():
+        write_year_index(ws.out, gathered.tree, period, ws.config.settings.region.name)
+    return done
+
+
+def by_unit(
+    ws: Workspace, period: Period, tree: OrgTree, units: list[str], done: list[Path | Kept]
+) -> list[tuple[str, int, str | None]]:
+    """Each unit's documents written, and when none was: the run that wrote those kept."""
+    folders = {unit_dir(ws.out, period, tree[u]): u for u in units}
+    written = dict.fromkeys(units, 0)
+    kept: dict[str, str] = {}
+    for d in done:
+        unit = folders.get(d.parent if isinstance(d, Path) else d.path.parent)
+        if unit is None:
+            continue
+        if isinstance(d, Kept):
+            kept.setdefault(unit, d.run_id)
+        else:
+            written[unit] += 1
+    return [(u, n, None if n else kept.get(u)) for u, n in written.items()]
 
 
 def finish(
     ws: Workspace,
     step: Step[F],
     period: Period,
-    units: list[str],
+    unit_documents: list[tuple[str, int, str | None]],
     started: datetime,
     finished: datetime,
     run: Run,
 ) -> int:
-    """Record the step as done by this run for each unit (one document each) and give the
-    step back, in one transaction (a retry records once); returns how many units did it for
-    the first time."""
+    """Record the step as done by this run for each unit (with its documents written, or the
+    run whose unchanged documents it kept) and give the step back, in one transaction (a
+    retry records once); returns how many units did it for the first time."""
     with ws.engine.begin() as conn:
         newly_done = status.record_done(
             conn,
             step=step.name,
             period=period.label,
-            unit_documents=[(u, 1) for u in units],
+            unit_documents=unit_documents,
             run_id=run.run_id,
             started_at=started,
             finished_at=finished,
@@ -268,13 +300,16 @@ def run_step(
     tree, units = call(prepare, ws, step, period, unit, run, clock)
     try:
         gathered = call(gather, ws, step, tree, period, run)
-        stored = call(store, ws, step, period, gathered, units, run) if step.store else 0
-        written = call(write, ws, step, period, gathered, units)
+        stored = call(store, ws, step, period, gathered, units, run)
+        done = call(write, ws, step, period, gathered, units)
         decided = None
         if step.signed is not None:
             decided = sign_off(to_sign_off(ws, step.signed, period, tree))
-        newly_done = call(finish, ws, step, period, units, started, clock(), run)
+        documents = by_unit(ws, period, tree, units, done)
+        newly_done = call(finish, ws, step, period, documents, started, clock(), run)
     except BaseException:
         call(release_lock, ws, step, period, run)
         raise
-    return StepResult(step.name, period, units, written, stored, decided, newly_done)
+    written = [d for d in done if isinstance(d, Path)]
+    kept = [d for d in done if isinstance(d, Kept)]
+    return StepResult(step.name, period, units, written, kept, stored, decided, newly_done)

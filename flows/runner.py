@@ -82,11 +82,22 @@ def run_step(
     if publish and result.newly_done:
         publish_site(ws, now)
     log.info(
-        "%s %s: %d files for %d units%s",
+        "%s %s: %d files for %d units%s%s",
         step.name,
         period,
         len(result.written),
         len(result.units),
+        unchanged(result),
         f", {result.stored} rows stored" if result.stored else "",
     )
     return result
+
+
+def unchanged(result: StepResult) -> str:
+    """How many documents said what they say already and were not written again, and the runs
+    that wrote them: ``, 5 oförändrade sedan körning abc``."""
+    if not result.kept:
+        return ""
+    runs = sorted({k.run_id for k in result.kept})
+    shown = ", ".join(runs[:3]) + (f" och {len(runs) - 3} till" if len(runs) > 3 else "")
+    return f", {len(result.kept)} oförändrade sedan körning {shown}"

@@ -38,7 +38,7 @@ def run_step(
         conn,
         step=step,
         period=period,
-        unit_documents=[(u, 1) for u in units],
+        unit_documents=[(u, 1, None) for u in units],
         run_id=run,
         started_at=at - timedelta(minutes=1),
         finished_at=at,

@@ -272,7 +272,7 @@ def done(conn: Any, step: str, period: str, units: list[str]) -> None:
         conn,
         step=step,
         period=period,
-        unit_documents=[(u, 1) for u in units],
+        unit_documents=[(u, 1, None) for u in units],
         run_id="run-done",
         started_at=at,
         finished_at=at,

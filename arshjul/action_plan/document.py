@@ -12,7 +12,7 @@ from arshjul.action_plan.plans import ACTION_STATUSES, STATUS_SV, Plan, overdue_
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.charts import bar_chart
 from arshjul.config import Config
-from arshjul.documents import Provenance, write_unit_documents
+from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 from arshjul.signoff import Stamp
@@ -30,7 +30,7 @@ def write_documents(
     origin: Provenance,
     today: date,
     sign_off: Stamp | None = None,
-) -> list[Path]:
+) -> list[Path | Kept]:
     """The action plan of each unit in ``unit_ids`` as ``handlingsplan.html``; the region's
     carries ``sign_off`` (its version and state), as the plan the board fastställer."""
     totals = roll_up(tree, plans, today)

@@ -34,6 +34,7 @@ from arshjul.analysis.findings import (
 )
 from arshjul.analysis.stats import peer_medians
 from arshjul.config import Config
+from arshjul.figures import StoredCounts
 from arshjul.models import Action, ActionStatus, StepRun
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree
@@ -313,8 +314,15 @@ def _severity_order(f: Finding) -> tuple[int, str]:
     return -f.severity, f.id
 
 
-def build_plans(conn: Connection, config: Config, tree: OrgTree, year: int) -> dict[str, Plan]:
-    """Every unit's plan for ``year`` (roll-ups need them all; the queries are the same)."""
+def build_plans(
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    year: int,
+    stored: StoredCounts | None = None,
+) -> dict[str, Plan]:
+    """Every unit's plan for ``year`` (roll-ups need them all; the queries are the same).
+    ``stored``: a run's stored counts (:func:`arshjul.figures.count_own`)."""
     findings = load_findings(conn, year + 1)
     actions = load_actions(conn)
     analysed = analysed_years(conn)
@@ -334,7 +342,7 @@ def build_plans(conn: Connection, config: Config, tree: OrgTree, year: int) -> d
         unflagged = [
             f for f in finished.values() if f.year + 1 == follow and f.id_in(follow) not in by_id
         ]
-        measured.update(measure_after(conn, config, tree, follow, unflagged))
+        measured.update(measure_after(conn, config, tree, follow, unflagged, stored))
     return {
         uid: _plan(uid, year, own[uid], unit_actions[uid], by_id, measured, analysed)
         for uid in tree.units
@@ -397,13 +405,14 @@ def measure_after(
     tree: OrgTree,
     year: int,
     findings: Sequence[Finding],
+    stored: StoredCounts | None = None,
 ) -> dict[str, float | None]:
     """The measure of each finding of ``year - 1`` as the analysis of ``year`` computes it,
     whether or not that analysis flags it again (None: ``year`` has no data)."""
     wanted = [f for f in findings if f.unit_id in tree]
     if not wanted:
         return {}
-    data = analysis_figures.gather(conn, tree, year)
+    data = analysis_figures.gather(conn, tree, year, stored=stored)
     if year not in data.with_data:
         return {f.id: None for f in wanted}
     this_year = {uid: d.years[-1].deviations for uid, d in data.units.items()}

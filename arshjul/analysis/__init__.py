@@ -27,7 +27,9 @@ def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[st
     """Every unit's analysis (a unit's peers need everyone's figures); last year's actions are
     late as of the run's day."""
     return findings.analyse(
-        figures.gather(conn, tree, period.year, today=run.today), tree, run.config
+        figures.gather(conn, tree, period.year, today=run.today, stored=run.counts),
+        tree,
+        run.config,
     )
 
 

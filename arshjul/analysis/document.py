@@ -19,7 +19,7 @@ from arshjul.analysis.standouts import REASON_SV, Reason, reason_of, standouts
 from arshjul.analysis.stats import MIN_PEERS, PARETO_CUTOFF
 from arshjul.compilation import answer_formats
 from arshjul.config import Config
-from arshjul.documents import Provenance, unit_link, write_unit_documents
+from arshjul.documents import Kept, Provenance, unit_link, write_unit_documents
 from arshjul.figures import TRAINING_ROLES_SV
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
@@ -45,8 +45,9 @@ def write_documents(
     analyses: dict[str, Analysis],
     unit_ids: Iterable[str],
     origin: Provenance,
-) -> list[Path]:
-    """The analysis of each unit in ``unit_ids`` as HTML; returns the files written. A
+) -> list[Path | Kept]:
+    """The analysis of each unit in ``unit_ids`` as HTML; returns the files written (and those
+    kept unchanged). A
     roll-up's analysis lists the enheter below it that stand out (:mod:`.standouts`)."""
     rules = config.settings.standouts
     # the findings that can make an enhet stand out, drawn once for every roll-up

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, SQLColumnExpression, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from arshjul.figures import Figures, count_own, roll_up
+from arshjul.figures import Figures, StoredCounts, count_own, roll_up
 from arshjul.models import Action, ActionStatus, Deviation
 from arshjul.org import OrgTree
 
@@ -52,12 +52,19 @@ class Data:
     today: date | None  # None: last year's actions were not read
 
 
-def gather(conn: Connection, tree: OrgTree, year: int, *, today: date | None = None) -> Data:
+def gather(
+    conn: Connection,
+    tree: OrgTree,
+    year: int,
+    *,
+    today: date | None = None,
+    stored: StoredCounts | None = None,
+) -> Data:
     """The figures the analysis of ``year`` needs. ``today`` decides which of last year's
     actions are late; None: the actions are not read (for callers that only re-measure
-    findings)."""
+    findings). ``stored``: a run's stored counts (:func:`arshjul.figures.count_own`)."""
     years = (year - 2, year - 1, year)
-    figures = [roll_up(tree, count_own(conn, y)) for y in years]
+    figures = [roll_up(tree, count_own(conn, y, stored)) for y in years]
     risk = roll_up_counters(tree, count_risk(conn, year))
     actions = count_actions(conn, year - 1, today) if today else {}
     root = tree.root.id

@@ -16,7 +16,7 @@ from typing import Any
 
 from arshjul.config import Config
 from arshjul.disclosure import Key, Ledger, Published
-from arshjul.documents import Provenance, write_unit_documents
+from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.interim.figures import CUR, GUARANTEE_DAYS, KINDS, LONG_WAIT_DAYS, PREV, Figures
 from arshjul.interim.lines import (
     TrainingLine,
@@ -148,9 +148,10 @@ def write_documents(
     totals: dict[str, Figures],
     unit_ids: Iterable[str],
     origin: Provenance,
-) -> list[Path]:
+) -> list[Path | Kept]:
     """The deferred-care section of each unit in ``unit_ids``: HTML, DOCX, its tables as CSV
-    and as one XLSX workbook for the controllers; returns the HTML files written."""
+    and as one XLSX workbook for the controllers; returns the HTML files written (and those
+    kept unchanged)."""
     codes = config.codes
     below = config.settings.targets.suppress_below
     target = config.settings.targets.training_coverage
