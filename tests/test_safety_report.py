@@ -436,6 +436,11 @@ def test_actions_by_status_per_area_and_the_open_ones_carried_over(doc):
     )
     assert carried["Område"] == ["Planerad", "Pågår", "Totalt"]
     assert carried["Område Ett"] == ["0", "<5", "<5"]
+    # the statuses are today's (the run's, NOW), not those at the end of the report's year
+    assert (
+        "Åtgärdernas status i tabellerna är läget 2026-11-23 enligt de senast inlästa"
+        f" arbetsbladen, inte läget vid årets slut {YEAR}." in squeeze(doc.text)
+    )
 
 
 def test_findings_of_the_region_and_areas_most_severe_first_with_counts_suppressed(doc):
