@@ -43,6 +43,7 @@ from tests.fixtures.imports.cases import (
     ORG_HEADER,
     ORGANISATION,
     PERSONNUMMER,
+    PERSONNUMMER_SV,
     PROD_HEADER,
     PROD_OK,
     TRAIN_HEADER,
@@ -572,7 +573,8 @@ def test_a_personnummer_anywhere_in_any_input_is_refused_and_never_shown(
     error = raised.value
     line = 1 if place.header else 2
     column = titles[len(titles) - 1 if place.header else place.column or 0]
-    found = [p for p in error.problems if p.reason.startswith(PERSONNUMMER)]
+    # the action worksheet's readers are told in Swedish
+    found = [p for p in error.problems if p.reason.startswith((PERSONNUMMER, PERSONNUMMER_SV))]
     assert [(p.line, hidden(p.column or "", n)) for p in found] == [(line, True)], str(error)
     if not place.header:
         assert found[0].column == column
@@ -650,8 +652,10 @@ def test_contact_details_in_published_text_are_refused_and_masked(
         import_file(conn, config, kind, path, now=NOW)
     [problem] = raised.value.problems
     assert (problem.line, problem.column) == (2, column)
-    assert "contains an e-mail address" in problem.reason or "a phone number" in problem.reason
-    assert "published" in problem.reason
+    # the action worksheet's readers are told in Swedish
+    said = ("contains an e-mail address", "a phone number", "innehåller en e-postadress")
+    assert any(s in problem.reason for s in (*said, "innehåller ett telefonnummer"))
+    assert "published" in problem.reason or "publiceras" in problem.reason
     assert secret not in pnr.normalised(str(raised.value)), str(raised.value)
 
 
