@@ -287,6 +287,19 @@ def record(conn: Connection, draft: Draft, decision: Decision, run_id: str) -> S
     )
 
 
+def recorded_by(conn: Connection, draft: Draft, run_id: str) -> SignOffResult | None:
+    """The decision on ``draft``'s version that run ``run_id`` recorded, if it did: a retry
+    of the run's recording whose first commit went through although the database's answer
+    was lost finds its own decision here and does not record again."""
+    row = decided(conn, draft)
+    if row is None or row.run_id != run_id:
+        return None
+    state: Literal["approved", "returned"] = (
+        "approved" if row.state is SignOffState.APPROVED else "returned"
+    )
+    return draft.result(state, row.role, row.signed_by, row.at, row.comment, row.sha256)
+
+
 def awaiting(draft: Draft, role: str) -> SignOffResult:
     """The result for a version left undecided (its document says it awaits sign-off)."""
     return draft.result("awaiting", role)

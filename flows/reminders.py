@@ -16,9 +16,9 @@ from datetime import datetime
 from prefect import flow
 
 from arshjul import reminders
-from arshjul.workspace import Workspace, open_workspace
+from arshjul.workspace import Workspace
 from flows.runtime import resolve_now, run_id
-from flows.steps import step_task
+from flows.steps import open_ws, step_task
 
 log = logging.getLogger("arshjul")
 
@@ -33,7 +33,7 @@ def send_reminders_flow(now: datetime | None = None) -> int:
     """Send the reminders due now; returns how many messages were sent (0 with SMTP
     disabled)."""
     now = resolve_now(now)
-    outcome = deliver_reminders(open_workspace(), now)
+    outcome = deliver_reminders(open_ws(), now)
     if not outcome.delivered:
         for digest in outcome.due:
             log.info("Påminnelse skickas inte (smtp.enabled är false) till %s", digest.swedish())

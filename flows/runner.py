@@ -19,7 +19,7 @@ from arshjul.workspace import Workspace
 from flows.calendars import publish_site
 from flows.runtime import run_id
 from flows.signoff import request_sign_off
-from flows.steps import in_task
+from flows.steps import in_task, unwalked
 
 F = TypeVar("F")
 
@@ -34,14 +34,18 @@ def data_year(year: int | None, now: datetime) -> Period:
 def signing(
     ws: Workspace, *, approve: bool, clock: Callable[[], datetime]
 ) -> Callable[[ToSignOff], SignOffResult]:
-    """How a step's document is signed off in this flow run (flows/signoff.py), timed by
+    """How a step's document is signed off in this flow run (flows/signoff.py): as a task,
+    named by its document in the Prefect UI (``safety_report: request_sign_off``), timed by
     ``clock`` when it happens: an approval is given after its document was written, not at
     the moment the cycle is about (a status page would show the report approved before the
     compilation it reports on was done)."""
 
     def sign_off(request: ToSignOff) -> SignOffResult:
-        return request_sign_off(
-            ws,
+        named = request_sign_off.with_options(
+            task_run_name=f"{request.document}: {request_sign_off.name}"
+        )
+        return named(
+            unwalked(ws),
             document=request.document,
             period=request.period,
             unit_id=request.unit_id,

@@ -61,8 +61,9 @@ from pydantic import Field, create_model
 from arshjul import signoff
 from arshjul.clock import STOCKHOLM, real_now
 from arshjul.signoff import Decision, Request, SignOffResult
-from arshjul.workspace import Workspace, open_workspace
+from arshjul.workspace import Workspace
 from flows.runtime import run_id
+from flows.steps import open_ws, step_task
 
 log = logging.getLogger("arshjul")
 
@@ -139,6 +140,7 @@ def sign_off_form(ws: Workspace, request: Request) -> type[SignOffInput]:
     return form.with_initial_data(description=question(ws, request))
 
 
+@step_task
 def answered_at(answer: SignOffInput) -> datetime:
     """When Prefect stored ``answer``: the time the person resumed the run, however long
     before this run was started again."""
@@ -187,11 +189,10 @@ def sign_off_flow(document: str, period: str, unit_id: str, version: int) -> Sig
     """Ask for the decision on ``version`` of ``document`` for ``period`` and ``unit_id``, wait
     for it without holding a process, and record it. Returns the result, or None when there
     was nothing (left) to ask."""
-    ws = open_workspace()
+    ws = open_ws()
     me = run_id()
     what = signoff.title(document, period, version)
-    with ws.engine.connect() as conn:
-        request = signoff.pending(conn, document, period, unit_id)
+    request = open_question(ws, document, period, unit_id)
     # a decision deletes the question (signoff.record), in the same transaction
     if request is None or request.draft.version != version:
         log.info("%s: ingen fråga är öppen längre (beslutad eller ställd på nytt)", what)
@@ -204,15 +205,14 @@ def sign_off_flow(document: str, period: str, unit_id: str, version: int) -> Sig
         )
         return None
     decision = wait_for_decision(ws, request)
-    with ws.engine.begin() as conn:
-        if not request.still_asked(conn):
-            log.warning(
-                "%s: svaret registreras inte: steget har körts igen och skrivit om versionen"
-                " sedan frågan ställdes, och frågan ställs på nytt i en annan körning",
-                what,
-            )
-            return None
-        result = signoff.record(conn, request.draft, decision, me)
+    result = record_decision(ws, request, decision, me)
+    if result is None:
+        log.warning(
+            "%s: svaret registreras inte: steget har körts igen och skrivit om versionen"
+            " sedan frågan ställdes, och frågan ställs på nytt i en annan körning",
+            what,
+        )
+        return None
     log.info(
         "%s: %s av %s, %s, %s (sha256 %s)",
         what,
@@ -223,6 +223,28 @@ def sign_off_flow(document: str, period: str, unit_id: str, version: int) -> Sig
         result.sha256,
     )
     return result
+
+
+@step_task
+def open_question(ws: Workspace, document: str, period: str, unit_id: str) -> Request | None:
+    with ws.engine.connect() as conn:
+        return signoff.pending(conn, document, period, unit_id)
+
+
+@step_task
+def record_decision(
+    ws: Workspace, request: Request, decision: Decision, me: str
+) -> SignOffResult | None:
+    """Record ``decision`` on ``request``'s version if its question is still the open one
+    (None when it is not). Once only: a retry after a commit that went through, though the
+    database's answer was lost, returns the decision this run recorded then."""
+    with ws.engine.begin() as conn:
+        done = signoff.recorded_by(conn, request.draft, me)
+        if done is not None:
+            return done
+        if not request.still_asked(conn):
+            return None
+        return signoff.record(conn, request.draft, decision, me)
 
 
 # --- keeping every open question asked ------------------------------------------------------
@@ -357,6 +379,7 @@ def ask_pending(ws: Workspace) -> int:
     return len(requests)
 
 
+@step_task
 def request_sign_off(
     ws: Workspace,
     *,
@@ -370,7 +393,14 @@ def request_sign_off(
 ) -> SignOffResult:
     """Keep the document just written at ``path`` as its current version and have it decided
     (see the module docstring for the three ways). Raises ConflictError rather than touch a
-    decided version's file."""
+    decided version's file.
+
+    A task: retried whole when the database or the Prefect server was unavailable. A retry
+    asks once: the question committed by the attempt before is kept (same version, same
+    words), and the run it started is found again by its idempotency key
+    (:func:`keep_asked`). The run asking about replaced words is cancelled before the
+    replacement commits, so that a retry, which no longer sees what was replaced, never
+    leaves it asking."""
     asking_a_person = not approve and server_mode()
     with ws.engine.begin() as conn:
         unchanged = signoff.still_approved(conn, document, period, unit_id, path)
@@ -387,9 +417,9 @@ def request_sign_off(
             return signoff.record(conn, draft, decision, run_id())
         if asking_a_person:
             request, replaced = signoff.ask(conn, draft, role, run_id(), now)
+            if replaced is not None:
+                stop_asking(replaced)
     if asking_a_person:
-        if replaced is not None:
-            stop_asking(replaced)
         keep_asked(ws, request, again=True)
     else:
         log.info(

@@ -1,11 +1,13 @@
-"""Tasks of arshjul's flows: retried when the database was unavailable, big arguments passed
-unwalked; the workspace, and each piece of a step (:mod:`arshjul.steps`) as a task."""
+"""Tasks of arshjul's flows: retried when the database or the Prefect server was unavailable,
+big arguments passed unwalked; the workspace, and each piece of a step (:mod:`arshjul.steps`)
+as a task. A flow's body does no database work of its own: all of it is in tasks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
+import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
@@ -22,17 +24,23 @@ R = TypeVar("R")
 
 
 def is_transient(task: Any, task_run: Any, state: State[Any]) -> bool:
-    """Whether a later attempt can succeed: the database was unreachable, restarting or busy
-    (never bad input or a bug, which fail the same way every time)."""
+    """Whether a later attempt can succeed: the database was unreachable, restarting or busy,
+    or the Prefect server could not be reached (a sign-off's run is asked for through it);
+    never bad input or a bug, which fail the same way every time. Prefect's client retries
+    a request itself, but not a first connection refused, as when the server restarts."""
     error = state.data
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, OperationalError | InterfaceError)
+    return isinstance(
+        error,
+        OperationalError | InterfaceError | httpx.NetworkError | httpx.TimeoutException,
+    )
 
 
 def step_task(fn: Callable[P, R]) -> Task[P, R]:
     """A task of arshjul's flows: nothing cached (they read and write the database and
-    files), retried twice, 5 and 30 s later, when the database was unavailable.
+    files), retried twice, 5 and 30 s later, when the database or the Prefect server was
+    unavailable (:func:`is_transient`).
 
     Callers pass a region's gathered figures as ``unwalked(figures)``."""
     return task(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -192,3 +193,76 @@ def arshjul_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureF
     finally:
         log.removeHandler(caplog.handler)
         log.propagate = propagate
+
+
+class Blips:
+    """arshjul's database unavailable for one moment, as when it restarts or a connection
+    drops: :meth:`fail` a statement before it runs, or :meth:`lose_commit` (the commit goes
+    through, its answer is lost: the caller cannot tell whether it did). Every flow task's
+    retries come at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import importlib
+        import pkgutil
+
+        from prefect import Task
+        from sqlalchemy import event
+        from sqlalchemy.engine.default import DefaultDialect
+
+        import flows
+
+        #: the statements that failed, or whose commit's answer was lost
+        self.blipped: list[str] = []
+        self._fail: list[str] = []
+        self._lose: list[str] = []
+        for info in pkgutil.iter_modules(flows.__path__):
+            for value in vars(importlib.import_module(f"flows.{info.name}")).values():
+                if isinstance(value, Task):
+                    monkeypatch.setattr(value, "retry_delay_seconds", [0.0])
+        event.listen(Engine, "before_cursor_execute", self._execute)
+        monkeypatch.setattr(DefaultDialect, "do_commit", self._commit(DefaultDialect.do_commit))
+        self._stop = lambda: event.remove(Engine, "before_cursor_execute", self._execute)
+
+    def fail(self, statement: str) -> None:
+        """The next statement that starts with ``statement`` fails."""
+        self._fail.append(statement)
+
+    def lose_commit(self, statement: str) -> None:
+        """The commit of the next transaction that runs a statement starting with
+        ``statement`` goes through, then fails as if the connection dropped before the
+        database answered."""
+        self._lose.append(statement)
+
+    @staticmethod
+    def _error(sql: str) -> Exception:
+        from sqlalchemy.exc import OperationalError
+
+        return OperationalError(sql, None, Exception("server closed the connection unexpectedly"))
+
+    def _execute(self, conn: Connection, cursor: Any, sql: str, *args: Any) -> None:
+        failing = next((p for p in self._fail if sql.startswith(p)), None)
+        if failing is not None:
+            self._fail.remove(failing)
+            self.blipped.append(sql)
+            raise self._error(sql)
+        losing = next((p for p in self._lose if sql.startswith(p)), None)
+        if losing is not None:
+            self._lose.remove(losing)
+            conn.info["lose_commit"] = sql
+
+    def _commit(self, commit: Callable[..., None]) -> Callable[..., None]:
+        def commit_and_lose_the_answer(dialect: Any, dbapi_connection: Any) -> None:
+            commit(dialect, dbapi_connection)
+            lost = dbapi_connection.info.pop("lose_commit", None)
+            if lost is not None:
+                self.blipped.append(lost)
+                raise self._error(lost)
+
+        return commit_and_lose_the_answer
+
+
+@pytest.fixture
+def blips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Blips]:
+    found = Blips(monkeypatch)
+    yield found
+    found._stop()

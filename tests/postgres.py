@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import URL, create_engine, text
@@ -95,6 +97,26 @@ class PostgresServer:
     def drop_database(self, url: URL) -> None:
         with self._admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+
+    @contextmanager
+    def unavailable(self, url: URL) -> Iterator[None]:
+        """The database at ``url`` unavailable for the block, as while it restarts: it refuses
+        new connections and the open ones are closed."""
+        name = url.database
+        with self._admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        try:
+            yield
+        finally:
+            with self._admin.connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
 
     def stop(self) -> None:
         self._admin.dispose()

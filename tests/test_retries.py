@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import shutil
 
+import httpx
 import pytest
 from prefect import Task, flow
 from prefect.states import Failed
@@ -13,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 import flows
 from arshjul.errors import InputError
 from flows.steps import is_transient, step_task, unwalked
+from tests.conftest import FIXTURES, NOW, Blips
 
 
 def unavailable() -> OperationalError:
@@ -23,6 +26,9 @@ def unavailable() -> OperationalError:
     ("error", "retried"),
     [
         (unavailable(), True),
+        # the Prefect server restarting (a sign-off's run is asked for through it)
+        (httpx.ConnectError("connection refused"), True),
+        (httpx.ReadTimeout("timed out"), True),
         (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
         (InputError([]), False),
         (ValueError("a bug"), False),
@@ -86,3 +92,27 @@ def test_figures_passed_unwalked_reach_the_task_as_they_are():
     assert one(walked=False) is True
     with pytest.raises(AssertionError, match="walked"):
         one(walked=True)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_morning_flows_meet_an_unavailable_database_first_and_complete(
+    workdir, monkeypatch, blips: Blips
+):
+    """Their bodies leave the database to tasks: the first statement fails, the task that
+    ran it is tried again, the run completes. (Steps and sign-offs: tests/test_signoff.py.)"""
+    from flows.calendars import publish_calendars
+    from flows.deployments import import_inbox
+    from flows.reminders import send_reminders_flow
+
+    inbox = workdir / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "compile" / "organisation.csv", inbox)
+    monkeypatch.setenv("ARSHJUL_INBOX", str(inbox))
+    blips.fail("")
+    assert import_inbox(now=NOW) == 1
+    blips.fail("")
+    assert any(p.suffix == ".ics" for p in publish_calendars(now=NOW))
+    blips.fail("")
+    # the flow's own retries (half an hour apart, for a refused message) are not what helps
+    assert send_reminders_flow.with_options(retries=0)(now=NOW) == 0
+    assert len(blips.blipped) == 3

@@ -62,7 +62,7 @@ from sqlalchemy import URL, Engine, create_engine, delete, insert, select
 from arshjul import signoff
 from arshjul.config import BUNDLED_CONFIG, Config
 from arshjul.locks import this_process
-from arshjul.models import ReminderSent, SignOff, SignOffState, StepLock
+from arshjul.models import ReminderSent, SignOff, SignOffState, StepLock, StepRun
 from arshjul.schedule import step_runs
 from flows.deployments import DEPLOYMENT, STEP_FLOWS, build_deployments
 from tests.conftest import FIXTURES, NOW, STOCKHOLM, Databases
@@ -637,6 +637,32 @@ def test_a_coordinators_rerun_executes_in_a_child_of_serves_warm_process(region,
     region.logged(
         flow_run.id, f"compile 2025: 0 files for 4 units, 4 oförändrade sedan körning {wrote[1]}"
     )
+
+
+def test_a_step_started_while_arshjuls_database_is_down_completes_once_it_is_back(
+    region, serve, imported, databases
+):
+    """arshjul's database refuses connections (as while PostgreSQL restarts) when a step
+    starts: its first task fails, the run's log says Prefect tries it again, and once the
+    database is back the run completes and records the step, once. (Each kind of database
+    work in a flow is a task that retries: tests/test_retries.py, tests/test_signoff.py.)"""
+    with databases.postgres().unavailable(region.database):
+        flow_run = region.start_deployment(f"compile/{DEPLOYMENT}", year=2025, unit="E2")
+
+        def retrying() -> bool:
+            return any(
+                "OperationalError" in line and "Retry 1/2 will start" in line
+                for line in region.logs(flow_run.id)
+            )
+
+        wait_until("the first attempt failed and is tried again", retrying, SLOW, serve)
+    region.engine.dispose()  # its connections were closed with the others
+    run = region.finished(flow_run.id, serve)
+    assert run.state.type == StateType.COMPLETED, run.state
+    region.logged(flow_run.id, "compile 2025: 4 files for 4 units")
+    with region.engine.connect() as conn:
+        done = conn.execute(select(StepRun.unit_id).where(StepRun.run_id == str(flow_run.id))).all()
+    assert sorted(u for (u,) in done) == ["A1", "E2", "R1", "V1"]
 
 
 def sign_off_run(region: Region, title: str) -> FlowRun | None:

@@ -20,7 +20,7 @@ from arshjul.files import write_text_atomic
 from arshjul.models import OrgLevel, OrgUnit, SignOff, SignOffState
 from arshjul.render import render
 from arshjul.signoff import Decision, Stamp
-from tests.conftest import FIXTURES, NOW, STOCKHOLM
+from tests.conftest import FIXTURES, NOW, STOCKHOLM, Blips
 from tests.test_safety_report import squeeze
 from tests.tools import pdf_pages
 
@@ -400,3 +400,105 @@ def test_a_question_no_longer_holds_once_its_version_says_something_else(conn, l
     # a decision closes the question
     signoff.record(conn, newer.draft, approval(), run_id="run-4")
     assert signoff.every_pending(conn) == [] and not newer.still_asked(conn)
+
+
+# --- a database blip while asking or recording ----------------------------------------------
+
+
+def sign_off_runs() -> set[Any]:
+    """The ids of every run of the flow ``sign_off`` the Prefect server knows."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    only = FlowFilter(name=FlowFilterName(any_=["sign_off"]))
+    with get_client(sync_client=True) as client:
+        return {run.id for run in client.read_flow_runs(flow_filter=only)}
+
+
+@pytest.mark.usefixtures("sign_off_deployment")
+@pytest.mark.parametrize(
+    ("asking", "recording"),
+    [
+        # nothing committed yet: the retry asks from the start; the decision's row fails
+        ("INSERT INTO sign_off_request", "fail"),
+        # the sign_off run was made, noting it in the question failed: the retry finds the
+        # same run by its idempotency key; the decision was committed, the answer lost
+        ("UPDATE sign_off_request", "lose_commit"),
+    ],
+)
+def test_a_database_blip_while_asking_or_recording_is_retried_and_each_happens_once(
+    workdir, region, monkeypatch, blips: Blips, asking, recording
+):
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.safety_report import safety_report_flow
+
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
+    before = sign_off_runs()
+    blips.fail(asking)
+    result = safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert (result.state, result.version) == ("awaiting", 1)
+    assert [sql.split(" SET ")[0].split(" (")[0] for sql in blips.blipped] == [asking]
+    run = asking_run(workdir)
+    assert sign_off_runs() - before == {run.id}  # one run asks, not two
+
+    assert execute(run) is None
+    getattr(blips, recording)("INSERT INTO sign_off (")
+    answer = {"decision": "godkänn", "name": "Eva Ek", "role": "Chefläkare", "comment": None}
+    resume_flow_run(run.id, run_input=answer)
+    result = execute(run)
+    assert len(blips.blipped) == 2
+    assert (result.state, result.version, result.signed_by) == ("approved", 1, "Eva Ek")
+    [row] = rows(workdir)
+    assert (row.signed_by, row.run_id, row.sha256) == ("Eva Ek", str(run.id), result.sha256)
+    assert row.sha256 == signoff.sha256_file(region / "patientsakerhetsberattelse-v1.html")
+    assert flow_run(run.id).state.is_completed()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_automatic_approval_whose_commit_answer_was_lost_is_recorded_once(
+    workdir, region, blips: Blips
+):
+    from flows.safety_report import safety_report_flow
+
+    blips.lose_commit("INSERT INTO sign_off (")
+    result = safety_report_flow(year=YEAR, now=NOW, publish=False, approve=True)
+    assert len(blips.blipped) == 1
+    # the retry finds version 1 approved with the same words: it stands, nothing new
+    assert (result.state, result.version, result.signed_by) == ("approved", 1, signoff.AUTOMATIC)
+    [row] = rows(workdir)
+    assert row.sha256 == result.sha256 == signoff.sha256_file(result.path)
+
+
+@pytest.mark.usefixtures("sign_off_deployment")
+def test_an_unreachable_prefect_server_while_replacing_a_question_is_retried(
+    workdir, region, monkeypatch, blips: Blips
+):
+    import httpx
+    from prefect.client.orchestration import SyncPrefectClient
+
+    from flows.safety_report import safety_report_flow
+
+    monkeypatch.setenv("ARSHJUL_CONFIG", str(quick_config(workdir)))
+    safety_report_flow(year=YEAR, now=NOW, publish=False)
+    first = asking_run(workdir)
+    assert execute(first) is None
+    one_more_deviation(workdir)
+    # cancelling the run that asks about the old words fails once: the replacement is not
+    # committed, so the retry still sees what it replaces and cancels it
+    set_state, refused = SyncPrefectClient.set_flow_run_state, []
+
+    def unreachable_once(client: Any, flow_run_id: Any, state: Any, **kwargs: Any) -> Any:
+        if state.is_cancelled() and not refused:
+            refused.append(flow_run_id)
+            raise httpx.ConnectError("connection refused")
+        return set_state(client, flow_run_id, state, **kwargs)
+
+    monkeypatch.setattr(SyncPrefectClient, "set_flow_run_state", unreachable_once)
+    before = sign_off_runs()
+    result = safety_report_flow(year=YEAR, now=NOW, publish=False)
+    assert refused == [first.id]
+    assert (result.state, result.version) == ("awaiting", 1)
+    second = asking_run(workdir)
+    assert sign_off_runs() - before == {second.id}
+    assert flow_run(first.id).state.is_cancelled()
