@@ -659,7 +659,14 @@ def test_a_step_started_while_arshjuls_database_is_down_completes_once_it_is_bac
     region.engine.dispose()  # its connections were closed with the others
     run = region.finished(flow_run.id, serve)
     assert run.state.type == StateType.COMPLETED, run.state
-    region.logged(flow_run.id, "compile 2025: 4 files for 4 units")
+    # the step's own line (files written or kept as they were: the data did not change)
+    said = wait_until(
+        "the step's line",
+        lambda: [line for line in region.logs(flow_run.id) if "files for 4 units" in line],
+        60,
+        serve,
+    )
+    assert said[0].startswith("compile 2025: "), said
     with region.engine.connect() as conn:
         done = conn.execute(select(StepRun.unit_id).where(StepRun.run_id == str(flow_run.id))).all()
     assert sorted(u for (u,) in done) == ["A1", "E2", "R1", "V1"]
