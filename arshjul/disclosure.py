@@ -1,24 +1,30 @@
 """Small counts in published documents: primary and complementary (secondary) suppression.
 
 A published document (the patientsäkerhetsberättelse, the deferred-care section) must not let
-a reader learn a count from 1 to ``below``-1. Writing such a count as ``<5`` (primary
-suppression) is not enough when the table also prints its total and the other cells of its
-row or column: 523 − 227 − 155 − 137 gives the hidden 4 back. So, as statistical offices do:
+a reader learn anything of a count from 1 to ``below``-1 beyond "below ``below``". Writing
+such a count as ``<5`` (primary suppression) is not enough when the tables also print its
+total and the other cells of its row or column: 523 − 227 − 155 − 137 gives the hidden 4
+back, and three ``<5`` that add up to a ``<5`` can each only be 1 or 2. So, as statistical
+offices do:
 
-* the document's counts are registered once in a :class:`Ledger`, each under a key, with the
-  sums that hold between them (a :class:`Line`: a row, a column or a margin, ``total =
-  sum(parts)``), along both dimensions of a table and across the tables that share a count;
-* :func:`protect` marks the small counts ``<5`` and then, while a reader could still pin one of
-  them to a single value, hides the smallest non-zero count still shown in a line that pins
-  it (``..``, complementary suppression) and tries again;
+* the counts are registered once in a :class:`Ledger`, each under a key, with the sums that
+  hold between them (a :class:`Line`: a row, a column or a margin, ``total = sum(parts)``),
+  along both dimensions of a table, across the tables that share a count and across the
+  documents that print the same count (a unit's own section and its parent's row of it);
+* :func:`protect` marks the small counts ``<5`` and then, while a reader could narrow one of
+  them below 1..below-1 (:func:`intervals`), hides one more count of the line that narrowed
+  it (``..``, complementary suppression): the smallest non-zero count the line still shows,
+  or, when the line shows none, one of its other small counts is written ``..`` instead of
+  ``<5``; when that line has nothing left either, the lines that narrowed its members are
+  tried in turn. Complements that later ones made needless are shown again;
 * what a reader can work out is computed by :func:`intervals`: each hidden count's possible
-  values, from every line, until nothing narrows further (``<5`` is 1..below-1; ``..`` is 0 or
-  at least ``below``, since a count 1..below-1 would have been ``<5``);
-* a share (part / whole) is shown only when both its counts are (a share of a hidden count gives
-  it back), and a whole number in a sentence is hidden when it is small or is the value of a
-  count the document hides (:meth:`Published.text`).
+  values, from every line, until nothing narrows further (``<5`` is 1..below-1; ``..`` is
+  any count, 0 or more, since a small count may be written ``..`` too);
+* a share (part / whole) is shown only when both its counts are (a share of a hidden count
+  gives it back), and a whole number in a sentence is hidden when it is small or is the value
+  of a count the document hides (:meth:`Published.text`).
 
-The document states the rule in Swedish (:data:`RULE_SV`).
+The documents state the rule in Swedish (:data:`RULE_SV`).
 """
 
 from __future__ import annotations
@@ -38,9 +44,9 @@ SECONDARY_MARK = ".."
 
 #: the rule as each published document states it
 RULE_SV = (
-    "Antal 1–{last} visas som <{below}. För att de inte ska kunna räknas fram döljs även "
-    "ytterligare minst ett värde i samma rad eller kolumn (markerat ..), och andelar som skulle "
-    "avslöja ett dolt värde visas inte."
+    "Antal 1–{last} visas som <{below}. För att de inte ska kunna räknas fram döljs även andra "
+    "värden (markerade ..); ett värde markerat .. kan vara vilket antal som helst, också "
+    "1–{last}. Andelar som skulle avslöja ett dolt värde visas inte."
 )
 
 
@@ -73,56 +79,82 @@ MAX_PASSES = 200
 Bounds = tuple[int, int | None]
 
 
-def intervals(
+@dataclass
+class Reading:
+    """What a reader works out: each hidden count's bounds, and for each bound the line that
+    set it last (None: the count's mark), so that a protection can look where it came from."""
+
+    bounds: dict[Key, Bounds]
+    cause: dict[tuple[Key, int], int]  # (key, 0 for the lower bound, 1 for the upper) -> line
+    lines: list[Line]
+
+    def __getitem__(self, key: Key) -> Bounds:
+        return self.bounds[key]
+
+    def narrowed(self, marks: Mapping[Key, Mark], below: int) -> list[Key]:
+        """The small counts a reader knows more of than 1..below-1."""
+        return [
+            k for k, m in marks.items() if m is Mark.PRIMARY and self.bounds[k] != (1, below - 1)
+        ]
+
+    def culprits(self, key: Key) -> list[Line]:
+        """The lines that set ``key``'s bounds (none for a bound its mark gives)."""
+        return [self.lines[self.cause[key, side]] for side in (0, 1) if (key, side) in self.cause]
+
+
+def read(
     values: Mapping[Key, int],
     lines: Iterable[Line],
     marks: Mapping[Key, Mark],
     unshown: Iterable[Key],
     below: int,
-) -> dict[Key, Bounds]:
+) -> Reading:
     """What a reader of the published counts can know of each hidden count (a shown one is
-    known exactly): ``<below`` as 1..below-1, ``..`` as 0 or ≥ below, ``unshown`` ones (never
-    printed, such as the rest of a total that its parts do not cover) as ≥ 0; narrowed along
-    every line until nothing changes."""
+    known exactly): ``<below`` as 1..below-1, ``..`` and ``unshown`` ones (never printed,
+    such as the rest of a total that its parts do not cover) as ≥ 0; narrowed along every
+    line until nothing changes."""
     hidden = set(marks) | set(unshown)
     known: dict[Key, Bounds] = {
         k: (1, below - 1) if marks.get(k) is Mark.PRIMARY else (0, None) for k in hidden
     }
+    cause: dict[tuple[Key, int], int] = {}
 
     def bounds(k: Key) -> Bounds:
         return known.get(k) or (values[k], values[k])
 
-    def narrow(k: Key, lo: int, hi: int | None) -> bool:
+    def narrow(k: Key, lo: int, hi: int | None, why: int) -> bool:
         if k not in known:  # shown: nothing to learn
             return False
         old_lo, old_hi = known[k]
         lo = max(lo, old_lo)
         hi = hi if old_hi is None else old_hi if hi is None else min(hi, old_hi)
-        if marks.get(k) is Mark.SECONDARY:  # never 1..below-1
-            if lo > 0:
-                lo = max(lo, below)
-            if hi is not None and hi < below:
-                hi = 0
         if (lo, hi) == (old_lo, old_hi) or (hi is not None and lo > hi):
             return False
+        if lo != old_lo:
+            cause[k, 0] = why
+        if hi != old_hi:
+            cause[k, 1] = why
         known[k] = (lo, hi)
         return True
 
-    def visit(line: Line) -> list[Key]:
-        """Narrow the line's members by the others; returns those narrowed."""
+    def visit(i: int) -> list[Key]:
+        """Narrow line ``i``'s members by the others; returns those narrowed."""
+        line = selected[i]
         parts = [bounds(p) for p in line.parts]
         t_lo, t_hi = bounds(line.total)
         lo_sum = sum(lo for lo, _ in parts)
         unbounded = sum(hi is None for _, hi in parts)
         hi_sum = sum(hi for _, hi in parts if hi is not None)
-        changed = [line.total] if narrow(line.total, lo_sum, None if unbounded else hi_sum) else []
+        changed = (
+            [line.total] if narrow(line.total, lo_sum, None if unbounded else hi_sum, i) else []
+        )
         for p, (p_lo, p_hi) in zip(line.parts, parts, strict=True):
             # the other parts' greatest sum, None when one of them has no bound
             others_unbounded = unbounded - (p_hi is None)
             others_hi = None if others_unbounded else hi_sum - (p_hi or 0)
             lo = 0 if others_hi is None else t_lo - others_hi
             hi = None if t_hi is None else t_hi - (lo_sum - p_lo)
-            if narrow(p, lo, hi):
+            if narrow(p, lo, hi, i):
                 changed.append(p)
         return changed
 
@@ -131,67 +163,98 @@ def intervals(
     # with a hidden member can narrow anything. Each visit narrows some bound towards the
     # true value; a cap keeps a slow creep (a bound moving by one per visit round a cycle of
     # lines) from running long
-    lines = [line for line in lines if hidden.intersection(line.members)]
+    selected = [line for line in lines if hidden.intersection(line.members)]
     touching: dict[Key, list[int]] = {}
-    for i, line in enumerate(lines):
+    for i, line in enumerate(selected):
         for k in line.members:
             touching.setdefault(k, []).append(i)
-    queue, queued = list(range(len(lines))), set(range(len(lines)))
-    budget = MAX_PASSES * max(len(lines), 1)
+    queue, queued = list(range(len(selected))), set(range(len(selected)))
+    budget = MAX_PASSES * max(len(selected), 1)
     while queue and budget:
         budget -= 1
         i = queue.pop()
         queued.discard(i)
-        for k in visit(lines[i]):
+        for k in visit(i):
             for j in touching[k]:
                 if j not in queued:
                     queued.add(j)
                     queue.append(j)
-    return known
+    return Reading(known, cause, selected)
 
 
-def pinned(bounds: Mapping[Key, Bounds], marks: Mapping[Key, Mark]) -> list[Key]:
-    """The small counts a reader can work out to one value."""
-    return [k for k, m in marks.items() if m is Mark.PRIMARY and bounds[k][0] == bounds[k][1]]
+def intervals(
+    values: Mapping[Key, int],
+    lines: Iterable[Line],
+    marks: Mapping[Key, Mark],
+    unshown: Iterable[Key],
+    below: int,
+) -> dict[Key, Bounds]:
+    """Each hidden count's bounds as a reader works them out (:func:`read`)."""
+    return read(values, lines, marks, unshown, below).bounds
+
+
+def _complement(
+    key: Key,
+    reading: Reading,
+    values: Mapping[Key, int],
+    marks: Mapping[Key, Mark],
+    unshown: set[Key],
+) -> Key | None:
+    """What to hide next for the narrowed small count ``key``: in the line that narrowed it,
+    the smallest non-zero count still shown (a zero only when nothing else is left), else a
+    small count other than ``key`` to write ``..`` (the line's total first); when the line
+    has neither, the lines that narrowed its members, nearest first."""
+    seen_lines: set[Line] = set()
+    seen_keys = {key}
+    todo = [key]
+    while todo:
+        following = []
+        for k in todo:
+            for line in reading.culprits(k):
+                if line in seen_lines:
+                    continue
+                seen_lines.add(line)
+                open_ = [m for m in line.members if m not in marks and m not in unshown]
+                if open_:
+                    return min(open_, key=lambda m: (values[m] == 0, values[m]))
+                primaries = [m for m in line.members if m != key and marks.get(m) is Mark.PRIMARY]
+                if primaries:
+                    return max(primaries, key=lambda m: (m == line.total, values[m]))
+                for m in line.members:
+                    if m not in seen_keys and (m in marks or m in unshown):
+                        seen_keys.add(m)
+                        following.append(m)
+        todo = following
+    return None
 
 
 def protect(
-    values: Mapping[Key, int], lines: Iterable[Line], below: int, unshown: Iterable[Key] = ()
+    values: Mapping[Key, int],
+    lines: Iterable[Line],
+    below: int,
+    unshown: Iterable[Key] = (),
+    fixed: Mapping[Key, Mark] | None = None,
 ) -> dict[Key, Mark]:
-    """Which counts to hide: every count 1..below-1 (primary) and, while a reader could work
-    one of them out (:func:`intervals`), one more non-zero count still shown in a line that
-    pins a hidden count to one value (complementary): the one that leaves the fewest small
-    counts pinned, then the fewest hidden counts pinned, then the smallest (ties in the order
-    the counts were registered). In a one-way table that is the next-smallest cell of the
-    row; in a table with margins both ways it grows to a rectangle of hidden cells, each row
-    and column of it with two. Complements that later ones made needless are shown again."""
-    lines, unshown = list(lines), set(unshown)
-    order = {k: i for i, k in enumerate(values)}
+    """Which counts to hide: every count 1..below-1 (primary) and, while a reader could narrow
+    one of them (:func:`read`), one more for each narrowed one (:func:`_complement`), all
+    of a round at once, then again. In a one-way table that is the next-smallest cell of the
+    row; in a table with margins both ways it grows to a rectangle of hidden cells. The
+    complements that later ones made needless are shown again (:func:`_unhide`). ``fixed``
+    marks are those another document printed the same counts with: kept as they are."""
+    lines, unshown, fixed = list(lines), set(unshown), dict(fixed or {})
     marks = {k: Mark.PRIMARY for k, v in values.items() if k not in unshown and small(v, below)}
+    marks.update(fixed)
     while True:
-        bounds = intervals(values, lines, marks, unshown, below)
-        if not pinned(bounds, marks):
-            return _unhide(values, lines, marks, unshown, below)
-        exact = {k for k in marks if bounds[k][0] == bounds[k][1]}
-        candidates = {
-            k
-            for line in lines
-            if exact.intersection(line.members)
-            for k in line.members
-            if k not in marks and k not in unshown
-        }
-        if not candidates:  # only when below <= 2: <2 is 1
-            raise ValueError(f"counts {sorted(map(str, pinned(bounds, marks)))} cannot be hidden")
-        nonzero = [k for k in candidates if values[k]] or list(candidates)
-
-        def left(k: Key) -> tuple[int, int, int, int]:
-            """What hiding ``k`` leaves: small counts still pinned, hidden ones pinned."""
-            trial = {**marks, k: Mark.SECONDARY}
-            after = intervals(values, lines, trial, unshown, below)
-            exact = sum(after[h][0] == after[h][1] for h in trial)
-            return len(pinned(after, trial)), exact, values[k], order[k]
-
-        marks[min(nonzero, key=left)] = Mark.SECONDARY
+        reading = read(values, lines, marks, unshown, below)
+        narrowed = reading.narrowed(marks, below)
+        if not narrowed:
+            return _unhide(values, lines, marks, unshown, below, set(fixed))
+        chosen = {_complement(k, reading, values, marks, unshown) for k in narrowed}
+        chosen.discard(None)
+        if not chosen:
+            raise ValueError(f"counts {sorted(map(str, narrowed))} cannot be hidden")
+        for k in chosen:
+            marks[k] = Mark.SECONDARY
 
 
 def _unhide(
@@ -200,15 +263,18 @@ def _unhide(
     marks: dict[Key, Mark],
     unshown: set[Key],
     below: int,
+    fixed: set[Key],
 ) -> dict[Key, Mark]:
-    """``marks`` less the complementary suppressions that turned out not to be needed: each
-    choice above was the best at its step, and a later one may protect what an earlier one
-    did, so each is shown again, the largest first, when no small count is pinned without
-    it."""
-    secondary = [k for k, m in marks.items() if m is Mark.SECONDARY]
+    """``marks`` less the complementary suppressions that turned out not to be needed: a
+    round's choices each answer one narrowed count, and a later one may protect what an
+    earlier one did, so each is shown again (a small one written ``<5`` again), the largest
+    first, when no small count is narrowed without it."""
+    secondary = [k for k, m in marks.items() if m is Mark.SECONDARY and k not in fixed]
     for k in sorted(secondary, key=lambda k: -values[k]):
         trial = {h: m for h, m in marks.items() if h != k}
-        if not pinned(intervals(values, lines, trial, unshown, below), trial):
+        if small(values[k], below):
+            trial[k] = Mark.PRIMARY
+        if not read(values, lines, trial, unshown, below).narrowed(trial, below):
             marks = trial
     return marks
 
@@ -241,8 +307,10 @@ class Ledger:
             parts += (self.count(("rest", total, parts), rest, shown=False),)
         self.lines.append(Line(total, parts))
 
-    def publish(self, below: int) -> Published:
-        marks = protect(self.values, self.lines, below, self.unshown)
+    def publish(self, below: int, fixed: Mapping[Key, Mark] | None = None) -> Published:
+        """The counts as the document may show them; ``fixed``: marks of counts that another
+        document prints too (see :func:`protect`)."""
+        marks = protect(self.values, self.lines, below, self.unshown, fixed)
         return Published(dict(self.values), marks, below)
 
 
@@ -289,16 +357,30 @@ class Published:
     def text(self, text: str) -> str:
         """``text`` with every whole number 1..below-1 written ``<below``, and every whole
         number that is the value of a count hidden by complementary suppression written
-        ``..`` (a sentence must not print what a table hides). Decimals ("4,5") and
-        percentages are left as they are."""
+        ``..`` (a sentence must not print what a table hides). Decimals ("4,5") are left as
+        they are, and so are percentages unless the sentence hid a number: then a share with
+        decimals ("14,3 %" of the deviations) is written ``..`` too, since it and a count the
+        tables show give the hidden one back; a whole per cent (a target, "mål 90 %") stays."""
+        # a sentence written with its small counts hidden already ("<5 av 7 åtgärder")
+        hid = f"<{self.below}" in text
 
         def one(m: re.Match[str]) -> str:
+            nonlocal hid
             whole, decimals, pct = m.groups()
             if decimals or pct:
                 return m.group(0)
             n = int(whole.replace(NBSP, ""))
             if small(n, self.below):
+                hid = True
                 return f"<{self.below}"
-            return SECONDARY_MARK if n in self.hidden_values else m.group(0)
+            if n in self.hidden_values:
+                hid = True
+                return SECONDARY_MARK
+            return m.group(0)
 
-        return _NUMBER.sub(one, text)
+        def share(m: re.Match[str]) -> str:
+            _, decimals, pct = m.groups()
+            return f"{SECONDARY_MARK}{pct}" if decimals and pct else m.group(0)
+
+        text = _NUMBER.sub(one, text)
+        return _NUMBER.sub(share, text) if hid else text

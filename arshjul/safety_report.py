@@ -42,7 +42,7 @@ from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
 from arshjul.clock import local
 from arshjul.compilation import count_tables, risk_fills
 from arshjul.config import Config, StandoutRules
-from arshjul.disclosure import Key, Ledger, Published
+from arshjul.disclosure import Key, Ledger, Mark, Published
 from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.figures import (
     SAFETY_COURSE,
@@ -52,6 +52,8 @@ from arshjul.figures import (
     count_own,
     roll_up,
 )
+from arshjul.interim import document as interim_document
+from arshjul.interim import figures as interim_figures
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
@@ -257,11 +259,33 @@ class ReportData:
     findings: list[ShownFinding]
     standouts: list[tuple[Unit, StandoutCounts]]  # per område
     region_standouts: StandoutCounts
+    #: how the year's deferred-care sections print the training counts (key: this
+    #: document's), which this document prints too: hidden here where hidden there
+    training_marks: dict[Key, Mark] = field(default_factory=dict)
 
 
 def coverage(f: Figures) -> Coverage:
     key = (SAFETY_COURSE, MANAGER_ROLE)
     return Coverage(f.training_rostered.get(key, 0), f.training_completed.get(key, 0))
+
+
+def training_marks(conn: Connection, config: Config, tree: OrgTree, year: int) -> dict[Key, Mark]:
+    """The marks the deferred-care sections of ``year`` print the managers and the trained
+    of the region and its områden with (:mod:`arshjul.interim.document`), under this
+    document's keys: the two documents print the same counts, and read together they must
+    not give back what each hides."""
+    shown = interim_document.publication(
+        config, tree, interim_figures.gather(conn, tree, Period.full_year(year))
+    )
+    marks: dict[Key, Mark] = {}
+    for unit in (tree.root, *tree.at_level(OrgLevel.AREA)):
+        for ours, theirs in (
+            (("training", "managers", unit.id), (unit.id, "managers")),
+            (("training", "trained", unit.id), (unit.id, "train", SAFETY_COURSE)),
+        ):
+            if (mark := shown.marks.get(theirs)) is not None:
+                marks[ours] = mark
+    return marks
 
 
 def report_data(
@@ -287,6 +311,7 @@ def report_data(
         findings=load_findings(conn, tree, year),
         standouts=per_area,
         region_standouts=region_standouts,
+        training_marks=training_marks(conn, config, tree, year),
     )
 
 
@@ -364,6 +389,17 @@ def ledger(
             ("standouts", column, region.id),
             [("standouts", column, a.id) for a, _ in data.standouts],
         )
+    # an enhet counted for a reason is among the enheter, and each of those has a reason
+    reasons = [r.value for r in Reason]
+    for u, found in ((region, data.region_standouts), *data.standouts):
+        enheter = ("standouts", "units", u.id)
+        for r in reasons:
+            book.line(enheter, [("standouts", r, u.id)])
+        every = book.count(
+            ("standouts", "reasons", u.id), sum(found.by_reason.values()), shown=False
+        )
+        book.line(every, [("standouts", r, u.id) for r in reasons])
+        book.line(every, [enheter])
     for t in (*data.plans, data.carried):
         statuses = list(ACTION_STATUS_SV) if t in data.plans else list(OPEN)
         for u, counts in (*t.areas, (region, t.region)):
@@ -390,7 +426,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
     answers = data.region.answers(targets.complaint_answer_days, today)
     top = max((f.severity for f in data.findings), default=0)
     book, rows = ledger(data, count_tables(data.region, codes, data.year), answers)
-    shown: Published = book.publish(below)
+    shown: Published = book.publish(below, data.training_marks)
 
     def told(found: list[ShownFinding]) -> list[ShownFinding]:
         return [ShownFinding(f.unit, f.severity, shown.text(f.title), f.id) for f in found]

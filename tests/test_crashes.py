@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.test_privacy import recoverable_counts, small_counts_in_public_documents
+from tests.disclosure_attack import recovered
+from tests.test_privacy import small_counts_in_public_documents
 from tests.test_reliability import arshjul, cli_env, finished
 from tests.tools import pdf_pages
 
@@ -150,4 +151,4 @@ def test_a_run_killed_and_started_again_ends_as_an_uninterrupted_one(
 
 def test_the_uninterrupted_runs_public_documents_suppress_small_counts(uninterrupted):
     assert small_counts_in_public_documents(uninterrupted / "out") == []
-    assert recoverable_counts(uninterrupted / "out") == []
+    assert recovered(uninterrupted / "out") == []

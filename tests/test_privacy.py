@@ -8,10 +8,7 @@ import json
 import re
 import socket
 import time
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jinja2.exceptions import SecurityError
@@ -24,7 +21,7 @@ from arshjul.documents import provenance, unit_dir
 from arshjul.errors import InputError
 from arshjul.figures import count_own, roll_up
 from arshjul.files import inside
-from arshjul.formats.tables import Cell, parse_html, read_tables
+from arshjul.formats.tables import parse_html, read_tables
 from arshjul.importers import import_file
 from arshjul.importers import personnummer as pnr
 from arshjul.models import Base, OrgLevel
@@ -157,187 +154,6 @@ def test_the_check_for_small_counts_finds_them(tmp_path):
         "utf-8",
     )
     assert len(small_counts_in_public_documents(tmp_path)) == 2
-
-
-# --- published documents: no hidden count that arithmetic gives back (issue 15.8) ----------
-
-#: what a published cell says of its count: a number, 1..4 (``<5``), 0 or ≥ 5 (``..``)
-SMALL, OTHER = "<5", ".."
-
-
-@dataclass
-class Unknown:
-    where: str
-    mark: str
-    value: int | None = None  # once worked out
-
-
-Term = Decimal | Unknown
-
-
-def _term(cell: Cell, where: str) -> Term | None:
-    if cell.value is not None and not cell.percent:
-        return cell.value
-    if cell.text in (SMALL, OTHER):
-        return Unknown(where, cell.text)
-    return None  # a percentage, a name, "–" or "saknas": no count
-
-
-def _equations(page: Path, root: Any) -> tuple[list[list[tuple[int, Term]]], list[str]]:
-    """The sums a reader can write down from a document's tables: each table's foot row is
-    the sum of its body rows (column by column), a "Totalt" column the sum of the row's other
-    counts, "Väntande totalt" = "Varav PvV" + "Väntande utan PvV", and the rows of the table
-    per unit below sum to the "Totalt" row of the table per vårdåtgärd. Also returns the
-    leaks found from percentages: a share beside a hidden count and a shown one that only
-    one value 1..4 of the hidden count would give."""
-    equations: list[list[tuple[int, Term]]] = []
-    leaks: list[str] = []
-    tables = {t.title: t for t in read_tables(root)}
-    totals: dict[str, Term] = {}
-    for table in tables.values():
-        head = [c.text for c in table.head[-1]] if table.head else []
-        body = [
-            [
-                _term(c, f"{page.name}: {table.title}: {r[0].text}: {h}")
-                for c, h in zip(r, head, strict=False)
-            ]
-            for r in table.body
-        ]
-        foot = [
-            [
-                _term(c, f"{page.name}: {table.title}: {r[0].text}: {h}")
-                for c, h in zip(r, head, strict=False)
-            ]
-            for r in table.foot
-        ]
-        for total_row in foot:
-            for j, total in enumerate(total_row):
-                column = [row[j] for row in body if j < len(row)]
-                if total is not None and column and all(t is not None for t in column):
-                    equations.append([(1, total), *((-1, t) for t in column if t is not None)])
-        for row_cells, row_terms in zip((*table.body, *table.foot), (*body, *foot), strict=True):
-            named = dict(zip(head, row_terms, strict=False))
-            if "Totalt" in head[1:]:
-                counts = [t for h, t in named.items() if h != "Totalt" and t is not None]
-                if named["Totalt"] is not None:
-                    equations.append([(1, named["Totalt"]), *((-1, t) for t in counts)])
-            whole, chosen, rest = (
-                named.get(h) for h in ("Väntande totalt", "Varav PvV", "Väntande utan PvV")
-            )
-            if whole is not None and chosen is not None and rest is not None:
-                equations.append([(1, whole), (-1, chosen), (-1, rest)])
-            if row_cells[0].text == "Totalt" and table.title.startswith("Väntande per vårdåtgärd"):
-                totals = {h: t for h, t in named.items() if t is not None}
-            # a share beside counts: part / whole for any two counts of the row, or a count
-            # of the row against the foot's count of its column (n of the total)
-            shares = [
-                (h, c.value)
-                for h, c in zip(head, row_cells, strict=False)
-                if c.percent and c.value is not None
-            ]
-            terms = [t for t in row_terms if t is not None]
-            column_totals = [t for r in foot for t in r if t is not None]
-            for _, pct in shares:
-                for a in terms:
-                    for b in [*terms, *column_totals]:
-                        for hidden, shown, part_hidden in ((a, b, True), (b, a, False)):
-                            if (
-                                not isinstance(hidden, Unknown)
-                                or hidden.mark != SMALL
-                                or isinstance(shown, Unknown)
-                            ):
-                                continue
-                            fits = [
-                                x
-                                for x in range(1, 5)
-                                if (x if part_hidden else shown)
-                                and (shown if part_hidden else x)
-                                and round(
-                                    Decimal(100)
-                                    * (x if part_hidden else shown)
-                                    / (shown if part_hidden else x),
-                                    1,
-                                )
-                                == pct
-                            ]
-                            if len(fits) == 1 and hidden.value is None:
-                                leaks.append(f"{hidden.where} = {fits[0]} (from {pct} %)")
-                                hidden.value = fits[0]
-    per_unit = next(
-        (
-            t
-            for title, t in tables.items()
-            if title.startswith("Väntande per ") and not title.startswith("Väntande per vårdåtgärd")
-        ),
-        None,
-    )
-    if per_unit is not None and totals:
-        head = [c.text for c in per_unit.head[-1]]
-        for j, h in enumerate(head):
-            column = [
-                _term(r[j], f"{page.name}: {per_unit.title}: {r[0].text}: {h}")
-                for r in per_unit.body
-            ]
-            if h in totals and all(
-                t is not None or r[j].text in ("–", "saknas")
-                for t, r in zip(column, per_unit.body, strict=True)
-            ):
-                equations.append([(1, totals[h]), *((-1, t) for t in column if t is not None)])
-    return equations, leaks
-
-
-def recoverable_counts(out: Path) -> list[str]:
-    """Every hidden count 1..4 of a published document under ``out`` that a reader can work
-    out: from its shares, and from the sums of its tables, solving any sum with one unknown
-    left (a ``..`` worked out becomes known and is used in turn)."""
-    found = []
-    for page in sorted(out.rglob("*.html")):
-        if not page.name.startswith(PUBLIC):
-            continue
-        equations, leaks = _equations(page, parse_html(page.read_text("utf-8")))
-        found += leaks
-        solved = True
-        while solved:
-            solved = False
-            for eq in equations:
-                open_ = [(k, t) for k, t in eq if isinstance(t, Unknown) and t.value is None]
-                if len(open_) != 1:
-                    continue
-                (k, unknown), known = open_[0], 0
-                for c, t in eq:
-                    if t is not unknown:
-                        known += c * (t.value if isinstance(t, Unknown) else t)  # type: ignore[operator]
-                unknown.value = int(-known / k)
-                solved = True
-                if unknown.mark == SMALL:
-                    found.append(f"{unknown.where} = {unknown.value}")
-    return found
-
-
-def test_the_attack_works_out_what_primary_suppression_alone_gives_away(tmp_path):
-    page = tmp_path / "2025" / "region" / "R1" / "patientsakerhetsberattelse.html"
-    page.parent.mkdir(parents=True)
-    page.write_text(
-        "<table><caption>Klagomål per kanal</caption><thead><tr><th>Kanal</th>"
-        "<th class='n'>Antal</th></tr></thead><tbody>"
-        "<tr><td>1177</td><td class='n'>227</td></tr><tr><td>Direkt</td><td class='n'>155</td></tr>"
-        "<tr><td>Patientnämnden</td><td class='n'>137</td></tr>"
-        "<tr><td>IVO</td><td class='n'>&lt;5</td></tr>"
-        "</tbody><tfoot><tr><td>Totalt</td><td class='n'>523</td></tr></tfoot></table>"
-        "<table><caption>Väntande per vårdåtgärd</caption><thead><tr><th>Vårdåtgärd</th>"
-        "<th class='n'>Väntande utan PvV</th><th class='n'>Andel ≤ 90 dagar</th>"
-        "<th class='n'>&gt; 90 dagar</th></tr></thead><tbody><tr><td>besök</td>"
-        "<td class='n'>149</td><td class='n'>97,3 %</td><td class='n'>..</td></tr></tbody></table>"
-        "<table><caption>Status</caption><thead><tr><th>Status</th><th class='n'>Antal</th>"
-        "<th class='n'>Andel</th></tr></thead><tbody><tr><td>Ny</td><td class='n'>&lt;5</td>"
-        "<td class='n'>7,4 %</td></tr><tr><td>Avslutad</td><td class='n'>25</td>"
-        "<td class='n'>92,6 %</td></tr></tbody><tfoot><tr><td>Totalt</td><td class='n'>27</td>"
-        "<td class='n'></td></tr></tfoot></table>",
-        "utf-8",
-    )
-    found = recoverable_counts(tmp_path)
-    assert any("IVO" in f and f.endswith("= 4") for f in found), found
-    assert any("Ny" in f and "= 2" in f for f in found), found
 
 
 # --- templates regions edit run in a sandbox --------------------------------------------------

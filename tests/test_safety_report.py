@@ -31,7 +31,7 @@ from arshjul.models import (
 from arshjul.org import OrgTree
 from arshjul.signoff import Stamp
 from tests.conftest import NOW
-from tests.test_privacy import recoverable_counts
+from tests.disclosure_attack import recovered
 
 pytestmark = pytest.mark.both_databases
 
@@ -363,22 +363,24 @@ def test_reporting_duty_and_care_chain(doc):
 
 def test_complaints_by_channel_and_answer_times(doc):
     channels = doc.table(f"Klagomål och synpunkter per kanal {YEAR}")
-    assert channels["1177"] == ["5", "55,6\u00a0%"]
+    # 9 - 5 would leave Patientnämnden's and Direkt's <5 at 4 together: 1..3 each
+    assert channels["1177"] == ["..", "–"]
     assert channels["Patientnämnden"] == ["<5", "–"]
     assert channels["Direkt"] == ["<5", "–"]
     assert channels["IVO"] == ["0", "0,0\u00a0%"]
     assert channels["Totalt"][0] == "9"
     categories = doc.table(f"Klagomål och synpunkter per kategori {YEAR}")
-    assert categories["Kommunikation"][0] == "5"
-    # 9 received, 8 answered, 5 within 28 days (5/9), median of 5×10 and 3×40 days
+    assert categories["Kommunikation"][0] == ".."
+    # 9 received, 8 answered, 5 within 28 days (5/9), median of 5×10 and 3×40 days; the 5
+    # is hidden: 9 - 5 - 0 would leave the two <5 (3 later, 1 unanswered) at 4 together
     text = squeeze(doc.text)
     assert (
-        "5 av 9 klagomål och synpunkter (55,6\u00a0%) besvarades inom 28 dagar. Andelen räknas"
+        ".. av 9 klagomål och synpunkter (–) besvarades inom 28 dagar. Andelen räknas"
         " på alla som inkom under året: <5 besvarades senare, 0 avslutades utan svarsdatum och"
         " <5 var inte besvarade per 2026-11-23; de räknas som inte besvarade i tid."
         " Mediantid till svar för de besvarade: 10 dagar."
     ) in text
-    assert "55,6\u00a0% av dem besvarades inom 28 dagar" in text
+    assert "– av dem besvarades inom 28 dagar" in text
 
 
 def test_status_at_the_year_end_says_what_it_cannot_know(doc):
@@ -402,11 +404,15 @@ def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
     ]
     # Område Ett: E2 under-reporting, E1 late actions (2 of 3); Område Två: E3 a signal and 5
     # of the highest risk; every count 1-4 is shown as <5
-    assert table["Område Ett"] == ["<5", "0", "0", "<5", "<5"]
+    # the region's 3 enheter = Område Ett's 2 + Område Två's 1: three <5 would pin each
+    # other (2..3, 1..2), so Område Ett's is written .. (it may be any count)
+    assert table["Område Ett"] == ["<5", "0", "0", "<5", ".."]
     assert table["Område Två"] == ["0", "<5", "<5", "0", "<5"]
-    assert table["Region Test"] == ["<5", "<5", "<5", "<5", "<5"]
+    # and the region's: the reasons' <5 (each enhet counted for a reason is among the
+    # enheter) would bound the region's enheter from below
+    assert table["Region Test"] == ["<5", "<5", "<5", "<5", ".."]
     text = squeeze(doc.text)
-    assert "<5 enheter sticker ut i årets analys" in text
+    assert ".. enheter sticker ut i årets analys" in text
     assert '<a href="analys.html">regionens analys</a>' in doc.html
     # the rule's number in words: a digit 1-4 in a published text reads as a count
     assert "(minst fem avvikelser med den högsta risknivån)" in text
@@ -416,9 +422,10 @@ def test_the_enheter_that_stand_out_are_counted_per_area_and_suppressed(doc):
 def test_training_coverage_of_managers_against_the_target(doc):
     table = doc.table(f"Chefer med utbildning i patientsäkerhet {YEAR} (mål 90\u00a0%)")
     # E1: 6 managers, 5 in time (one in 2026); E3: 4 of 4; co-workers do not count
-    assert table["Region Test"] == ["10", "9", "90,0\u00a0%", "Ja"]
-    # 10 - 6 and 9 - 5 would give Område Två's <5 back; its share goes with them
-    assert table["Område Ett"] == ["..", "..", "–", "–"]
+    # 10 - 6 and 9 - 5 would give Område Två's <5 back: the region's counts are hidden, as
+    # the region's deferred-care section for the year hides them (the same counts)
+    assert table["Region Test"] == ["..", "..", "–", "–"]
+    assert table["Område Ett"] == ["6", "5", "83,3\u00a0%", "Nej"]
     assert table["Område Två"] == ["<5", "<5", "–", "–"]
 
 
@@ -446,8 +453,9 @@ def test_actions_by_status_per_area_and_the_open_ones_carried_over(doc):
 def test_findings_of_the_region_and_areas_most_severe_first_with_counts_suppressed(doc):
     table = doc.tables["Fynd med medel eller hög allvarlighet, regionen och områdena"]
     assert table[1:] == [
-        # 6 is the value of a hidden count (Område Ett's complaints): no sentence prints it
-        ["Hög", "Område Två", ".. avvikelser i vårdkedjan (100,0\u00a0% av alla)"],
+        # 6 is the value of a hidden count (Område Ett's complaints): no sentence prints it,
+        # nor the share beside it (with the 6 deviations shown it would give the 6 back)
+        ["Hög", "Område Två", ".. avvikelser i vårdkedjan (..\u00a0% av alla)"],
         [
             "Medel",
             "Region Test",
@@ -498,15 +506,15 @@ def test_the_document_shows_its_version_and_state(conn, config, tmp_path):
 
 def test_the_document_states_its_rule_for_small_counts(doc):
     assert (
-        "Antal 1–4 visas som <5. För att de inte ska kunna räknas fram döljs även ytterligare"
-        " minst ett värde i samma rad eller kolumn (markerat ..), och andelar som skulle avslöja"
-        " ett dolt värde visas inte."
+        "Antal 1–4 visas som <5. För att de inte ska kunna räknas fram döljs även andra värden"
+        " (markerade ..); ett värde markerat .. kan vara vilket antal som helst, också 1–4."
+        " Andelar som skulle avslöja ett dolt värde visas inte."
     ) in squeeze(doc.text)
 
 
 def test_no_hidden_count_can_be_worked_out_from_the_tables_and_shares(doc, tmp_path):
     # before complementary suppression: 9 complaints - Område Ett's 6 gave Område Två's <5
-    assert recoverable_counts(tmp_path) == []
+    assert recovered(tmp_path) == []
 
 
 @pytest.mark.parametrize(

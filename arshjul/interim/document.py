@@ -1,20 +1,24 @@
 """The deferred-care section of each unit (``interim.html.j2``): HTML, DOCX, its tables as CSV
 and as one XLSX workbook for the controllers.
 
-The section is published: its counts of patients waiting and of managers are registered in
-one :class:`arshjul.disclosure.Ledger` per document (:func:`ledger`) with the sums between
-them (a row's total, its patient-chosen and guarantee parts, the buckets; the activities to
-the total; the units below to the unit; the trained among the managers), so counts 1–4 are
-``<5``, the counts that would give them back ``..``, and shares, changes and charts of hidden
-counts are not shown."""
+The section is published: the counts of patients waiting and of managers of *every* unit's
+section of the period are registered in one :class:`arshjul.disclosure.Ledger`
+(:func:`ledger`) with the sums between them (a row's total, its patient-chosen and guarantee
+parts, the buckets; the activities to the total; the units below to the unit; the trained
+among the managers), so counts 1–4 are ``<5``, the counts that would give them back ``..``,
+and shares, changes and charts of hidden counts are not shown. One ledger for the whole tree,
+because a unit's total is printed in its own section and in its parent's, and the two
+sections read together must not give back what each hides alone: a count is hidden in every
+section that prints it, or in none."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arshjul.config import Config
+from arshjul.config import Codes, Config
 from arshjul.disclosure import Key, Ledger, Published
 from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.interim.figures import CUR, GUARANTEE_DAYS, KINDS, LONG_WAIT_DAYS, PREV, Figures
@@ -38,6 +42,8 @@ from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 
 FILE_NAME = "uppskjuten-vard.html"
+#: the label of a unit's line of all its activities (its own section's foot row)
+TOTAL = "Totalt"
 
 #: the summary's counts (``summary.comparables``) and the keys of their two values
 SUMMARY_COUNTS = {
@@ -104,40 +110,76 @@ def train_counts(book: Ledger, unit_id: str, lines: list[TrainingLine]) -> None:
         book.line(managers, [book.count((unit_id, "train", t.course), t.trained)])
 
 
-def ledger(
-    unit_id: str,
-    waiting: list[WaitLine],
-    total: WaitLine,
-    training: list[TrainingLine],
-    children: list[tuple[str, WaitLine, list[TrainingLine]]],
-) -> Ledger:
-    """Every count of one unit's section with the sums between them: its activities' lines
-    and their total, and each unit below's total line and training against the unit's."""
+@dataclass(frozen=True)
+class UnitLines:
+    """A unit's waiting lines (per activity and in all) and its managers' training."""
+
+    waiting: list[WaitLine]
+    total: WaitLine
+    training: list[TrainingLine]
+
+
+def unit_lines(f: Figures, codes: Codes, target: float, below: int) -> UnitLines:
+    activities = activities_of(f, codes.waiting_activities)
+    return UnitLines(
+        [wait_line(f, a, [a], below) for a in activities],
+        wait_line(f, TOTAL, activities, below),
+        training_lines(f, codes.training_courses, target),
+    )
+
+
+def ledger(tree: OrgTree, lines: dict[str, UnitLines]) -> Ledger:
+    """Every count of every unit's section with the sums between them: each unit's
+    activities' lines and their total, its training, and each unit below's total line and
+    training against the unit's (a unit's total line is keyed ``(unit id, TOTAL, name)`` in
+    its own section and in its parent's: the same count)."""
     book = Ledger()
-    for w in (*waiting, total):
-        wait_counts(book, unit_id, w)
-    train_counts(book, unit_id, training)
-    for child_id, w, lines in children:
-        wait_counts(book, child_id, w)
-        train_counts(book, child_id, lines)
-    # the managers and the trained of the units below add up to the unit's
-    counts: list[tuple[str, ...]] = [(unit_id, "managers")]
-    counts += [(unit_id, "train", t.course) for t in training]
-    for name in WAIT_COUNTS:
-        whole = (unit_id, total.label, name)
-        # a unit without data (saknas) adds nothing to the total: the others sum to it
-        for group in (
-            [(unit_id, w.label, name) for w in waiting],
-            [(c, w.label, name) for c, w, _ in children],
-        ):
-            present = [k for k in group if k in book.values]
-            if whole in book.values and present:
-                book.line(whole, present)
-    for managers in counts:
-        parts = [(c, *managers[1:]) for c, _, _ in children]
-        if children and all(k in book.values for k in parts):
-            book.line(managers, parts)
+    for unit in tree.walk(tree.root.id):
+        own = lines[unit.id]
+        for w in (*own.waiting, own.total):
+            wait_counts(book, unit.id, w)
+        train_counts(book, unit.id, own.training)
+    for unit in tree.walk(tree.root.id):
+        own, children = lines[unit.id], [c.id for c in tree.children(unit.id)]
+        # the managers and the trained of the units below add up to the unit's
+        counts: list[tuple[str, ...]] = [(unit.id, "managers")]
+        counts += [(unit.id, "train", t.course) for t in own.training]
+        for name in WAIT_COUNTS:
+            whole = (unit.id, TOTAL, name)
+            # a unit without data (saknas) adds nothing to the total: the others sum to it
+            for group in (
+                [(unit.id, w.label, name) for w in own.waiting],
+                [(c, TOTAL, name) for c in children],
+            ):
+                present = [k for k in group if k in book.values]
+                if whole in book.values and present:
+                    book.line(whole, present)
+        for managers in counts:
+            parts = [(c, *managers[1:]) for c in children]
+            if children and managers in book.values and all(k in book.values for k in parts):
+                book.line(managers, parts)
     return book
+
+
+def all_lines(config: Config, tree: OrgTree, totals: dict[str, Figures]) -> dict[str, UnitLines]:
+    targets = config.settings.targets
+    return {
+        u.id: unit_lines(
+            totals[u.id], config.codes, targets.training_coverage, targets.suppress_below
+        )
+        for u in tree.walk(tree.root.id)
+    }
+
+
+def publication(
+    config: Config,
+    tree: OrgTree,
+    totals: dict[str, Figures],
+    lines: dict[str, UnitLines] | None = None,
+) -> Published:
+    """How every unit's section of the period shows its counts (one ledger for the tree)."""
+    lines = lines or all_lines(config, tree, totals)
+    return ledger(tree, lines).publish(config.settings.targets.suppress_below)
 
 
 def write_documents(
@@ -156,6 +198,13 @@ def write_documents(
     below = config.settings.targets.suppress_below
     target = config.settings.targets.training_coverage
 
+    lines = all_lines(config, tree, totals)
+    shown = publication(config, tree, totals, lines)
+
+    def hidden(unit_id: str, label: str) -> bool:
+        """Whether the summary's count ``label`` of a unit is hidden, this year or last."""
+        return any(shown.hidden((unit_id, TOTAL, k)) for k in SUMMARY_COUNTS.get(label, ()))
+
     def context(unit: Unit) -> dict[str, Any]:
         f = totals[unit.id]
         leaf = not tree.children(unit.id)
@@ -171,25 +220,9 @@ def write_documents(
                 for kind in KINDS
             }
 
-        waiting = [wait_line(f, a, [a], below) for a in activities]
-        waiting_total = wait_line(f, "Totalt", activities, below)
-        training = training_lines(f, codes.training_courses, target)
-        below_rows = [
-            (
-                c,
-                wait_line(
-                    totals[c.id],
-                    c.name,
-                    activities_of(totals[c.id], codes.waiting_activities),
-                    below,
-                ),
-                training_lines(totals[c.id], codes.training_courses, target),
-            )
-            for c in tree.children(unit.id)
-        ]
-        shown: Published = ledger(
-            unit.id, waiting, waiting_total, training, [(c.id, w, t) for c, w, t in below_rows]
-        ).publish(below)
+        own = lines[unit.id]
+        waiting, waiting_total, training = own.waiting, own.total, own.training
+        below_rows = [(c, lines[c.id].total, lines[c.id].training) for c in tree.children(unit.id)]
 
         def unless_hidden(value: float | None, *keys: Key) -> float | None:
             """A share or change, or None when it is computed from a hidden count."""
@@ -208,10 +241,9 @@ def write_documents(
             )
 
         def hides(change: Change) -> bool:
-            keys = SUMMARY_COUNTS.get(change.label, ())
-            return any(shown.hidden((unit.id, "Totalt", k)) for k in keys)
+            return hidden(unit.id, change.label)
 
-        changes = summary(tree, totals, unit, period, activities, measures, below)
+        changes = summary(tree, totals, unit, period, activities, measures, below, hidden=hidden)
         return dict(
             region=config.settings.region,
             period=period,
@@ -230,13 +262,13 @@ def write_documents(
             notes=notes(f, leaf),
             notes_before=notes(f, leaf, PREV),
             states={k: coverage(f, k).state for k in KINDS},
-            waiting_chart=None if shown.hidden((unit.id, "Totalt", "guarantee")) else charts[0],
-            over_90_chart=None if shown.hidden((unit.id, "Totalt", "over_90")) else charts[1],
+            waiting_chart=None if shown.hidden((unit.id, TOTAL, "guarantee")) else charts[0],
+            over_90_chart=None if shown.hidden((unit.id, TOTAL, "over_90")) else charts[1],
             waiting_months=[(w, waiting_month_note(tree, w)) for w in months],
             # the last month's counts are the period end's: hidden with them
             last_month_hidden=(
-                shown.hidden((unit.id, "Totalt", "guarantee")),
-                shown.hidden((unit.id, "Totalt", "over_90")),
+                shown.hidden((unit.id, TOTAL, "guarantee")),
+                shown.hidden((unit.id, TOTAL, "over_90")),
             ),
             changes=[ch for ch in changes if not hides(ch)],
             children=[child_row(*row) for row in below_rows],

@@ -3,6 +3,7 @@ the same period last year, and the enheter that drove each change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from arshjul.interim.figures import CUR, PREV, Figures
@@ -105,12 +106,15 @@ def summary(
     measures: list[str],
     below: int,
     limit: int = 4,
+    hidden: Callable[[str, str], bool] = lambda _unit_id, _label: False,
 ) -> list[Change]:
     """The ``limit`` largest relative changes against the same period last year, each with
     the two enheter below ``unit`` that drive it: for counts, the largest differences in the
     same direction; for ratios (production, cost per unit, overcrowding), the largest
     relative changes in the same direction. Enheter without both years (new or ended units)
-    are not named: they have no change of their own."""
+    are not named: they have no change of their own, nor are those whose count a published
+    section hides (``hidden(unit id, label)``): their difference beside the other year's
+    count would give it back."""
     enheter = [u for u in tree.walk(unit.id) if u.id != unit.id and not tree.children(u.id)]
     theirs = {u.id: comparables(totals[u.id], activities, measures, below) for u in enheter}
     found = []
@@ -121,7 +125,7 @@ def summary(
         moved = []
         for u in enheter:
             g = theirs[u.id].get(fig.label)
-            if g is None:
+            if g is None or hidden(u.id, fig.label):
                 continue
             d = g.current - g.before if fig.additive else g.current / g.before - 1
             if d and (d > 0) == (relative > 0):
