@@ -355,9 +355,10 @@ class Published:
         return share(self.values[part], self.values[whole])
 
     def text(self, text: str) -> str:
-        """``text`` with every whole number 1..below-1 written ``<below``, and every whole
-        number that is the value of a count hidden by complementary suppression written
-        ``..`` (a sentence must not print what a table hides). Decimals ("4,5") are left as
+        """``text`` with every whole number that is the value of a count hidden by
+        complementary suppression written ``..`` (a sentence must not print what a table
+        hides, nor call ``<5`` a small count a table writes ``..``), and every other whole
+        number 1..below-1 written ``<below``. Decimals ("4,5") are left as
         they are, and so are percentages unless the sentence hid a number: then a share with
         decimals ("14,3 %" of the deviations) is written ``..`` too, since it and a count the
         tables show give the hidden one back; a whole per cent (a target, "mål 90 %") stays."""
@@ -370,12 +371,12 @@ class Published:
             if decimals or pct:
                 return m.group(0)
             n = int(whole.replace(NBSP, ""))
+            if n in self.hidden_values:  # a small count written .. is .. here too
+                hid = True
+                return SECONDARY_MARK
             if small(n, self.below):
                 hid = True
                 return f"<{self.below}"
-            if n in self.hidden_values:
-                hid = True
-                return SECONDARY_MARK
             return m.group(0)
 
         def share(m: re.Match[str]) -> str:
