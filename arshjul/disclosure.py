@@ -199,6 +199,7 @@ def _complement(
     values: Mapping[Key, int],
     marks: Mapping[Key, Mark],
     unshown: set[Key],
+    settled: set[Key],
 ) -> Key | None:
     """What to hide next for the narrowed small count ``key``: in the line that narrowed it,
     the smallest non-zero count still shown (a zero only when nothing else is left), else a
@@ -214,10 +215,18 @@ def _complement(
                 if line in seen_lines:
                     continue
                 seen_lines.add(line)
-                open_ = [m for m in line.members if m not in marks and m not in unshown]
+                open_ = [
+                    m
+                    for m in line.members
+                    if m not in marks and m not in unshown and m not in settled
+                ]
                 if open_:
                     return min(open_, key=lambda m: (values[m] == 0, values[m]))
-                primaries = [m for m in line.members if m != key and marks.get(m) is Mark.PRIMARY]
+                primaries = [
+                    m
+                    for m in line.members
+                    if m != key and m not in settled and marks.get(m) is Mark.PRIMARY
+                ]
                 if primaries:
                     return max(primaries, key=lambda m: (m == line.total, values[m]))
                 for m in line.members:
@@ -234,22 +243,26 @@ def protect(
     below: int,
     unshown: Iterable[Key] = (),
     fixed: Mapping[Key, Mark] | None = None,
+    settled: Iterable[Key] = (),
 ) -> dict[Key, Mark]:
     """Which counts to hide: every count 1..below-1 (primary) and, while a reader could narrow
     one of them (:func:`read`), one more for each narrowed one (:func:`_complement`), all
     of a round at once, then again. In a one-way table that is the next-smallest cell of the
     row; in a table with margins both ways it grows to a rectangle of hidden cells. The
     complements that later ones made needless are shown again (:func:`_unhide`). ``fixed``
-    marks are those another document printed the same counts with: kept as they are."""
+    marks are those another document printed the same counts with: kept as they are; the
+    ``settled`` counts (another period's, which its documents print as they are) are marked
+    as ``fixed`` says (a small one not in it ``<5``) and never hidden here."""
     lines, unshown, fixed = list(lines), set(unshown), dict(fixed or {})
+    settled = set(settled) | set(fixed)
     marks = {k: Mark.PRIMARY for k, v in values.items() if k not in unshown and small(v, below)}
     marks.update(fixed)
     while True:
         reading = read(values, lines, marks, unshown, below)
         narrowed = reading.narrowed(marks, below)
         if not narrowed:
-            return _unhide(values, lines, marks, unshown, below, set(fixed))
-        chosen = {_complement(k, reading, values, marks, unshown) for k in narrowed}
+            return _unhide(values, lines, marks, unshown, below, settled)
+        chosen = {_complement(k, reading, values, marks, unshown, settled) for k in narrowed}
         chosen.discard(None)
         if not chosen:
             raise ValueError(f"counts {sorted(map(str, narrowed))} cannot be hidden")
@@ -307,10 +320,13 @@ class Ledger:
             parts += (self.count(("rest", total, parts), rest, shown=False),)
         self.lines.append(Line(total, parts))
 
-    def publish(self, below: int, fixed: Mapping[Key, Mark] | None = None) -> Published:
+    def publish(
+        self, below: int, fixed: Mapping[Key, Mark] | None = None, settled: Iterable[Key] = ()
+    ) -> Published:
         """The counts as the document may show them; ``fixed``: marks of counts that another
-        document prints too (see :func:`protect`)."""
-        marks = protect(self.values, self.lines, below, self.unshown, fixed)
+        document prints too, ``settled``: counts whose marks another period decided (see
+        :func:`protect`)."""
+        marks = protect(self.values, self.lines, below, self.unshown, fixed, settled)
         return Published(dict(self.values), marks, below)
 
 

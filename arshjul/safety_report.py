@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from arshjul import interim
 from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
@@ -52,8 +53,6 @@ from arshjul.figures import (
     count_own,
     roll_up,
 )
-from arshjul.interim import document as interim_document
-from arshjul.interim import figures as interim_figures
 from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree, Unit
@@ -271,21 +270,25 @@ def coverage(f: Figures) -> Coverage:
 
 def training_marks(conn: Connection, config: Config, tree: OrgTree, year: int) -> dict[Key, Mark]:
     """The marks the deferred-care sections of ``year`` print the managers and the trained
-    of the region and its områden with (:mod:`arshjul.interim.document`), under this
-    document's keys: the two documents print the same counts, and read together they must
-    not give back what each hides."""
-    shown = interim_document.publication(
-        config, tree, interim_figures.gather(conn, tree, Period.full_year(year))
-    )
+    of the region and its områden with (:mod:`arshjul.interim`), under this document's
+    keys: the two documents print the same counts, and read together they must not give
+    back what each hides."""
+    shown = interim.sections(conn, config, tree, Period.full_year(year))[1]
     marks: dict[Key, Mark] = {}
     for unit in (tree.root, *tree.at_level(OrgLevel.AREA)):
-        for ours, theirs in (
-            (("training", "managers", unit.id), (unit.id, "managers")),
-            (("training", "trained", unit.id), (unit.id, "train", SAFETY_COURSE)),
-        ):
+        for ours, theirs in training_keys(unit.id):
             if (mark := shown.marks.get(theirs)) is not None:
                 marks[ours] = mark
     return marks
+
+
+def training_keys(unit_id: str) -> tuple[tuple[Key, Key], ...]:
+    """This document's keys of a unit's managers and trained, and the deferred-care
+    sections' keys of the same counts."""
+    return (
+        (("training", "managers", unit_id), (unit_id, "managers")),
+        (("training", "trained", unit_id), (unit_id, "train", SAFETY_COURSE)),
+    )
 
 
 def report_data(
@@ -426,7 +429,9 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
     answers = data.region.answers(targets.complaint_answer_days, today)
     top = max((f.severity for f in data.findings), default=0)
     book, rows = ledger(data, count_tables(data.region, codes, data.year), answers)
-    shown: Published = book.publish(below, data.training_marks)
+    # the training counts are printed by the year's deferred-care sections too: as they are
+    training = [k for u, _ in data.training for k, _ in training_keys(u.id)]
+    shown: Published = book.publish(below, data.training_marks, training)
 
     def told(found: list[ShownFinding]) -> list[ShownFinding]:
         return [ShownFinding(f.unit, f.severity, shown.text(f.title), f.id) for f in found]

@@ -179,14 +179,12 @@ def test_no_hidden_count_can_be_narrowed_from_the_published_documents(region, re
     assert hidden_cells(out)[0] > 10  # there is something to protect
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15.8, not yet: a section's last-year columns (> 90 dagar 2025, the share "
-    "2025) are protected with this period's pattern, while last year's August is printed in "
-    "the month table of the 2025 section with its own; read together they narrow a <5",
-)
-def test_two_periods_read_together(small):
-    assert recovered(small) == []
+@pytest.mark.parametrize("region", ["demo", "small"])
+def test_two_periods_read_together(region, request):
+    """Both periods' documents read together: a section's last-year columns are printed as
+    last year's sections print them, a month's row as the section of the period ending
+    that month prints it."""
+    assert recovered(request.getfixturevalue(region)) == []
 
 
 def test_the_small_region_has_many_small_cells(small):

@@ -17,23 +17,85 @@ bed-days are not counts of people and are shown as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
 from sqlalchemy import Connection
 
+from arshjul.config import Config
+from arshjul.disclosure import Published
+from arshjul.documents import Kept
 from arshjul.interim import document, figures
-from arshjul.interim.figures import Figures
+from arshjul.interim.figures import CUR, Figures
 from arshjul.org import OrgTree
-from arshjul.periods import Period
-from arshjul.steps import Run, Step, unit_documents
+from arshjul.periods import LAST_MONTH, Period
+from arshjul.steps import Gathered, Run, Step
+from arshjul.workspace import Workspace
 
 #: the imported data a section is built from, named in its footer
 SOURCES = ("organisation", "waiting", "production", "capacity", "training")
 
 
-def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Figures]:
-    return figures.gather(conn, tree, period)
+@dataclass(frozen=True)
+class Sections:
+    """A period's figures, and how the sections of the periods whose counts its sections
+    print too show them (by the period's end): last year's same period, this year's
+    shorter ones."""
+
+    totals: dict[str, Figures]
+    earlier: dict[document.End, Published]
 
 
-write = unit_documents(document.write_documents)
+def printed_too(period: Period) -> list[Period]:
+    """The periods whose counts a section of ``period`` prints: the same period last year
+    (its last-year columns) and this year's shorter periods (its month table)."""
+    shorter = [
+        Period(period.year, part)
+        for part, month in LAST_MONTH.items()
+        if month < LAST_MONTH[period.part]
+    ]
+    return [period.previous, *shorter]
+
+
+def sections(
+    conn: Connection,
+    config: Config,
+    tree: OrgTree,
+    period: Period,
+    done: dict[Period, Published] | None = None,
+) -> tuple[Sections, Published]:
+    """The period's figures and how its sections show their counts, each earlier period's
+    worked out the same way first (back to the first period without waiting lists)."""
+    done = {} if done is None else done
+    totals = figures.gather(conn, tree, period)
+    earlier: dict[document.End, Published] = {}
+    if any(k[:2] == ("wait", CUR) for k in totals[tree.root.id].sums):
+        for before in printed_too(period):
+            if before not in done:
+                done[before] = sections(conn, config, tree, before, done)[1]
+            earlier[document.end(before)] = done[before]
+    return Sections(totals, earlier), document.publication(config, tree, totals, period, earlier)
+
+
+def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> Sections:
+    return sections(conn, run.config, tree, period)[0]
+
+
+def write(
+    ws: Workspace, period: Period, gathered: Gathered[Sections], units: Sequence[str]
+) -> list[Path | Kept]:
+    found = gathered.figures
+    return document.write_documents(
+        ws.out,
+        ws.config,
+        gathered.tree,
+        period,
+        found.totals,
+        units,
+        gathered.origin,
+        found.earlier,
+    )
 
 
 STEP = Step(

@@ -13,18 +13,19 @@ section that prints it, or in none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arshjul.config import Codes, Config
-from arshjul.disclosure import Key, Ledger, Published
+from arshjul.disclosure import SECONDARY_MARK, Key, Ledger, Mark, Published
 from arshjul.documents import Kept, Provenance, write_unit_documents
 from arshjul.interim.figures import CUR, GUARANTEE_DAYS, KINDS, LONG_WAIT_DAYS, PREV, Figures
 from arshjul.interim.lines import (
     TrainingLine,
     WaitLine,
+    WaitMonth,
     activities_of,
     capacity_line,
     coverage,
@@ -40,6 +41,7 @@ from arshjul.interim.lines import (
 from arshjul.interim.summary import Change, summary
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
+from arshjul.render import suppress
 
 FILE_NAME = "uppskjuten-vard.html"
 #: the label of a unit's line of all its activities (its own section's foot row)
@@ -171,15 +173,42 @@ def all_lines(config: Config, tree: OrgTree, totals: dict[str, Figures]) -> dict
     }
 
 
+#: a period by the year and month it ends in: whose counts a month's row of the waiting table
+#: prints, and whose a section's last-year columns print
+End = tuple[int, int]
+#: a count of last year's same period (this section's key) -> the same count in its sections
+LAST_YEAR = {"prev_guarantee": "guarantee", "prev_over_90": "over_90", "prev_le90": "le90"}
+
+
+def end(period: Period) -> End:
+    return period.last.year, period.last.month
+
+
 def publication(
     config: Config,
     tree: OrgTree,
     totals: dict[str, Figures],
+    period: Period,
+    earlier: Mapping[End, Published] | None = None,
     lines: dict[str, UnitLines] | None = None,
 ) -> Published:
-    """How every unit's section of the period shows its counts (one ledger for the tree)."""
+    """How every unit's section of the period shows its counts (one ledger for the tree).
+    Last year's counts (the columns of the same period last year) are printed by last
+    year's sections too: they are shown as those show them (``earlier``, by the period's
+    end), never hidden differently here, so that the two years read together give back
+    nothing either gives alone."""
     lines = lines or all_lines(config, tree, totals)
-    return ledger(tree, lines).publish(config.settings.targets.suppress_below)
+    book = ledger(tree, lines)
+    before = (earlier or {}).get(end(period.previous))
+    settled = []  # without last year's sections (none written), its counts are this one's
+    fixed: dict[Key, Mark] = {}
+    if before is not None:
+        settled = [k for k in book.values if isinstance(k, tuple) and k[-1] in LAST_YEAR]
+        for k in settled:
+            theirs = before.marks.get((*k[:-1], LAST_YEAR[k[-1]]))
+            if theirs is not None:
+                fixed[k] = theirs
+    return book.publish(config.settings.targets.suppress_below, fixed, settled)
 
 
 def write_documents(
@@ -190,6 +219,7 @@ def write_documents(
     totals: dict[str, Figures],
     unit_ids: Iterable[str],
     origin: Provenance,
+    earlier: Mapping[End, Published] | None = None,
 ) -> list[Path | Kept]:
     """The deferred-care section of each unit in ``unit_ids``: HTML, DOCX, its tables as CSV
     and as one XLSX workbook for the controllers; returns the HTML files written (and those
@@ -199,7 +229,8 @@ def write_documents(
     target = config.settings.targets.training_coverage
 
     lines = all_lines(config, tree, totals)
-    shown = publication(config, tree, totals, lines)
+    shown = publication(config, tree, totals, period, earlier, lines)
+    own_end = end(period)
 
     def hidden(unit_id: str, label: str) -> bool:
         """Whether the summary's count ``label`` of a unit is hidden, this year or last."""
@@ -212,6 +243,24 @@ def write_documents(
         measures = measures_of(f, codes.production_measures)
         months = waiting_months(f, period)
         charts = waiting_charts(months, below)
+
+        def month_cell(w: WaitMonth, name: str) -> str:
+            """A month's count as the section of the period ending that month shows it (this
+            one's for its last month): the month tables of the year and of its tertials
+            print the same counts."""
+            value = w.waiting if name == "guarantee" else w.over_90
+            if value is None:
+                return "–"
+            month = (w.month.year, w.month.month)
+            by = shown if month == own_end else (earlier or {}).get(month)
+            if by is not None and by.hidden((unit.id, TOTAL, name)):
+                return by.show((unit.id, TOTAL, name))
+            return suppress(value, below)
+
+        def chart_hidden(name: str) -> bool:
+            return any(month_cell(w, name) == SECONDARY_MARK for w in months) or shown.hidden(
+                (unit.id, TOTAL, name)
+            )
 
         def notes(g: Figures, is_leaf: bool, which: str = CUR) -> dict[str, str]:
             per = period if which == CUR else period.previous
@@ -262,14 +311,10 @@ def write_documents(
             notes=notes(f, leaf),
             notes_before=notes(f, leaf, PREV),
             states={k: coverage(f, k).state for k in KINDS},
-            waiting_chart=None if shown.hidden((unit.id, TOTAL, "guarantee")) else charts[0],
-            over_90_chart=None if shown.hidden((unit.id, TOTAL, "over_90")) else charts[1],
+            waiting_chart=None if chart_hidden("guarantee") else charts[0],
+            over_90_chart=None if chart_hidden("over_90") else charts[1],
+            month_cell=month_cell,
             waiting_months=[(w, waiting_month_note(tree, w)) for w in months],
-            # the last month's counts are the period end's: hidden with them
-            last_month_hidden=(
-                shown.hidden((unit.id, TOTAL, "guarantee")),
-                shown.hidden((unit.id, TOTAL, "over_90")),
-            ),
             changes=[ch for ch in changes if not hides(ch)],
             children=[child_row(*row) for row in below_rows],
             origin=origin,
