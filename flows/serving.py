@@ -35,6 +35,7 @@ import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import signal
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,11 @@ def execute(module: str, name: str, flow_run: FlowRun, env: dict[str, str]) -> N
         with handle_engine_signals(flow_run.id):
             run_flow(flow, flow_run=flow_run)
     finally:
+        # The run's state is final or suspended now; what is left is sending its last log
+        # lines. A stop of serve meanwhile must not kill this process: the runner would call
+        # the run Crashed (exit status -15) and a suspended sign-off would lose its question.
+        # Serve's stop waits for the exit (SIGKILL after Prefect's 30 s grace).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _exit_as_interpreter()
 
 

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import signal
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -52,7 +54,7 @@ from prefect import flow, get_client, suspend_flow_run
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.context import FlowRunContext
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, Pause
 from prefect.input import RunInput
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelled, Scheduled
@@ -154,6 +156,27 @@ def answered_at(answer: SignOffInput) -> datetime:
     return stored[0].created.astimezone(STOCKHOLM)
 
 
+def suspend(form: type[SignOffInput], timeout: int) -> SignOffInput:
+    """``suspend_flow_run`` that a stop of ``serve`` or a worker (SIGTERM) cannot cut short.
+    Suspending takes a few API calls (the state, then the form); a SIGTERM among them, or
+    while the suspended run's process ends, makes Prefect 3.8.8's engine, which does not take
+    Suspended for a final state, mark the run Crashed: it would be started again and an answer
+    given meanwhile refused. So SIGTERM waits (ignored) until the answer is back, and for
+    good once the run is suspended: its process has nothing left to do but end."""
+    if threading.current_thread() is not threading.main_thread():
+        return suspend_flow_run(wait_for_input=form, timeout=timeout)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    suspended = False
+    try:
+        return suspend_flow_run(wait_for_input=form, timeout=timeout)
+    except Pause:
+        suspended = True
+        raise
+    finally:
+        if not suspended:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def wait_for_decision(ws: Workspace, request: Request) -> Decision:
     """Suspend until a person's answer can be recorded (see the module docstring). Each
     suspension raises Prefect's Pause the first time through; when the run starts again,
@@ -163,7 +186,7 @@ def wait_for_decision(ws: Workspace, request: Request) -> Decision:
     what = signoff.title(request.draft.document, request.draft.period, request.draft.version)
     answers = 0
     while True:
-        answer = suspend_flow_run(wait_for_input=form, timeout=wait)
+        answer = suspend(form, wait)
         answers += 1
         reason = refusal(answer, request.role)
         if reason is None:
@@ -300,10 +323,11 @@ def keep_asked(ws: Workspace, request: Request, *, again: bool) -> None:
         if run is not None and found is Asking.ORPHANED:
             client.set_flow_run_state(run.id, Scheduled(), force=True)
             log.warning(
-                "%s: körning %s stannade (%s) och startas om; svar som redan getts gäller",
+                "%s: körning %s stannade (%s: %s) och startas om; svar som redan getts gäller",
                 what,
                 run.name,
                 run.state_name,
+                run.state.message if run.state else None,
             )
             return
         if run is not None and found is Asking.ENDED and not again:

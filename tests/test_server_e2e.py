@@ -707,6 +707,15 @@ def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(region,
     title = "Fastställ patientsäkerhetsberättelse 2025, version 1"
     asking = wait_until("the sign-off run", lambda: sign_off_run(region, title), 60, serve)
     region.wait_for(asking.id, suspended("1"), serve)
+    # stopped at once: the asking run's process may still be sending its last log lines, and
+    # a stop of serve must not make the suspended run Crashed (restarted, the answer refused)
+    assert serve.stop() == 0
+    assert "Process exited with status code" not in serve.output(), serve.output()
+    region.prefect_server().stop()
+    region.start_server()
+    again = region.start_serve()
+    assert "(sign-offs waiting: 1)" in again.output()
+    assert suspended("1")(region.flow_run(asking.id))
     region.logged(
         report.id,
         f"{title} väntar på fastställande av Chefläkare: öppna körningen {title!r} i Prefect UI"
@@ -721,12 +730,6 @@ def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(region,
     assert form["properties"]["role"]["default"] == "Chefläkare"
     assert form["properties"]["role"]["description"].startswith("Din roll")
     assert form["properties"]["role"]["title"] == "Roll"
-
-    assert serve.stop() == 0
-    region.prefect_server().stop()
-    region.start_server()
-    again = region.start_serve()
-    assert "(sign-offs waiting: 1)" in again.output()
 
     wrong = {"decision": "godkänn", "name": "Kim Berg", "role": "Enhetschef"}
     assert region.resume(asking.id, wrong)["status"] == "ACCEPT"
