@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import overload
-
-import polars as pl
+from typing import TYPE_CHECKING, overload
 
 from arshjul.errors import Problem, UsageError
 from arshjul.importers import workbook
+
+if TYPE_CHECKING:
+    # imported where used: importing polars costs ~0.13 s at every command's start and
+    # sets _RJEM_MALLOC_CONF in the environment (nothing happens at import, test_package)
+    import polars as pl
 
 DELIMITERS = (";", "\t", ",")  # ties go to the earlier: Swedish exports use ;
 #: bytes read at a time, and characters of text per sheet (~30,000–90,000 rows of an export)
@@ -69,7 +72,22 @@ class Cells(Sequence[str]):
 
     @classmethod
     def of(cls, cells: Sequence[str]) -> Cells:
+        import polars as pl
+
         return cls(pl.Series(values=cells, dtype=pl.String))
+
+    def rows_among(self, chosen: list[str]) -> list[tuple[int, str]]:
+        """The rows (index, cell) whose cell is one of ``chosen``, in order."""
+        import polars as pl
+
+        at = self.series.is_in(pl.Series(chosen, dtype=pl.String)).arg_true()
+        return list(zip(at.to_list(), self.series.gather(at).to_list(), strict=True))
+
+    def where(self, keep: list[bool]) -> Cells:
+        """The cells whose ``keep`` is true."""
+        import polars as pl
+
+        return Cells(self.series.filter(pl.Series(keep, dtype=pl.Boolean)))
 
     def __len__(self) -> int:
         return self.series.len()
@@ -411,6 +429,8 @@ def _plain_columns(text: str, delimiter: str, header: list[str] | None) -> list[
     the first line's), else None."""
     if '"' in text or text.count("\r") != text.count("\r\n"):  # quotes, or a line ends in \r
         return None
+    import polars as pl
+
     lines = pl.Series([text]).str.split("\n").explode()
     if lines[-1] == "":
         lines = lines.head(-1)

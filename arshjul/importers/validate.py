@@ -18,8 +18,6 @@ from datetime import date
 from itertools import chain
 from typing import Any
 
-import polars as pl
-
 from arshjul.errors import ConfigError, Problem
 from arshjul.importers import personnummer
 from arshjul.importers.kinds import Column, Kind
@@ -195,8 +193,7 @@ def _rows_with(
     chosen = [c for c in distinct if c in among]
     if not chosen:
         return []
-    at = cells.series.is_in(pl.Series(chosen, dtype=pl.String)).arg_true()
-    return list(zip(at.to_list(), cells.series.gather(at).to_list(), strict=True))
+    return cells.rows_among(chosen)
 
 
 def _convert(parse: Parser, column: Column, cells: list[str], answers: _Answers) -> None:
@@ -276,8 +273,7 @@ def _without_unfilled(
         for i, f in enumerate(filled)
         if not f
     ]
-    chosen = pl.Series(filled, dtype=pl.Boolean)
-    columns = [Cells(column.series.filter(chosen)) for column in sheet.columns]
+    columns = [column.where(filled) for column in sheet.columns]
     lines = [sheet.lines[i] for i in keep]
     return replace(sheet, columns=columns, lines=lines), unfilled
 
