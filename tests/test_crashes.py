@@ -5,8 +5,10 @@ Slow (a whole run is tens of seconds): marked ``slow``, run by ``make test`` and
 What legitimately differs between two runs is left out of the comparison: row ids, run ids
 and the batches rows belong to, and in the documents the provenance lines that name the run.
 Steps a killed run had finished are recorded twice (two runs did them), so step_run is
-compared as the set of (step, period, unit, state). A write cut off by the kill leaves its
-hidden temporary file (``.name.xxxx.tmp``) next to the finished file the rerun writes.
+compared as the set of (step, period, unit, state): how many documents a run wrote, and which
+earlier run's documents it found unchanged, depend on where the first run was killed. A write
+cut off by the kill leaves its hidden temporary file (``.name.xxxx.tmp``) next to the finished
+file the rerun writes.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ DATA = FIXTURES / "compile"
 #: columns whose values differ between two runs of the same data by design (a signed
 #: document's sha256 covers its footer, which names the run that wrote it)
 RUN_COLUMNS = {"id", "run_id", "batch_id", "started_at", "finished_at", "acquired_at", "sha256"}
+#: what two runs' records of the same step share (see the module docstring)
+STEP_RUN_KEY = ["step", "period", "unit_id", "state"]
 #: a file being written (files.write_bytes_atomic): a killed run leaves it behind, hidden
 TEMPORARY = re.compile(r"\..+\.tmp")
 #: a run id (Prefect's UUID) wherever a document or feed shows it
@@ -54,7 +58,9 @@ def database_content(folder: Path) -> dict[str, Counter[tuple[object, ...]]]:
         content = {}
         for name in names:
             columns = [c[1] for c in db.execute(f"PRAGMA table_info({name})")]
-            kept = [c for c in columns if c not in RUN_COLUMNS]
+            kept = (
+                STEP_RUN_KEY if name == "step_run" else [c for c in columns if c not in RUN_COLUMNS]
+            )
             rows = db.execute(f"SELECT {', '.join(kept)} FROM {name}").fetchall()
             content[name] = Counter(set(rows) if name == "step_run" else rows)
         return content
