@@ -12,23 +12,23 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from arshjul.config import Config
 from arshjul.errors import InputError, Problem, UsageError
 from arshjul.importers import ImportResult, import_file, read, validate
 from arshjul.importers.read import sheets, survey
-from arshjul.models import Deviation, Finding, WaitingSnapshot
+from arshjul.models import Deviation, WaitingSnapshot
 from tests.conftest import NOW
 from tests.fixtures.imports.cases import (
     BAD,
     CASES,
     DEV_HEADER,
     DEV_OK,
-    FINDINGS,
     ORGANISATION,
     WAIT_HEADER,
     lines,
+    store_findings,
 )
 
 pytestmark = pytest.mark.both_databases
@@ -156,14 +156,7 @@ def test_a_repeated_waiting_row_across_sheets(conn, config, org, tmp_path, monke
 @pytest.fixture
 def findings(conn: Connection, org: None) -> None:
     """The stored findings the action cases answer."""
-    conn.execute(
-        insert(Finding),
-        [
-            dict(id=fid, year=2025, unit_id=unit, kind="category", title=title,
-                 measure="count", value=12.0, baseline=7.0, severity=2, run_id="run-1")
-            for fid, unit, title in FINDINGS
-        ],
-    )  # fmt: skip
+    store_findings(conn)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

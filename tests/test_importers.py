@@ -36,7 +36,6 @@ from arshjul.models import (
     Complaint,
     Deviation,
     DeviationStatus,
-    Finding,
     ImportBatch,
     OrgLevel,
     OrgUnit,
@@ -57,7 +56,6 @@ from tests.fixtures.imports.cases import (
     DEV_HEADER,
     DEV_OK,
     FINDING_E1,
-    FINDINGS,
     ORG_HEADER,
     ORGANISATION,
     PROD_HEADER,
@@ -68,6 +66,7 @@ from tests.fixtures.imports.cases import (
     WAIT_OK,
     dev,
     lines,
+    store_findings,
 )
 
 pytestmark = pytest.mark.both_databases
@@ -105,24 +104,7 @@ def imp(conn, config, org, tmp_path):
 @pytest.fixture
 def findings(conn, org):
     """The stored findings every action file may answer (one of E1, one of E2)."""
-    conn.execute(
-        Finding.__table__.insert(),
-        [
-            dict(
-                id=fid,
-                year=2025,
-                unit_id=unit,
-                kind="category",
-                title=title,
-                measure="count",
-                value=12.0,
-                baseline=7.0,
-                severity=2,
-                run_id="run-1",
-            )
-            for fid, unit, title in FINDINGS
-        ],
-    )
+    store_findings(conn)
 
 
 def refusal(imp, kind: str, content: bytes) -> InputError:

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, String, Text, func, select
 from arshjul.errors import InputError
 from arshjul.importers import import_file
 from arshjul.importers import personnummer as pnr
-from arshjul.models import Base, Finding, ImportBatch
+from arshjul.models import Base, ImportBatch
 from tests.conftest import NOW
 from tests.fixtures.imports.cases import (
     ACTION_HEADER,
@@ -39,7 +39,6 @@ from tests.fixtures.imports.cases import (
     COMPLAINT_OK,
     DEV_HEADER,
     DEV_OK,
-    FINDINGS,
     ORG_HEADER,
     ORGANISATION,
     PERSONNUMMER,
@@ -50,6 +49,7 @@ from tests.fixtures.imports.cases import (
     TRAIN_OK,
     WAIT_HEADER,
     WAIT_OK,
+    store_findings,
 )
 
 # --- the numbers --------------------------------------------------------------------------
@@ -461,24 +461,7 @@ def workbook_bytes(titles: list[str], row: list[str], place: Place, sheet: str =
 def setup(conn, config):
     """The small organisation and the findings an action may answer."""
     import_file(conn, config, "organisation", ORGANISATION, now=NOW)
-    conn.execute(
-        Finding.__table__.insert(),
-        [
-            dict(
-                id=fid,
-                year=2025,
-                unit_id=unit,
-                kind="category",
-                title=title,
-                measure="count",
-                value=12.0,
-                baseline=7.0,
-                severity=2,
-                run_id="run-1",
-            )
-            for fid, unit, title in FINDINGS
-        ],
-    )
+    store_findings(conn)
 
 
 def every_text(conn: Connection) -> list[str]:
