@@ -63,7 +63,7 @@ from arshjul.models import (
     TrainingImport,
 )
 from arshjul.org import OrgTree, Unit
-from arshjul.render import number
+from arshjul.render import agree, counted, number
 from arshjul.workdays import Due, rule_dates
 
 #: milestones whose roll-ups are done only when every unit below them is (see the docstring)
@@ -304,7 +304,7 @@ class Evidence:
         missing = sum(not v.done for v in below)
         reasons = [own.reason] if own.reason and not own.done else []
         if missing:
-            klara = "klar" if missing == 1 else "klara"
+            klara = agree(missing, "klar", "klara")
             reasons.append(f"{number(missing)} av {number(len(below))} underliggande inte {klara}")
         if own.done and not missing:
             at = _latest([own.at, *(v.at for v in below)])
@@ -440,8 +440,8 @@ class Evidence:
             else:
                 due_updates.append(updates[before].at)
         if missing:
-            actions = "öppen åtgärd" if missing == 1 else "öppna åtgärder"
-            return Verdict(False, reason=f"{number(missing)} {actions} utan uppföljning")
+            actions = counted(missing, "öppen åtgärd", "öppna åtgärder")
+            return Verdict(False, reason=f"{actions} utan uppföljning")
         if not due_updates:
             return Verdict(True, reason="inga öppna åtgärder att följa upp")
         return Verdict(True, max(due_updates))

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from arshjul.config import Config
 from arshjul.evidence import Evidence
 from arshjul.org import OrgTree
+from arshjul.render import agree, number
 from arshjul.workdays import Due
 
 
@@ -30,6 +31,17 @@ class Progress(enum.StrEnum):
 
 
 PROGRESS_SV = {Progress.DONE: "klar", Progress.OVERDUE: "försenad", Progress.UPCOMING: "kommande"}
+#: a deadline done late is done, but a reader counting "klara" must not take it for done in
+#: time: every page and line that says klar says which (the status page defines both)
+ON_TIME_SV = "i tid"
+LATE_SV = "sent"
+
+
+def progress_sv(progress: Progress, late: bool) -> str:
+    """``klar i tid``, ``klar sent``, ``försenad`` or ``kommande``."""
+    if progress is Progress.DONE:
+        return f"klar {LATE_SV if late else ON_TIME_SV}"
+    return PROGRESS_SV[progress]
 
 
 @dataclass(frozen=True)
@@ -44,13 +56,16 @@ class UnitStatus:
     run_id: str | None
     #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
     reason: str
+    #: done after the deadline's date
+    late: bool = False
 
     @property
     def line(self) -> str:
         """The status in one Swedish sentence, for a calendar event."""
         if self.progress is Progress.DONE:
             when = f" {self.at:%Y-%m-%d}" if self.at else ""
-            return f"Status: klar{when}" + (f" ({self.reason})." if self.reason else ".")
+            late = ", efter sista dagen" if self.late else ""
+            return f"Status: klar{when}{late}" + (f" ({self.reason})." if self.reason else ".")
         state = "försenad" if self.progress is Progress.OVERDUE else "kommande"
         return f"Status: {state}, inte klar" + (f": {self.reason}." if self.reason else ".")
 
@@ -64,6 +79,15 @@ class Tally:
     total: int
     #: for a deadline of one unit (the region's), why it is not done
     reason: str = ""
+    #: of the ``done``, how many were done after the deadline's date
+    late: int = 0
+
+    @property
+    def counted(self) -> str:
+        """``3 av 5 klara, 1 av dem sent``: how many are done, and how many of those late."""
+        late = f", {number(self.late)} av dem sent" if self.late else ""
+        klara = agree(self.done, "klar", "klara")
+        return f"{number(self.done)} av {number(self.total)} {klara}{late}"
 
 
 class StatusBook:
@@ -87,6 +111,7 @@ class StatusBook:
                     verdict.at,
                     verdict.run_id,
                     verdict.reason,
+                    verdict.done and verdict.at is not None and verdict.at.date() > due.date,
                 )
             )
         return self._states[key]
@@ -100,11 +125,11 @@ class StatusBook:
         if due.milestone.judged_by is None:
             return None
         states = [self.status(due, unit_id) for unit_id in unit_ids]
-        done = sum(s is not None and s.progress is Progress.DONE for s in states)
-        progress = Progress.DONE if unit_ids and done == len(unit_ids) else self._open(due)
+        done = [s for s in states if s is not None and s.progress is Progress.DONE]
+        progress = Progress.DONE if unit_ids and len(done) == len(unit_ids) else self._open(due)
         only = states[0] if len(states) == 1 else None
         reason = only.reason if only is not None and progress is not Progress.DONE else ""
-        return Tally(progress, done, len(unit_ids), reason)
+        return Tally(progress, len(done), len(unit_ids), reason, sum(s.late for s in done))
 
     def _open(self, due: Due) -> Progress:
         return Progress.OVERDUE if due.date < self.today else Progress.UPCOMING

@@ -37,6 +37,17 @@ def number(value: int | float | None, decimals: int = 0) -> str:
     return text.replace(",", NBSP).replace(".", ",")
 
 
+def agree(value: int, singular: str, plural: str) -> str:
+    """The word that agrees with a count: ``singular`` for one, ``plural`` otherwise (zero
+    and every other count take the plural in Swedish, as in English)."""
+    return singular if value == 1 else plural
+
+
+def counted(value: int, singular: str, plural: str) -> str:
+    """``1 avvikelse``, ``2 avvikelser``: a count and the noun that agrees with it."""
+    return f"{number(value)} {agree(value, singular, plural)}"
+
+
 def percent(value: float | None, decimals: int = 1) -> str:
     """``0.123`` as ``12,3 %``."""
     if value is None:
@@ -120,6 +131,8 @@ def environment(templates: Path | None = None) -> SandboxedEnvironment:
     )
     env.filters.update(
         number=number,
+        counted=counted,
+        agree=agree,
         percent=percent,
         suppress=suppress,
         words=words,

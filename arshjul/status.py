@@ -24,7 +24,7 @@ from arshjul.config import LEVEL_SV, LEVELS, Config
 from arshjul.documents import Provenance
 from arshjul.evidence import step_period
 from arshjul.files import inside, write_text_atomic
-from arshjul.milestone_status import PROGRESS_SV, Progress, load_status
+from arshjul.milestone_status import Progress, load_status, progress_sv
 from arshjul.models import OrgLevel, RunState, StepRun
 from arshjul.org import OrgTree
 from arshjul.render import render
@@ -90,11 +90,13 @@ class StatusRow:
     run_id: str | None
     #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
     reason: str
+    #: done, but after the deadline's date
+    late: bool
 
     @property
-    def late(self) -> bool:
-        """Done, but after the deadline."""
-        return self.finished_at is not None and self.finished_at.date() > self.due_date
+    def status_sv(self) -> str:
+        """``klar i tid``, ``klar sent``, ``försenad`` or ``kommande``."""
+        return progress_sv(self.progress, self.late)
 
 
 def cycle_periods(year: int) -> set[str]:
@@ -146,6 +148,7 @@ def step_status(
                     state.at,
                     state.run_id,
                     state.reason,
+                    state.late,
                 )
             )
     return rows
@@ -160,6 +163,7 @@ FIELDS = (
     "milestone",
     "due_date",
     "status",
+    "late",
     "reason",
     "finished_at",
     "run_id",
@@ -168,12 +172,13 @@ FIELDS = (
 )
 
 
-def _record(row: StatusRow) -> dict[str, str | None]:
+def _record(row: StatusRow) -> dict[str, str | bool | None]:
     fields = asdict(row)
     return {
         **{name: str(fields[name]) for name in ("unit_id", "unit_name", "level", "milestone")},
         "due_date": row.due_date.isoformat(),
         "status": row.progress.value,
+        "late": row.late,
         "reason": row.reason,
         "finished_at": row.finished_at.isoformat(timespec="seconds") if row.finished_at else None,
         "run_id": row.run_id,
@@ -183,11 +188,12 @@ def _record(row: StatusRow) -> dict[str, str | None]:
 
 
 def as_csv(rows: Iterable[StatusRow]) -> str:
-    """Comma-separated with a header, one line per unit and deadline."""
+    """Comma-separated with a header, one line per unit and deadline; late is true or
+    false, as in JSON."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_record(r) for r in rows)
+    writer.writerows({**_record(r), "late": str(r.late).lower()} for r in rows)
     return buffer.getvalue()
 
 
@@ -202,7 +208,7 @@ def as_table(rows: list[StatusRow]) -> str:
         (
             r.milestone,
             r.due_date.isoformat(),
-            PROGRESS_SV[r.progress] + (" (sent)" if r.late else ""),
+            r.status_sv,
             r.level,
             f"{r.unit_name} ({r.unit_id})",
             r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "",
@@ -227,15 +233,17 @@ def write_status_document(
     for row in rows:
         by_deadline.setdefault((row.milestone, row.level, row.due_date), []).append(row)
     sections = [
-        (group[0], Counter(r.progress for r in group), group) for group in by_deadline.values()
+        (group[0], Counter(r.status_sv for r in group), group) for group in by_deadline.values()
     ]
     html = render(
         "status.html.j2",
         year=year,
         region_name=config.settings.region.name,
         sections=sections,
-        progress_sv=PROGRESS_SV,
-        Progress=Progress,
+        on_time=progress_sv(Progress.DONE, late=False),
+        late=progress_sv(Progress.DONE, late=True),
+        overdue=progress_sv(Progress.OVERDUE, late=False),
+        upcoming=progress_sv(Progress.UPCOMING, late=False),
         origin=origin,
     )
     return write_text_atomic(inside(out, str(year)) / "status.html", html)

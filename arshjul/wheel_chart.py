@@ -209,4 +209,4 @@ def _mark_title(due: Due, tally: Tally | None) -> str:
     if tally is None:
         return text
     why = f": {tally.reason}" if tally.reason else ""
-    return f"{text} – {PROGRESS_SV[tally.progress]}, {tally.done} av {tally.total} klara{why}"
+    return f"{text} – {PROGRESS_SV[tally.progress]}, {tally.counted}{why}"

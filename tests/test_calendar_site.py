@@ -121,7 +121,7 @@ def test_the_wheel_has_a_mark_per_deadline_coloured_by_status(conn, config):
     assert compile_units.endswith("klar, 3 av 3 klara")
     analyse_units = next(t for t in by_title if t.startswith("2026-02-10: Analys"))
     assert by_title[analyse_units] == "overdue"
-    assert analyse_units.endswith("försenad, 1 av 3 klara")
+    assert analyse_units.endswith("försenad, 1 av 3 klar")
     # a deadline of the region, one unit: its reason, as on the status page
     compile_region = next(t for t in by_title if t.startswith("2026-02-06: Sammanställning"))
     assert compile_region.endswith("(region, chefläkare) – försenad, 0 av 1 klara: inte skrivet")

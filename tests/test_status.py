@@ -19,8 +19,9 @@ from arshjul.db import make_engine
 from arshjul.documents import Provenance
 from arshjul.errors import InputError
 from arshjul.importers import import_file
-from arshjul.milestone_status import Progress
+from arshjul.milestone_status import Progress, load_status
 from arshjul.org import OrgTree
+from arshjul.workdays import wheel_dates
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 from tests.evidence import (
     ACTION_HEADER,
@@ -190,19 +191,50 @@ class _Cells(HTMLParser):
             self.cells[-1] += data
 
 
-def test_the_status_document_counts_and_lists_every_unit(conn, config, tree, tmp_path):
-    run_step(conn, "compile", "2025", ["E1", "E2"], datetime(2026, 1, 19, tzinfo=STOCKHOLM), "r-1")
+def test_klar_says_whether_in_time_or_late_on_every_page_and_line(conn, config, tree, tmp_path):
+    # the enheter's compilation is due on 20 January 2026: E1 in time, E2 a day late, E3 not
+    run_step(conn, "compile", "2025", ["E1"], datetime(2026, 1, 19, 16, tzinfo=STOCKHOLM), "r-1")
+    run_step(conn, "compile", "2025", ["E2"], datetime(2026, 1, 21, 9, tzinfo=STOCKHOLM), "r-2")
     rows = status.step_status(conn, config, tree, YEAR, now=NOW)
     origin = Provenance((), NOW, "run-x")
     path = status.write_status_document(tmp_path, config, YEAR, rows, origin)
     assert path == tmp_path / "2025" / "status.html"
+    html = path.read_text("utf-8")
     parser = _Cells()
-    parser.feed(path.read_text("utf-8"))
-    # the summary row of the enheter's compile deadline: 2 done, 1 overdue, 0 upcoming
+    parser.feed(html)
+    # the summary row: 1 in time, 1 late, 1 overdue, 0 upcoming
     at = parser.cells.index("2026-01-20")
-    assert parser.cells[at + 1 : at + 4] == ["2", "1", "0"]
+    assert parser.cells[at + 1 : at + 5] == ["1", "1", "1", "0"]
+    assert "Klara i tid</th>" in html and "Klara sent</th>" in html
+    assert "2 av 3 klara: 1 i tid, 1 sent (efter 2026-01-20)." in html
+    e1 = parser.cells.index("E1")
+    assert parser.cells[e1 + 1] == "klar i tid"
+    e2 = parser.cells.index("E2")
+    assert parser.cells[e2 + 1] == "klar sent (efter 2026-01-20)"
     # compile, analyse, action plan, three follow-ups and training have deadlines for enheter
     assert parser.cells.count("Enhet Ett A") == 7
+    compiled = {r.unit_id: r for r in rows if r.milestone == "ps-compile"}
+    assert [compiled[u].status_sv for u in ("E1", "E2", "E3")] == [
+        "klar i tid",
+        "klar sent",
+        "försenad",
+    ]
+    table = status.as_table([compiled["E2"]]).splitlines()[1]
+    assert "klar sent" in table
+    [record] = list(csv.DictReader(io.StringIO(status.as_csv([compiled["E2"]]))))
+    assert (record["status"], record["late"]) == ("done", "true")
+    assert json.loads(status.as_json([compiled["E1"]]))[0]["late"] is False
+    # the wheel and the calendar page count the same, and the event says it was late
+    book = load_status(conn, config, tree, (2026,), now=NOW)
+    due = next(
+        d
+        for d in wheel_dates(config.wheel, 2026)
+        if d.milestone.id == "ps-compile" and d.deadline.level == "unit"
+    )
+    assert book.tally(due, ["E1", "E2", "E3"]).counted == "2 av 3 klara, 1 av dem sent"
+    assert book.tally(due, ["E1", "E3"]).counted == "1 av 2 klar"
+    assert book.status(due, "E2").line == "Status: klar 2026-01-21, efter sista dagen."
+    assert book.status(due, "E1").line == "Status: klar 2026-01-19."
 
 
 def test_cli_prints_the_status_in_each_format(workdir, capsys):
