@@ -96,6 +96,11 @@ class Step(Generic[F]):
     signed: Signed | None = None
     #: the step writes the region's document only (never one unit's)
     region_only: bool = False
+    #: each unit's document, when one unit's counts decide what other units' documents hide
+    #: (one suppression ledger for the tree): a run for a unit checks every unit whose
+    #: document exists too, and writes those whose content changed, so that no sibling keeps
+    #: printing a count the new ledger hides
+    shared_marks_in: str | None = None
 
 
 def unit_documents(
@@ -164,18 +169,27 @@ def prepare(
     clock: Callable[[], datetime],
 ) -> tuple[OrgTree, list[str]]:
     """The organisation, and the units whose documents the step writes: ``unit`` and the
-    units above it, or every unit; a usage error for an unknown unit or when no organisation
-    was imported. Then the step is this run's for the unit asked for (or all): it waits for
-    another run that has it (see :mod:`arshjul.locks`) until :func:`finish` or
-    :func:`release_lock`."""
+    units above it, or every unit; for a unit of a step whose units share their suppression
+    marks also every unit whose document exists. A usage error for an unknown unit or when
+    no organisation was imported. Then the step is this run's for the unit asked for (or for
+    all it writes when they share marks): it waits for another run that has it (see
+    :mod:`arshjul.locks`) until :func:`finish` or :func:`release_lock`."""
     with ws.engine.connect() as conn:
         tree = OrgTree.load(conn)
     units = [tree.root.id] if step.region_only else tree.affected(unit)
+    shared = step.shared_marks_in
+    if unit and shared:
+        ids = set(units)
+        units += [
+            u.id
+            for u in tree.walk(tree.root.id)
+            if u.id not in ids and (unit_dir(ws.out, period, u) / shared).exists()
+        ]
     locks.acquire(
         ws.engine,
         step=step.name,
         period=period.label,
-        unit_ids=[unit] if unit else units,
+        unit_ids=[unit] if unit and not shared else units,
         run_id=run.run_id,
         clock=clock,
         wait=LOCK_WAIT,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from arshjul import safety_report
+from arshjul import interim, safety_report
 from arshjul.config import Config
 from arshjul.documents import Provenance
 from arshjul.formats.tables import parse_html, read_tables
@@ -21,6 +21,8 @@ from arshjul.interim.figures import gather
 from arshjul.org import OrgTree
 from arshjul.periods import Period
 from arshjul.signoff import Stamp
+from arshjul.steps import Run, StepResult, ToSignOff, run_step
+from arshjul.workspace import open_workspace
 from tests.conftest import NOW
 from tests.disclosure_attack import recovered
 
@@ -187,3 +189,51 @@ def test_managers_training_counts_of_one_to_four_are_not_shown_or_given_back(
     per_area = "Vårdplatser och chefers utbildning per område"
     assert cell(out, "R1", "uppskjuten-vard", per_area, "Område Nord", "Chefer") in ("<5", "..")
     assert recovered(out) == []
+
+
+#: Region Fall with one klinik of three enheter, whose counts share its lines
+ONE_CLINIC = [
+    "HSA-id;Namn;Nivå;Överordnad",
+    "R1;Region Fall;region;",
+    "AN;Område Nord;område;R1",
+    "VN;Klinik Nord;verksamhet;AN",
+    *(f"{e};Enhet {name};enhet;VN" for e, name in (("EN", "Nord"), ("ES", "Syd"), ("EM", "Mitt"))),
+]
+
+
+def test_a_unit_rerun_rewrites_the_sections_whose_marks_it_moved(workdir):
+    """A rerun for one enhet must not leave a sibling's section printing a count that the
+    new ledger hides. Klinik Nord's enheter wait over 180 days: Nord 9, Syd 9, Mitt 15, all
+    printed. Then Mitt's falls to 4 (``<5``) and only Mitt is rerun: the klinik's row of
+    enheter hides one complement of the two nines, Nord's; if Nord's own sections still
+    printed 9, Mitt = 22 − 9 − 9 (the klinik's total is printed, Syd's too)."""
+    ws = open_workspace()
+    period = Period.full_year(YEAR)
+
+    def rerun(files: dict[str, list[str]], run_id: str, unit: str | None) -> StepResult:
+        with ws.engine.begin() as conn:
+            for kind, rows in files.items():
+                path = workdir / f"{kind}-{run_id}.csv"
+                path.write_text("\n".join(rows) + "\n", "utf-8")
+                import_file(conn, ws.config, kind, path, now=NOW)
+
+        def sign_off(_: ToSignOff) -> None:
+            raise AssertionError("not a signed step")
+
+        run = Run(ws.config, NOW, run_id)
+        return run_step(ws, interim.STEP, period, unit, run, sign_off=sign_off, clock=lambda: NOW)
+
+    first = {"organisation": ONE_CLINIC, "waiting": waiting({"EN": 9, "ES": 9, "EM": 15})}
+    rerun(first, "run-1", None)
+    assert recovered(ws.out) == []
+    # a correction of Mitt's lists alone, and a rerun for Mitt as a coordinator starts it
+    result = rerun({"waiting": waiting({"EM": 4})}, "run-2", "EM")
+    assert recovered(ws.out) == []
+    # Nord's section was written again (its count is hidden now)
+    assert {"EM", "VN", "AN", "R1", "EN"} <= {p.parent.name for p in result.written}
+    nord = (ws.out / str(YEAR) / "enheter" / "EN").glob("*.html")
+    assert all("av körning run-2" in p.read_text("utf-8") for p in nord)
+    # and the folder is what a run for the whole region makes of the same data: it finds
+    # every section saying what it would say
+    assert rerun({}, "run-3", None).written == []
+    ws.engine.dispose()

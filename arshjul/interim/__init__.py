@@ -104,4 +104,5 @@ STEP = Step(
     sources=SOURCES,
     gather=gather,
     write=write,
+    shared_marks_in=document.FILE_NAME,
 )
