@@ -331,8 +331,9 @@ class Ledger:
 
 
 #: a whole number as ``render.number`` writes it (thousands separated by NBSP), with its
-#: decimals and a per cent sign, so that those can be left alone
-_NUMBER = re.compile(rf"(?<![\d,{NBSP}])(\d{{1,3}}(?:{NBSP}\d{{3}})+|\d+)(,\d+)?(\s?%)?")
+#: decimals and a per cent sign, so that those can be left alone; not the limit of a mark
+#: written already (``<5``)
+_NUMBER = re.compile(rf"(?<![\d,{NBSP}<])(\d{{1,3}}(?:{NBSP}\d{{3}})+|\d+)(,\d+)?(\s?%)?")
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,23 @@ def test_sentences_hide_small_numbers_and_the_values_tables_hide(text, written):
     assert ledger.publish(5).text(text) == written
 
 
+def test_a_mark_written_in_a_sentence_is_kept_when_its_limit_is_a_hidden_value():
+    # 4 is <5 and its complement 5 is hidden: the region's own prose saying how small counts
+    # are shown printed "<.." (and told the reader a hidden count is 5)
+    values, lines = one_way(9, [5, 4])
+    ledger = Ledger()
+    for k, v in values.items():
+        ledger.count(k, v)
+    ledger.line("total", ["c0", "c1"])
+    shown = ledger.publish(5)
+    assert shown.show("c0") == ".." and 5 in shown.hidden_values
+    text = 'Antal under fem redovisas som "<5" för att skydda integriteten; 5 enheter.'
+    assert (
+        shown.text(text)
+        == 'Antal under fem redovisas som "<5" för att skydda integriteten; .. enheter.'
+    )
+
+
 def test_the_rule_is_stated_with_the_documents_limit():
     ledger = Ledger()
     assert ledger.publish(5).rule.startswith("Antal 1–4 visas som <5. För att de inte ska")
