@@ -697,6 +697,9 @@ def test_document_marks_missing_months_and_says_where_it_came_from(documents):
     assert "<li>Produktion: saknas: mar–apr</li>" in e3_html
     v1_html = documents["V1"].read_text("utf-8")
     assert "Väntande mer än 90 dagar: 23 mot 10 samma period 2025 (+130,0" in v1_html
+    # the enheter named are those that moved the most the same way, and the text says which
+    assert "(+130,0\u00a0%). Störst ökning: Enhet Två ny (+5).</li>" in v1_html
+    assert "Störst förändring" not in v1_html
     assert "hand.csv" in v1_html and "test-run" in v1_html
     assert v1_html.count("<svg") == 2  # waiting and waiting > 90 days by month
 
