@@ -193,7 +193,9 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
     assert "Dubbelkontroll vid läkemedelsgivning" in unit
     assert "Pågår <strong>(försenad)</strong>" in unit
     assert "Gemensam rutin med kommunen för utskrivning" in unit and "Viss effekt" in unit
-    assert unit.count("Ingen åtgärd planerad") == 1  # the risk finding: a visible gap
+    assert (
+        unit.count("Saknas: varken åtgärd eller beslut om ingen åtgärd") == 1
+    )  # the risk finding: a visible gap
     # the area's roll-up: V1 with E1's two actions, E2 named as a unit without a plan
     area = html["A1"]
     assert '<td>Medicin</td><td class="n">5</td><td class="n">40\u00a0%</td>' in area
@@ -242,7 +244,10 @@ def test_actions_from_csv_under_the_same_rules(conn, config, tmp_path: Path):
         )
     import_file(conn, config, "actions", path, now=NOW)
     html = write_html(conn, config, tree, tmp_path, ["E2", "A1"])
-    assert "Utbilda" in html["E2"] and "Ingen åtgärd planerad" not in html["E2"]
+    assert (
+        "Utbilda" in html["E2"]
+        and "Saknas: varken åtgärd eller beslut om ingen åtgärd" not in html["E2"]
+    )
     assert "Avdelning 2 (E2)" not in html["A1"]  # E2 has a plan now; E1 has none
     assert "Avdelning 1 (E1)" in html["A1"]
 
@@ -268,7 +273,9 @@ def test_a_decision_ingen_atgard_answers_its_finding_and_is_no_action(conn, conf
     assert e1.by_status == {ActionStatus.IN_PROGRESS: 1}
     unit = write_html(conn, config, tree, tmp_path, ["E1"])["E1"]
     assert "Ingen åtgärd: En och samma händelse, redan utredd" in unit
-    assert unit.count("Ingen åtgärd planerad") == 1  # the care-chain finding
+    assert (
+        unit.count("Saknas: varken åtgärd eller beslut om ingen åtgärd") == 1
+    )  # the care-chain finding
     # every imported row is an update of its action, dated by its batch
     updates = conn.execute(
         select(ActionUpdate.action_id, ActionUpdate.status, ImportBatch.imported_at)
