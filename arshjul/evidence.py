@@ -17,11 +17,15 @@ A step is done for a unit when its evidence exists, not when a run of it finishe
   none is decided, "återremitterad <datum>" when it was returned). Done when approved.
 * interim_report — a run wrote the section for the period.
 * follow_up (15 May, 15 Sep, 15 Dec) — every action of the unit that was open (Planerad or
-  Pågår) at the window's start has a status update in the window: a row of a returned
-  worksheet, imported, whether or not it changed ("2 öppna åtgärder utan uppföljning"). The
-  window runs from the day after the previous follow-up deadline; an update after the deadline
-  still counts, as done late. Done when the last of those updates came; with no open action,
-  done with nothing to follow up once the window has begun.
+  Pågår) at the window's start has a status update *dated* in the window: a row of a returned
+  worksheet whose Statusdatum, the day the enhetschef wrote, is in it, whether or not the
+  status changed ("2 öppna åtgärder utan daterad uppföljning"). When a worksheet was imported
+  does not count: a row without a Statusdatum follows nothing up (it still tells the action's
+  status, as of its import's day), and a worksheet imported again byte for byte adds no update
+  but holds the same days, so the verdict is the same. The window runs from the day after the
+  previous follow-up deadline; a Statusdatum after the deadline still counts, as done late.
+  Done on the day of the last of those updates; with no open action, done with nothing to
+  follow up once the window has begun.
 * training (31 Oct) — a training roster listing the unit was imported in the calendar year
   ("ingen utbildningsdata <år>"). Done at the first such import.
 
@@ -41,7 +45,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
@@ -85,9 +89,10 @@ class Verdict:
     """Whether one unit has the evidence of one deadline."""
 
     done: bool
-    #: when the evidence was complete (in the wheel's timezone); None when not done, or when
-    #: nothing was to be done
-    at: datetime | None = None
+    #: when the evidence was complete (in the wheel's timezone): a datetime, or for a
+    #: follow-up the day the unit wrote (no time of day is known); None when not done, or
+    #: when nothing was to be done
+    at: date | None = None
     #: the run that wrote the document or recorded the decision, when one did
     run_id: str | None = None
     #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
@@ -114,12 +119,25 @@ class Decision:
 class Update:
     """One status update of an action: a row of a returned worksheet, imported."""
 
+    #: the day the status held: the Statusdatum written in the row, else the import's day
     on: date
+    #: the Statusdatum written in the row (None: none given, which follows up nothing)
+    written: date | None
+    #: when the row was imported
     at: datetime
     status: ActionStatus
 
 
-def _latest(times: Iterable[datetime | None]) -> datetime | None:
+_Time = TypeVar("_Time", bound=date)
+
+
+def day(at: date) -> date:
+    """The day of a verdict's time, which is a datetime or already a day."""
+    return at.date() if isinstance(at, datetime) else at
+
+
+def _latest(times: Iterable[_Time | None]) -> _Time | None:
+    """The latest of times of one kind: datetimes, or days (a follow-up's)."""
     return max((t for t in times if t is not None), default=None)
 
 
@@ -243,16 +261,24 @@ class Evidence:
         return unit_actions, answers
 
     def _updates(self, conn: Connection) -> dict[str, list[Update]]:
-        """action id -> its status updates, oldest first."""
+        """action id -> its status updates, in the order of the days they held (rows without
+        a Statusdatum by their import's day), then as imported."""
         rows = conn.execute(
-            select(ActionUpdate.action_id, ActionUpdate.status, ImportBatch.imported_at)
+            select(
+                ActionUpdate.action_id,
+                ActionUpdate.status,
+                ActionUpdate.status_date,
+                ImportBatch.imported_at,
+            )
             .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
             .order_by(ImportBatch.imported_at, ActionUpdate.id)
         )
         updates: dict[str, list[Update]] = defaultdict(list)
-        for action_id, status, at in rows:
+        for action_id, status, written, at in rows:
             local = self._local(at)
-            updates[action_id].append(Update(local.date(), local, status))
+            updates[action_id].append(Update(written or local.date(), written, local, status))
+        for listed in updates.values():
+            listed.sort(key=lambda u: u.on)  # stable: one day's updates stay as imported
         return updates
 
     def _decisions(
@@ -395,7 +421,7 @@ class Evidence:
         unanswered = [f for f in findings if not self.answers.get(f)]
         if unanswered:
             return Verdict(False, reason=f"{number(len(unanswered))} fynd utan åtgärd")
-        answered_at = [self._first_answer(f) for f in findings]
+        answered_at: list[date | None] = [self._first_answer(f) for f in findings]
         reasons = []
         run_id = written.run_id
         if self._is_region(unit_id):
@@ -428,23 +454,26 @@ class Evidence:
         start = follow_up_window_start(due)
         if self.today <= start:
             return Verdict(False, reason=f"perioden börjar {start + timedelta(days=1)}")
-        due_updates = []
+        followed_up: list[date] = []
         missing = 0
         for action_id in self.unit_actions.get(unit_id, []):
             updates = self.updates.get(action_id, [])
             before = bisect_right([u.on for u in updates], start)
             if before == 0 or updates[before - 1].status not in OPEN:
                 continue  # not there yet, or closed, at the window's start
-            if before == len(updates):
-                missing += 1
+            # the first day the unit wrote after the window began; an import in the window
+            # of a row it did not date is no follow-up
+            written = [u.written for u in updates[before:] if u.written is not None]
+            if written:
+                followed_up.append(min(written))
             else:
-                due_updates.append(updates[before].at)
+                missing += 1
         if missing:
             actions = counted(missing, "öppen åtgärd", "öppna åtgärder")
-            return Verdict(False, reason=f"{actions} utan uppföljning")
-        if not due_updates:
+            return Verdict(False, reason=f"{actions} utan daterad uppföljning")
+        if not followed_up:
             return Verdict(True, reason="inga öppna åtgärder att följa upp")
-        return Verdict(True, max(due_updates))
+        return Verdict(True, max(followed_up))
 
     def _training(self, calendar_year: int, unit_id: str) -> Verdict:
         imported = [at for at in self.rosters.get(unit_id, []) if at.year == calendar_year]

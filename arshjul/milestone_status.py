@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from arshjul.config import Config
-from arshjul.evidence import Evidence
+from arshjul.evidence import Evidence, day
 from arshjul.org import OrgTree
 from arshjul.render import agree, number
 from arshjul.workdays import Due
@@ -49,9 +49,9 @@ class UnitStatus:
     """One unit's state for one deadline."""
 
     progress: Progress
-    #: when the evidence was complete, in the wheel's timezone (None: not done, or done with
-    #: nothing to do)
-    at: datetime | None
+    #: when the evidence was complete, in the wheel's timezone: a datetime, or a day for a
+    #: follow-up (None: not done, or done with nothing to do)
+    at: date | None
     #: the run that wrote the document or recorded the approval
     run_id: str | None
     #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
@@ -111,7 +111,7 @@ class StatusBook:
                     verdict.at,
                     verdict.run_id,
                     verdict.reason,
-                    verdict.done and verdict.at is not None and verdict.at.date() > due.date,
+                    verdict.done and verdict.at is not None and day(verdict.at) > due.date,
                 )
             )
         return self._states[key]

@@ -351,21 +351,26 @@ class Action(Base):
     effect: Mapped[str | None] = mapped_column(String(60))
     #: Motivering: why; required for a decision ``NO_ACTION``
     reason: Mapped[str | None] = mapped_column(String(500))
+    #: Statusdatum: the day the unit wrote the status, as the worksheet gives it (None: not
+    #: given)
+    status_date: Mapped[date | None] = mapped_column(Date)
     batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("ix_action_unit_id", "unit_id"),)
 
 
 class ActionUpdate(Base):
-    """An action's status as one returned worksheet gave it: every imported row is one, dated
-    by its import (the batch), changed or not. The follow-ups are judged by these; ``action``
-    keeps only the latest."""
+    """An action's status as one returned worksheet gave it: every imported row is one,
+    changed or not, dated by the day the unit wrote in it (Statusdatum) and by its import (the
+    batch). The follow-ups are judged by the written day; ``action`` keeps only the latest."""
 
     __tablename__ = "action_update"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     action_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus))
+    #: Statusdatum as written in the row; None when the row gave none
+    status_date: Mapped[date | None] = mapped_column(Date)
     batch_id: Mapped[int] = mapped_column(IMPORTED_BATCH_ID)
 
     __table_args__ = (Index("ix_action_update_action_id", "action_id"),)

@@ -84,9 +84,9 @@ class StatusRow:
     owner_role: str
     due_date: date
     progress: Progress
-    #: when the evidence was complete for this unit (Stockholm time); None when not done, or
-    #: done with nothing to do
-    finished_at: datetime | None
+    #: when the evidence was complete for this unit (Stockholm time), or for a follow-up the
+    #: day the unit wrote; None when not done, or done with nothing to do
+    finished_at: date | None
     run_id: str | None
     #: why it is not done ("3 fynd utan åtgärd"), or how it is done when that needs saying
     reason: str
@@ -172,6 +172,13 @@ FIELDS = (
 )
 
 
+def _when(at: date | None, form: str) -> str | None:
+    """A time in ``form``, or a day as it is (a follow-up's has no time of day)."""
+    if isinstance(at, datetime):
+        return at.strftime(form) if "%" in form else at.isoformat(timespec=form)
+    return at.isoformat() if at else None
+
+
 def _record(row: StatusRow) -> dict[str, str | bool | None]:
     fields = asdict(row)
     return {
@@ -180,7 +187,7 @@ def _record(row: StatusRow) -> dict[str, str | bool | None]:
         "status": row.progress.value,
         "late": row.late,
         "reason": row.reason,
-        "finished_at": row.finished_at.isoformat(timespec="seconds") if row.finished_at else None,
+        "finished_at": _when(row.finished_at, "seconds"),
         "run_id": row.run_id,
         "owner_role": row.owner_role,
         "title": row.title,
@@ -211,7 +218,7 @@ def as_table(rows: list[StatusRow]) -> str:
             r.status_sv,
             r.level,
             f"{r.unit_name} ({r.unit_id})",
-            r.finished_at.strftime("%Y-%m-%d %H:%M") if r.finished_at else "",
+            _when(r.finished_at, "%Y-%m-%d %H:%M") or "",
             r.reason,
         )
         for r in rows

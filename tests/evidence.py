@@ -27,6 +27,8 @@ ACTION_HEADER = (
     "Status",
     "Motivering",
 )
+#: a returned worksheet whose rows are dated by the enhetschef (the follow-ups count these)
+DATED_HEADER = (*ACTION_HEADER, "Statusdatum")
 
 
 def run_step(
@@ -108,9 +110,10 @@ def import_actions(
     folder: Path,
     rows: Iterable[Sequence[str]],
     at: datetime,
+    header: Sequence[str] = ACTION_HEADER,
 ) -> ImportResult:
-    """A returned worksheet with ``rows`` of :data:`ACTION_HEADER`, imported at ``at``."""
-    return import_file(conn, config, "actions", _csv(folder, ACTION_HEADER, rows), now=at)
+    """A returned worksheet with ``rows`` of ``header``, imported at ``at``."""
+    return import_file(conn, config, "actions", _csv(folder, header, rows), now=at)
 
 
 def import_roster(

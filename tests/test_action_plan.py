@@ -154,6 +154,7 @@ def fill_in(path: Path, filled: Path) -> None:
         "Ansvarig": "Vårdutvecklare",
         "Klart senast": date(2026, 12, 31),
         "Status": "Klar",
+        "Statusdatum": date(2026, 11, 20),  # the day the enhetschef wrote Klar
         "Effekt": effects[2],
     }.items():
         sheet.cell(spare, column[header], value)
@@ -218,7 +219,13 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
         "Pågår",
     )
     assert by_id["E1-2025-004"][2] == "2025:E1:care_chain:avvikelser"
-    assert by_id["E1-2025-004"][7:] == ("Klar", "Viss effekt", None)
+    # Klar, the Statusdatum written, its effect, no Motivering
+    written = NOW.replace(2026, 11, 20, 0, 0, tzinfo=None)
+    assert by_id["E1-2025-004"][7:] == ("Klar", written, "Viss effekt", None)
+    updates = conn.execute(
+        select(ActionUpdate.action_id, ActionUpdate.status_date).order_by(ActionUpdate.id)
+    ).all()
+    assert updates == [("E1-2025-003", None), ("E1-2025-004", date(2026, 11, 20))]
     assert len(by_id) == len(rows)  # no id twice
     assert by_id["E1-2025-005"][2] == "2025:E1:risk:mycket hög"  # new ids after the highest
     # importing the rewritten worksheet as it is changes nothing

@@ -950,12 +950,16 @@ def test_the_effect_a_unit_records_is_what_the_data_show(
 
 
 def open_actions(path: Path) -> int:
-    """The actions a worksheet gives as Planerad or Pågår, read by openpyxl."""
+    """The actions a worksheet gives as Planerad or Pågår, read by openpyxl; every action's
+    Statusdatum is the day it was handed back (its folder's name)."""
     book = load_workbook(path, read_only=True)
     rows = list(book.worksheets[0].iter_rows(values_only=True))[1:]
     book.close()
     status = worksheet.HEADERS.index("Status")
-    return sum(r[status] in ("Planerad", "Pågår") for r in rows if r[4])
+    written = worksheet.HEADERS.index("Statusdatum")
+    actions = [r for r in rows if r[4]]
+    assert {r[written].date() for r in actions} <= {date.fromisoformat(path.parent.name)}
+    return sum(r[status] in ("Planerad", "Pågår") for r in actions)
 
 
 def test_the_follow_ups_are_judged_by_the_days_the_worksheets_came_back(
@@ -963,8 +967,8 @@ def test_the_follow_ups_are_judged_by_the_days_the_worksheets_came_back(
 ) -> None:
     """Each enhet's follow-ups of 2026 (15 May, 15 Sep, 15 Dec: windows from 16 Dec, 16 May,
     16 Sep) counted from the files alone: the worksheet last handed back before a window
-    gives the actions open at its start; one handed back in the window follows every one up
-    (a unit hands its whole worksheet back)."""
+    gives the actions open at its start; one handed back in the window, its rows dated that
+    day (Statusdatum), follows every one up (a unit hands its whole worksheet back)."""
     last = demo.returned[-1]  # the 2024 plans carry the 2023 actions still open
     days: dict[str, list[tuple[date, Path]]] = {}
     for path in last.files:
@@ -993,7 +997,7 @@ def test_the_follow_ups_are_judged_by_the_days_the_worksheets_came_back(
             else:
                 late = Progress.OVERDUE if deadline < TODAY else Progress.UPCOMING
                 actions = "öppen åtgärd" if still_open == 1 else "öppna åtgärder"
-                expected = (late, f"{still_open} {actions} utan uppföljning")
+                expected = (late, f"{still_open} {actions} utan daterad uppföljning")
             assert judged[unit, deadline] == expected, (unit, deadline)
             seen[expected[0], bool(expected[1])] += 1
     # the demo shows each: followed up, missed (overdue, and not yet in December's window),

@@ -25,6 +25,7 @@ from arshjul.workdays import wheel_dates
 from tests.conftest import FIXTURES, NOW, STOCKHOLM
 from tests.evidence import (
     ACTION_HEADER,
+    DATED_HEADER,
     add_findings,
     decide,
     import_actions,
@@ -482,52 +483,49 @@ def test_the_safety_report_is_done_only_when_approved(conn, config, tree):
     )
 
 
+def dated_actions(conn, config, folder, rows, imported: datetime):
+    """A returned worksheet with the Statusdatum column, imported at ``imported``."""
+    return import_actions(conn, config, folder, rows, imported, header=DATED_HEADER)
+
+
 def test_a_follow_up_needs_an_update_of_every_action_open_when_its_window_began(
     conn, config, tree, tmp_path
 ):
     plan_tree(conn, config, tmp_path)  # E2-2025-002 and E3-2025-001 planned on 10 March
     # an action of the 2024 plan, open since November 2025, followed up on 20 May: late for
     # the May follow-up (window 16 Dec 2025 – 15 May 2026), in time for September's
-    import_actions(
+    e1 = ("E1-2024-001", "E1", "", "Avvikelseutbildning", "Enhetschef")
+    dated_actions(
         conn,
         config,
         tmp_path,
-        [("E1-2024-001", "E1", "", "Avvikelseutbildning", "Enhetschef", "2026-06-30", "Pågår",
-          "")],
+        [(*e1, "2026-06-30", "Pågår", "", "2025-11-01")],
         at(11, 1, year=2025),
-    )  # fmt: skip
-    import_actions(
-        conn,
-        config,
-        tmp_path,
-        [("E1-2024-001", "E1", "", "Avvikelseutbildning", "Enhetschef", "2026-08-31", "Pågår",
-          "")],
-        at(5, 20),
-    )  # fmt: skip
-    # E3 returns its worksheet on 10 June (inside September's window); E2 does not
-    import_actions(
-        conn,
-        config,
-        tmp_path,
-        [("E3-2025-001", "E3", "2025:E3:trend:fall", "Fallriskbedömning", "Enhetschef",
-          "2026-06-30", "Pågår", "")],
-        at(6, 10),
-    )  # fmt: skip
+    )
+    dated_actions(
+        conn, config, tmp_path, [(*e1, "2026-08-31", "Pågår", "", "2026-05-20")], at(5, 20)
+    )
+    # E3 writes its follow-up on 10 June (inside September's window); E2 does not
+    e3 = ("E3-2025-001", "E3", "2025:E3:trend:fall", "Fallriskbedömning", "Enhetschef")
+    dated_actions(
+        conn, config, tmp_path, [(*e3, "2026-06-30", "Pågår", "", "2026-06-10")], at(6, 10)
+    )
 
     def follow_up(unit: str, month: int):
         row = state(conn, config, tree, "ps-follow-up", unit, date(2026, month, 15))
         return row.progress, row.reason, row.finished_at, row.late
 
-    assert follow_up("E1", 5) == (Progress.DONE, "", at(5, 20), True)
+    # a follow-up is done on the day the unit wrote: a day, no time
+    assert follow_up("E1", 5) == (Progress.DONE, "", date(2026, 5, 20), True)
     # E2's and E3's actions came after the May window began: nothing to follow up there
     nothing = (Progress.DONE, "inga öppna åtgärder att följa upp", None, False)
     assert follow_up("E2", 5) == follow_up("E3", 5) == nothing
-    assert follow_up("E1", 9) == (Progress.DONE, "", at(5, 20), False)
-    assert follow_up("E3", 9) == (Progress.DONE, "", at(6, 10), False)
+    assert follow_up("E1", 9) == (Progress.DONE, "", date(2026, 5, 20), False)
+    assert follow_up("E3", 9) == (Progress.DONE, "", date(2026, 6, 10), False)
     # E2's planned action was last updated on 10 March, before September's window
     assert follow_up("E2", 9) == (
         Progress.OVERDUE,
-        "1 öppen åtgärd utan uppföljning",
+        "1 öppen åtgärd utan daterad uppföljning",
         None,
         False,
     )
@@ -535,24 +533,77 @@ def test_a_follow_up_needs_an_update_of_every_action_open_when_its_window_began(
     # is 23 November, before the deadline
     assert follow_up("E1", 12) == (
         Progress.UPCOMING,
-        "1 öppen åtgärd utan uppföljning",
+        "1 öppen åtgärd utan daterad uppföljning",
         None,
         False,
     )
-    assert follow_up("V1", 9) == (Progress.OVERDUE, "1 av 2 underliggande inte klar", None, False)
-    assert follow_up("V2", 9) == (Progress.DONE, "", at(6, 10), False)
+    assert follow_up("V1", 9) == (
+        Progress.OVERDUE,
+        "1 av 2 underliggande inte klar",
+        None,
+        False,
+    )
+    assert follow_up("V2", 9) == (Progress.DONE, "", date(2026, 6, 10), False)
     # an action struck out is no longer open: the follow-up of the rest is what counts
-    import_actions(
+    dated_actions(
         conn,
         config,
         tmp_path,
         [("E2-2025-002", "E2", "", "Rutin för överrapportering", "Enhetschef", "2026-12-31",
-          "Struken", "Ersatt av regional rutin")],
+          "Struken", "Ersatt av regional rutin", "2026-09-30")],
         at(9, 30),
     )  # fmt: skip
-    assert follow_up("E2", 9) == (Progress.DONE, "", at(9, 30), True)
+    assert follow_up("E2", 9) == (Progress.DONE, "", date(2026, 9, 30), True)
     # open when December's window began on 16 September, and updated in it
-    assert follow_up("E2", 12) == (Progress.DONE, "", at(9, 30), False)
+    assert follow_up("E2", 12) == (Progress.DONE, "", date(2026, 9, 30), False)
+
+
+def test_a_follow_up_is_judged_by_the_day_written_not_the_day_imported(
+    conn, config, tree, tmp_path
+):
+    plan_tree(conn, config, tmp_path)  # E2-2025-002 and E3-2025-001 planned on 10 March
+
+    def follow_up(unit: str, month: int):
+        row = state(conn, config, tree, "ps-follow-up", unit, date(2026, month, 15))
+        return row.progress, row.reason, row.finished_at, row.late
+
+    e2 = ("E2-2025-002", "E2", "", "Rutin för överrapportering", "Enhetschef", "2026-12-31")
+    e3 = ("E3-2025-001", "E3", "2025:E3:trend:fall", "Fallriskbedömning", "Enhetschef")
+    missing = (Progress.OVERDUE, "1 öppen åtgärd utan daterad uppföljning", None, False)
+    # E3's worksheet comes on 10 June, inside September's window (16 May – 15 Sep), but its
+    # row has no Statusdatum: an import is no follow-up
+    import_actions(conn, config, tmp_path, [(*e3, "2026-06-30", "Pågår", "")], at(6, 10))
+    assert follow_up("E3", 9) == missing
+    # the same row dated 12 September, imported on 2 October: in time, on the 12th
+    late_import = tmp_path / "e3-returned.csv"
+    late_import.write_text(
+        ";".join(DATED_HEADER)
+        + "\n"
+        + ";".join((*e3, "2026-06-30", "Pågår", "", "2026-09-12"))
+        + "\n",
+        encoding="utf-8",
+    )
+    import_file(conn, config, "actions", late_import, now=at(10, 2))
+    assert follow_up("E3", 9) == (Progress.DONE, "", date(2026, 9, 12), False)
+    # E2 writes on 15 September and the file is imported on 16 September, the first day of
+    # December's window: it follows up September, in time, and nothing of December
+    dated_actions(conn, config, tmp_path, [(*e2, "Pågår", "", "2026-09-15")], at(9, 16))
+    assert follow_up("E2", 9) == (Progress.DONE, "", date(2026, 9, 15), False)
+    upcoming = (Progress.UPCOMING, "1 öppen åtgärd utan daterad uppföljning", None, False)
+    assert follow_up("E2", 12) == upcoming
+    # the same bytes imported again on 20 November add no update, and hold the same day: no
+    # follow-up of December appears, and September's stays as it was
+    again = import_file(conn, config, "actions", late_import, now=at(11, 20))
+    assert again.already_imported
+    assert follow_up("E3", 9) == (Progress.DONE, "", date(2026, 9, 12), False)
+    assert follow_up("E3", 12) == upcoming
+    # a Statusdatum after the day of the import is refused, in Swedish
+    with pytest.raises(InputError) as refused:
+        dated_actions(conn, config, tmp_path, [(*e2, "Pågår", "", "2026-12-01")], at(11, 20))
+    assert "utanför 1990-01-01–2026-11-20 (i dag): Statusdatum är dagen då statusen skrevs" in str(
+        refused.value
+    )
+    assert follow_up("E2", 12) == upcoming
 
 
 def test_training_is_done_when_the_units_roster_was_imported_in_the_year(

@@ -85,6 +85,7 @@ def test_header_and_prefilled_rows(sheet: Worksheet):
         "Ansvarig",
         "Klart senast",
         "Status",
+        "Statusdatum",
         "Effekt",
         "Motivering",
     )
@@ -98,6 +99,7 @@ def test_header_and_prefilled_rows(sheet: Worksheet):
         None,
         None,
         "Planerad",
+        None,
         None,
         None,
     )
@@ -132,7 +134,7 @@ def test_drop_downs_point_at_the_hidden_list_sheet(sheet: Worksheet, config: Con
     expected = {
         "H": ["Planerad", "Pågår", "Klar", "Struken", "Ingen åtgärd"],
         "F": list(config.codes.action_owner_roles),
-        "I": list(config.codes.action_effects),
+        "J": list(config.codes.action_effects),
         "C": [RISE.id, COMPLAINTS.id],
     }
     for column, wanted in expected.items():
@@ -146,13 +148,16 @@ def test_drop_downs_point_at_the_hidden_list_sheet(sheet: Worksheet, config: Con
         assert str(dv.sqref).endswith(str(worksheet.LAST_VALIDATED_ROW))
     # a new action may answer any finding: only the empty rows choose one
     assert str(by_column["C"].sqref) == f"C5:C{worksheet.LAST_VALIDATED_ROW}"
-    due = by_column["G"]
-    assert (due.type, due.operator, due.formula1, due.formula2) == (
-        "date",
-        "between",
-        "36526",
-        "73050",
-    )  # 2000-01-01 .. 2099-12-31 as Excel serials
+    for dated in ("G", "I"):  # Klart senast, Statusdatum
+        due = by_column[dated]
+        assert (due.type, due.operator, due.formula1, due.formula2) == (
+            "date",
+            "between",
+            "36526",
+            "73050",
+        )  # 2000-01-01 .. 2099-12-31 as Excel serials
+    assert by_column["I"].promptTitle == "Statusdatum"
+    assert "inte efter när arbetsbladet lästes in" in by_column["I"].prompt
 
 
 def test_ids_are_locked_the_rest_editable_and_the_header_frozen(sheet: Worksheet):
@@ -187,7 +192,7 @@ def test_same_content_gives_the_same_bytes(config: Config):
 
 def test_prints_landscape_on_one_page_width_with_the_header_on_every_page(sheet: Worksheet):
     rows = sheet.max_row
-    assert sheet.print_area == f"'Handlingsplan'!$A$1:$J${rows}"
+    assert sheet.print_area == f"'Handlingsplan'!$A$1:$K${rows}"
     assert sheet.print_title_rows == "$1:$1"
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
@@ -213,4 +218,9 @@ def test_a_decision_ingen_atgard_shows_its_status_and_reason(config: Config, tmp
     )
     row = values(load_workbook(path).worksheets[0])[1]
     assert row[2] == RISE.id and row[4] is None
-    assert row[7:] == ("Ingen åtgärd", None, "Ökningen är nya rapportörer, inte fler händelser")
+    assert row[7:] == (
+        "Ingen åtgärd",
+        None,
+        None,
+        "Ökningen är nya rapportörer, inte fler händelser",
+    )

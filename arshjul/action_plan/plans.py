@@ -79,6 +79,8 @@ class PlannedAction:
     effect: str | None
     #: Motivering: why (the reason of a decision Ingen åtgärd)
     reason: str | None = None
+    #: Statusdatum: the day the unit last wrote the status (None: not given)
+    status_date: date | None = None
 
     @property
     def is_decision(self) -> bool:
@@ -115,6 +117,7 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
             Action.status,
             Action.effect,
             Action.reason,
+            Action.status_date,
         ).order_by(Action.action_id)
     )
     return [PlannedAction(*r) for r in rows]

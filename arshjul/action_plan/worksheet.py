@@ -9,7 +9,9 @@ empty rows with ids ready.
 A finding that needs no action is answered by Status *Ingen åtgärd* and a Motivering (the
 import refuses the decision without one). Status, Ansvarig and Effekt are drop-downs whose
 lists live on a hidden sheet (a list typed into the validation itself breaks on commas and at
-255 characters); Klart senast only takes a date. The ids are locked (the sheet protection has
+255 characters); Klart senast and Statusdatum only take a date. Statusdatum is the day the
+enhetschef wrote or checked the row's status: the follow-ups are judged by it, not by the day
+the worksheet was imported. The ids are locked (the sheet protection has
 no password: it prevents slips, it is no security); everything else stays editable, also below
 the prepared rows.
 
@@ -59,6 +61,7 @@ COLUMNS = (
     ("Ansvarig", 28),
     ("Klart senast", 14),
     ("Status", 12),
+    ("Statusdatum", 14),
     ("Effekt", 14),
     ("Motivering", 40),
 )
@@ -67,8 +70,17 @@ HEADERS = tuple(name for name, _ in COLUMNS)
 EMPTY_ROWS = 10
 #: the validations reach this row, so rows a unit adds below the prepared ones are checked too
 LAST_VALIDATED_ROW = 500
-#: the dates Klart senast accepts
+#: the dates Klart senast and Statusdatum accept
 DATE_RANGE = (date(2000, 1, 1), date(2099, 12, 31))
+#: the date columns: (header, what the cell's prompt says)
+DATE_COLUMNS = (
+    ("Klart senast", "Datum då åtgärden ska vara genomförd, ÅÅÅÅ-MM-DD."),
+    (
+        "Statusdatum",
+        "Dagen då du skrev eller kontrollerade statusen, ÅÅÅÅ-MM-DD. Uppföljningen räknas"
+        " efter detta datum, inte efter när arbetsbladet lästes in.",
+    ),
+)
 _HEADER = Style(bold=True, fill="DCE6F0")
 _BOLD = Style(bold=True)
 _LOCKED_FILL = "F2F2F2"
@@ -77,7 +89,6 @@ _DATE_FORMAT = "yyyy-mm-dd"
 #: columns (1-based) that are locked in every prepared row, and in rows with a finding
 _ID_COLUMNS = (1, 2)
 _FINDING_COLUMNS = (3, 4)
-_DATE_COLUMN = HEADERS.index("Klart senast") + 1
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ class Row:
     owner_role: str = ""
     due_date: date | None = None
     status: str = STATUS_SV[ActionStatus.PLANNED]
+    status_date: date | None = None
     effect: str = ""
     reason: str = ""
 
@@ -110,6 +122,7 @@ class Row:
             self.owner_role or None,
             self.due_date,
             self.status or None,
+            self.status_date,
             self.effect or None,
             self.reason or None,
         )
@@ -125,6 +138,7 @@ def _from_action(a: PlannedAction, finding: str) -> Row:
         owner_role=a.owner_role,
         due_date=a.due_date,
         status=STATUS_SV[a.status],
+        status_date=a.status_date,
         effect=a.effect or "",
         reason=a.reason or "",
     )
@@ -178,8 +192,8 @@ def _list_validation(column: int, values: Sequence[str], what: str, first_row: i
     )
 
 
-def _date_validation() -> Validation:
-    letter = column_letter(_DATE_COLUMN)
+def _date_validation(name: str, prompt: str) -> Validation:
+    letter = column_letter(HEADERS.index(name) + 1)
     first, last = (str(excel_date(d)) for d in DATE_RANGE)
     return Validation(
         f"{letter}2:{letter}{LAST_VALIDATED_ROW}",
@@ -187,10 +201,10 @@ def _date_validation() -> Validation:
         first,
         last,
         operator="between",
-        prompt_title="Klart senast",
-        prompt="Datum då åtgärden ska vara genomförd, ÅÅÅÅ-MM-DD.",
+        prompt_title=name,
+        prompt=prompt,
         error_title="Ogiltigt datum",
-        error="Klart senast är ett datum, ÅÅÅÅ-MM-DD.",
+        error=f"{name} är ett datum, ÅÅÅÅ-MM-DD.",
     )
 
 
@@ -207,7 +221,7 @@ def _lists_sheet(lists: Sequence[tuple[str, Sequence[str]]]) -> Sheet:
 _STYLES = {
     (column, locked): Style(
         fill=_LOCKED_FILL if locked else None,
-        number_format=_DATE_FORMAT if name == "Klart senast" else "General",
+        number_format=_DATE_FORMAT if name in dict(DATE_COLUMNS) else "General",
         locked=locked,
         wrap=name in ("Fynd", "Åtgärd", "Motivering"),
         vertical="top",
@@ -236,7 +250,7 @@ def build_workbook(unit: Unit, plan: Plan, codes: Codes, now: datetime) -> Workb
         _list_validation(1, statuses, "Status", 2),
         _list_validation(2, codes.action_owner_roles, "Ansvarig", 2),
         _list_validation(3, codes.action_effects, "Effekt", 2),
-        _date_validation(),
+        *(_date_validation(name, prompt) for name, prompt in DATE_COLUMNS),
     ]
     if finding_ids:  # a new row may answer any of the year's findings
         first_free = len(prepared) - EMPTY_ROWS + 2

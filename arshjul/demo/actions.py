@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -314,7 +314,7 @@ def _day_before(deadline: date, days: random.Random) -> date:
 def handed_back(plan: Plan, deadlines: Deadlines, days: random.Random) -> list[tuple[date, Plan]]:
     """The days ``plan``'s worksheet is handed back, each with the plan as it stood then: the
     plan by its deadline, then at each follow-up while an action is open (a few forgotten),
-    the last time as the actions ended."""
+    the last time as the actions ended; each row dated the day it is handed back."""
     returns = [_day_before(deadlines.plan, days)]
     for deadline in deadlines.follow_ups:
         if not any(a.status in OPEN for a in as_of(plan, returns[-1]).actions):
@@ -324,12 +324,12 @@ def handed_back(plan: Plan, deadlines: Deadlines, days: random.Random) -> list[t
         on = _day_before(deadline, days)
         if returns[-1] < on <= deadlines.last_day:
             returns.append(on)
-    return [(on, plan if on == returns[-1] else as_of(plan, on)) for on in returns]
+    return [(on, dated(plan, on) if on == returns[-1] else as_of(plan, on)) for on in returns]
 
 
 def as_of(plan: Plan, on: date) -> Plan:
     """``plan`` as a follow-up on ``on`` finds it: an action that ends finished or struck out
-    is still in progress while its date is ahead."""
+    is still in progress while its date is ahead; every row dated ``on``."""
 
     def then(action: PlannedAction) -> PlannedAction:
         due = action.due_date
@@ -337,11 +337,21 @@ def as_of(plan: Plan, on: date) -> Plan:
             return action
         return replace(action, status=ActionStatus.IN_PROGRESS, effect=None)
 
+    return dated(_each(plan, then), on)
+
+
+def dated(plan: Plan, on: date) -> Plan:
+    """Every row of ``plan`` with Statusdatum ``on``, as the enhetschef who checked it
+    writes: the follow-ups are judged by this day, not by the import's."""
+    return _each(plan, lambda action: replace(action, status_date=on))
+
+
+def _each(plan: Plan, change: Callable[[PlannedAction], PlannedAction]) -> Plan:
     return replace(
         plan,
-        findings=tuple((f, tuple(then(a) for a in actions)) for f, actions in plan.findings),
-        other=tuple(then(a) for a in plan.other),
-        carried=tuple(then(a) for a in plan.carried),
+        findings=tuple((f, tuple(change(a) for a in actions)) for f, actions in plan.findings),
+        other=tuple(change(a) for a in plan.other),
+        carried=tuple(change(a) for a in plan.carried),
     )
 
 

@@ -129,10 +129,9 @@ def owner_role(context: Context) -> v.Parser:
     return _allowed(v.code(allowed, "owner role"), "Ansvarig", allowed)
 
 
-def due_date(context: Context) -> v.Parser:
-    """Klart senast: a date, up to ten years ahead (further is a typing error in the year)."""
-    latest = context.today.year + 10
-    parse_date = v.iso_date(context.today, years_ahead=10)
+def _swedish_date(context: Context, *, years_ahead: int, out_of_range: str) -> v.Parser:
+    """A date as :func:`values.iso_date` takes it, refused in Swedish."""
+    parse_date = v.iso_date(context.today, years_ahead=years_ahead)
 
     def parse(value: str) -> object:
         try:
@@ -143,11 +142,32 @@ def due_date(context: Context) -> v.Parser:
                 raise ValueError("inte ett datum (ÅÅÅÅ-MM-DD)") from None
             if reason == "no such date":
                 raise ValueError("datumet finns inte") from None
-            raise ValueError(
-                f"utanför {v.EARLIEST.year}–{latest}: kontrollera året (ÅÅÅÅ-MM-DD)"
-            ) from None
+            raise ValueError(out_of_range) from None
 
     return parse
+
+
+def due_date(context: Context) -> v.Parser:
+    """Klart senast: a date, up to ten years ahead (further is a typing error in the year)."""
+    latest = context.today.year + 10
+    return _swedish_date(
+        context,
+        years_ahead=10,
+        out_of_range=f"utanför {v.EARLIEST.year}–{latest}: kontrollera året (ÅÅÅÅ-MM-DD)",
+    )
+
+
+def status_date(context: Context) -> v.Parser:
+    """Statusdatum: the day the unit wrote the status, not after the day of the import (a
+    follow-up dated ahead would count for a window it has not reached)."""
+    return _swedish_date(
+        context,
+        years_ahead=0,
+        out_of_range=(
+            f"utanför {v.EARLIEST.isoformat()}–{context.today.isoformat()} (i dag): Statusdatum"
+            " är dagen då statusen skrevs"
+        ),
+    )
 
 
 def _unit_of(

@@ -325,6 +325,8 @@ _ALL = (
             Column(
                 "status", _fixed(actions.status(v.choice(actions.STATUS, "status"))), required=True
             ),
+            # Statusdatum: what dates the row as a follow-up (an empty cell dates nothing)
+            Column("status_date", actions.status_date),
             Column("effect", actions.effect),
             # Motivering: required for a decision Ingen åtgärd
             Column("reason", _published(500), default=""),
