@@ -75,7 +75,7 @@ def one_step(
     ws: Workspace, step: Step[Any], period: Period, unit: str | None, now: datetime, steps: Steps
 ) -> StepResult:
     """flows.runner.run_step(publish=False, approve=True)."""
-    signer = signing(ws, approve=True, now=now)
+    signer = signing(ws, approve=True, clock=wall_clock)
 
     def sign_off(request: ToSignOff) -> SignOffResult:
         return steps(f"{step.name}: sign-off", lambda: signer(request))
