@@ -71,7 +71,12 @@ def write_text_atomic(path: Path, text: str) -> Path:
 def write_text_changed(path: Path, text: str) -> Path:
     """:func:`write_text_atomic`, unless ``path`` holds ``text`` already: a page every run
     writes again (an index) keeps its time stamp while it says the same."""
-    data = text.encode("utf-8")
+    return write_bytes_changed(path, text.encode("utf-8"))
+
+
+def write_bytes_changed(path: Path, data: bytes) -> Path:
+    """:func:`write_bytes_atomic`, unless ``path`` holds ``data`` already (its time stamp, and
+    so a web server's Last-Modified and ETag, stay as they are)."""
     try:
         if path.read_bytes() == data:
             return path

@@ -6,11 +6,19 @@ deadline of every level, an område's or a unit's feed its own deadlines and tho
 levels below it, a role's feed the deadlines that role owns. Where a feed's scope owns a
 deadline, the event says whether the deadline is done or overdue (from the step runs).
 
-Output is deterministic: the same wheel, tree, status and years give the same bytes except
-DTSTAMP. Every UID is derived from the milestone, level, scope, calendar year and occurrence
-only, so a subscribed client updates its events in place; SEQUENCE and LAST-MODIFIED move
-only when an event's content does (:mod:`arshjul.event_revisions`), and an event that was
-published and is no longer in the wheel is published once more as cancelled.
+Output is deterministic: the same wheel, tree, status and years give the same bytes. Every
+UID is derived from the milestone, level, scope, calendar year and occurrence only, so a
+subscribed client updates its events in place; SEQUENCE, LAST-MODIFIED and DTSTAMP move only
+when an event's content does (:mod:`arshjul.event_revisions`), so a feed whose events did not
+change keeps its bytes and is not written again; an event that was published and is no longer
+in the wheel is published once more as cancelled.
+
+DTSTAMP is the moment the event's content was first published (its LAST-MODIFIED), not the
+run's: RFC 5545 3.8.7.2 makes DTSTAMP of an object without METHOD "the date and time that the
+information associated with the calendar component was last revised in the calendar store";
+with METHOD:PUBLISH (kept for the clients that look for it) it is when "the instance of the
+iCalendar object was created", and an event's instance as published is created when its
+content is, a feed written again with the same events being the same instance.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -33,7 +41,7 @@ from arshjul.documents import LEVEL_FOLDER
 from arshjul.errors import ArshjulError, ConfigError
 from arshjul.event_revisions import Content, Revision, RevisionLog
 from arshjul.evidence import step_period
-from arshjul.files import inside, slug, write_bytes_atomic
+from arshjul.files import inside, slug, write_bytes_changed
 from arshjul.ical_text import (
     CALENDAR_ORDER,
     Line,
@@ -215,8 +223,7 @@ def build_feeds(
                 events.setdefault(event.uid, event)
                 uids.append(event.uid)
     revisions = log.revise({uid: _content(event) for uid, event in events.items()}, now)
-    stamp = now.astimezone(UTC)
-    stamped = {uid: _stamped(event, stamp, revisions[uid]) for uid, event in events.items()}
+    stamped = {uid: _stamped(event, revisions[uid]) for uid, event in events.items()}
     return [
         render_feed(spec, [stamped[uid] for uid in uids], config)
         for spec, uids in zip(specs, members, strict=True)
@@ -508,10 +515,11 @@ def _content(event: VEvent) -> Content:
     return Content(said.hexdigest(), event.value("STATUS") == "CANCELLED")
 
 
-def _stamped(event: VEvent, stamp: datetime, revision: Revision) -> bytes:
+def _stamped(event: VEvent, revision: Revision) -> bytes:
+    """``event`` with its revision; DTSTAMP is LAST-MODIFIED (see the module's docstring)."""
     return event.to_ical(
         [
-            line("DTSTAMP", utc(stamp)),
+            line("DTSTAMP", utc(revision.last_modified)),
             line("SEQUENCE", str(revision.sequence)),
             line("LAST-MODIFIED", utc(revision.last_modified)),
         ]
@@ -609,15 +617,16 @@ def _weekdays_in_month(year: int, month: int) -> list[date]:
 
 
 def write_feeds(out_dir: Path, feeds: Sequence[Feed]) -> list[Path]:
-    """Write each feed atomically into ``out_dir`` (created), a secret one under its token;
-    names must be plain file names and tokens plain words."""
+    """Write each feed atomically into ``out_dir`` (created), a secret one under its token,
+    unless it holds the same bytes already; returns every feed's path. Names must be plain
+    file names and tokens plain words."""
     for feed in feeds:
         if not _SAFE_FEED_NAME.match(feed.name):
             raise ValueError(f"unsafe calendar file name {feed.name!r}")
         if feed.token is not None and not _SAFE_TOKEN.match(feed.token):
             raise ValueError(f"unsafe calendar token for {feed.name!r}")
     return [
-        write_bytes_atomic(inside(out_dir, *feed.path.split("/")), feed.content) for feed in feeds
+        write_bytes_changed(inside(out_dir, *feed.path.split("/")), feed.content) for feed in feeds
     ]
 
 

@@ -1,7 +1,8 @@
 """The milestone calendars: RFC 5545 feeds, parsed back and expanded like a client would.
 
 The golden file ``tests/golden/region-2026.ics`` is the region's feed for the calendar years
-2026 and 2027 with DTSTAMP normalised, first published at NOW on an empty database. After an
+2026 and 2027, first published at NOW on an empty database (DTSTAMP normalised all the same:
+it is NOW, the events' first publication). After an
 intended change to the feeds, rewrite it with
 
     UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_ics.py
@@ -345,18 +346,17 @@ def test_uids_are_unique_and_do_not_depend_on_now(conn, config):
     assert f"ps-follow-up-unit-{REGION}-2027-2@arshjul" in events(first["region.ics"])
 
 
-def test_two_builds_differ_only_in_dtstamp(conn, config):
+def test_two_builds_of_the_same_events_are_the_same_bytes(conn, config):
     first = build(conn, config)
     # later the same day in Stockholm: no deadline has become overdue meanwhile
     later = build(conn, config, now=datetime(2026, 11, 23, 23, 59, tzinfo=ZoneInfo("Asia/Tokyo")))
     reordered = build(conn, config, units=list(reversed(UNITS)))
     for name, feed in first.items():
-        assert feed.content != later[name].content
-        assert normalised(feed.content) == normalised(later[name].content)
+        assert feed.content == later[name].content
         assert feed.content == reordered[name].content
-    assert b"\r\nDTSTAMP:20261123T083000Z\r\n" in first["region.ics"].content
-    assert b"\r\nDTSTAMP:20261123T145900Z\r\n" in later["region.ics"].content
-    assert b"\r\nLAST-MODIFIED:20261123T083000Z\r\n" in later["region.ics"].content
+    # DTSTAMP is when the event's content was first published (NOW is 08:30 UTC), not the run's
+    assert b"\r\nDTSTAMP:20261123T083000Z\r\n" in later["region.ics"].content
+    assert b"\r\nDTSTAMP:20261123T145900Z\r\n" not in later["region.ics"].content
 
 
 def test_next_years_export_repeats_a_years_events_unchanged(conn, config):
@@ -420,6 +420,33 @@ def test_write_feeds_creates_the_folder_and_replaces_files(tmp_path):
     write_feeds(out, [Feed("region.ics", "R", b"three")])
     assert (out / "region.ics").read_bytes() == b"three"
     assert sorted(p.name for p in out.iterdir()) == ["area-A1.ics", "region.ics"]
+
+
+def test_a_feed_of_the_same_bytes_is_not_written_again(conn, config, tmp_path):
+    """An unchanged feed keeps its file (and so a web server's Last-Modified and ETag, and a
+    subscriber's conditional request answered 304), however often the calendars are published;
+    a feed whose events changed is written, with the changed event's DTSTAMP moved only."""
+    out = tmp_path / "calendar"
+    write_feeds(out, list(build(conn, config).values()))
+    region, stroke = out / "region.ics", out / f"unit-{STROKE}.ics"
+    for path in (region, stroke):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    paths = write_feeds(out, list(build(conn, config, now=NOW + timedelta(minutes=5)).values()))
+    assert region in paths and stroke in paths
+    assert region.stat().st_mtime_ns == stroke.stat().st_mtime_ns == 1_000_000_000
+    record(conn, "compile", "2025", STROKE)  # the enhet's compile done: its event changes
+    write_feeds(out, list(build(conn, config, now=NOW + timedelta(minutes=10)).values()))
+    assert region.stat().st_mtime_ns == 1_000_000_000
+    assert stroke.stat().st_mtime_ns != 1_000_000_000
+    stamps = {
+        str(e["UID"]): e["DTSTAMP"].dt
+        for e in Calendar.from_ical(stroke.read_bytes()).walk("VEVENT")
+    }
+    moved = {uid for uid, stamp in stamps.items() if stamp != NOW.astimezone(UTC)}
+    assert moved == {f"ps-compile-unit-{STROKE}-2026-0@arshjul"}
+    assert stamps[f"ps-compile-unit-{STROKE}-2026-0@arshjul"] == (
+        NOW + timedelta(minutes=10)
+    ).astimezone(UTC)
 
 
 @pytest.mark.parametrize("name", ["../region.ics", "sub/region.ics", "region.txt", ".ics", ""])
@@ -557,11 +584,13 @@ def test_events_link_to_the_units_documents(conn, config):
 
 
 def revisions(feeds: dict[str, Feed]) -> dict[str, tuple[int, datetime]]:
-    """uid -> (SEQUENCE, LAST-MODIFIED) over every feed; the same in each feed it is in."""
+    """uid -> (SEQUENCE, LAST-MODIFIED) over every feed; the same in each feed it is in, and
+    DTSTAMP always LAST-MODIFIED (RFC 5545 3.8.7.2: when the event was last revised)."""
     out: dict[str, tuple[int, datetime]] = {}
     for feed in feeds.values():
         for uid, event in events(feed).items():
             seen = (int(event["SEQUENCE"]), event["LAST-MODIFIED"].dt)
+            assert event["DTSTAMP"].dt == seen[1], uid
             assert out.setdefault(uid, seen) == seen, uid
     return out
 
