@@ -83,6 +83,19 @@ class ServedRun:
     started: float
     #: until Completed
     completed: float
+    #: each task run: (name, its start, its end), in seconds from the run's creation
+    tasks: tuple[tuple[str, float, float], ...] = ()
+
+    def report(self) -> str:
+        """Where the time went: until Running, each task, the gaps between them (the flow
+        engine's and the API's part), and after the last task until Completed."""
+        parts = [f"Running at {self.started:.2f} s"]
+        last = self.started
+        for name, start, end in self.tasks:
+            parts.append(f"+{start - last:.2f} {name} {end - start:.2f}")
+            last = end
+        parts.append(f"+{self.completed - last:.2f} Completed at {self.completed:.2f} s")
+        return ", ".join(parts)
 
 
 @contextmanager
@@ -114,6 +127,7 @@ def trigger(env: Mapping[str, str], folder: Path, parameters: Mapping[str, str])
     """Start ``compile/arshjul`` as a coordinator does from a shell (``prefect deployment
     run``) and wait for the run to end; it must complete."""
     from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     prefect = str(Path(script()).with_name("prefect"))
     command = [prefect, "deployment", "run", f"compile/{DEPLOYMENT}"]
@@ -130,13 +144,23 @@ def trigger(env: Mapping[str, str], folder: Path, parameters: Mapping[str, str])
                 raise RuntimeError(f"flow run {flow_run_id} did not end within 600 s")
             time.sleep(0.1)
         states = client.read_flow_run_states(flow_run_id)
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
     if not run.state.is_completed():
         raise RuntimeError(f"flow run {flow_run_id} ended {run.state.name}: see serve-bench.log")
     assert run.created is not None
     running = next(s.timestamp for s in states if s.is_running())
+    created = run.created
+    tasks = sorted(
+        (t.name, (t.start_time - created).total_seconds(), (t.end_time - created).total_seconds())
+        for t in task_runs
+        if t.start_time is not None and t.end_time is not None
+    )
     return ServedRun(
-        started=(running - run.created).total_seconds(),
-        completed=(run.state.timestamp - run.created).total_seconds(),
+        started=(running - created).total_seconds(),
+        completed=(run.state.timestamp - created).total_seconds(),
+        tasks=tuple(sorted(tasks, key=lambda t: t[1])),
     )
 
 
@@ -180,7 +204,7 @@ def main() -> None:
     progress(f"{args.scale}: compile/{DEPLOYMENT} --param unit={unit}, {args.runs} times")
     runs = served_rerun(env, folder, {"year": str(YEAR), "unit": unit}, runs=args.runs)
     for number, run in enumerate(runs, 1):
-        print(f"run {number}: Running at {run.started:.2f} s, Completed at {run.completed:.2f} s")
+        print(f"run {number}: {run.report()}")
 
 
 if __name__ == "__main__":
