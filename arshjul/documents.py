@@ -8,6 +8,9 @@ XLSX workbook (``arshjul.formats.tables``), and a document the region publishes 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,8 @@ from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
 from arshjul.periods import Period, period_of
 from arshjul.render import compile_templates, render
+from arshjul.render_key import Unkeyable
+from arshjul.render_key import key as keyed
 
 LEVEL_FOLDER = {
     OrgLevel.REGION: "region",
@@ -256,6 +261,48 @@ def unchanged_since(path: Path, html: str) -> str | None:
     return old.group(1) if old_html[old.end() :] == html[new.end() :] else None
 
 
+#: the extended attribute of a document's HTML file that says what it was rendered from:
+#: ``<render key> <SHA-256 of the file>`` (:func:`rendered_as`)
+RENDERED_FROM = "user.arshjul.rendered-from"
+
+
+def render_key(template: str, context: dict[str, Any], origin: Provenance) -> str | None:
+    """The key of rendering ``template`` with ``context`` (:mod:`arshjul.render_key`), of
+    ``origin`` its sources only: which run renders it, when, is the run line alone, which
+    says what :func:`unchanged_since` ignores. None for a context that cannot be keyed."""
+    try:
+        return keyed(template, {**context, "origin": origin.sources})
+    except Unkeyable:
+        return None
+
+
+def rendered_as(path: Path, render_key: str) -> str | None:
+    """The run that wrote the document at ``path`` when it was rendered from ``render_key``
+    and is the file as written then (its SHA-256, kept with the key: a file changed or
+    replaced since is rendered again); None when it was not, or nothing says (a file system
+    without extended attributes, a copy that lost them)."""
+    try:
+        kept = os.getxattr(path, RENDERED_FROM).decode("ascii").split()
+        html = path.read_bytes()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if kept != [render_key, hashlib.sha256(html).hexdigest()]:
+        return None
+    found = _RUN_LINE.search(html.decode("utf-8", "replace"))
+    return found.group(1) if found else None
+
+
+def remember_render(path: Path, render_key: str | None) -> None:
+    """Keep with the file at ``path`` the key it was rendered from (or found to say what that
+    render says) and its SHA-256; a file system without extended attributes keeps nothing,
+    and every run renders."""
+    if render_key is None:
+        return
+    with contextlib.suppress(OSError):
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        os.setxattr(path, RENDERED_FROM, f"{render_key} {sha256}".encode("ascii"))
+
+
 def write_unit_documents(
     out: Path,
     period: Period,
@@ -274,22 +321,33 @@ def write_unit_documents(
     into the unit's folder under ``period`` (a data year, ``2025``, or an interim period such
     as ``2026-T2``) as ``file_name``, with its other formats (see ``write_document``); returns
     the HTML files written, and those :class:`Kept` as they were because they said the same
-    already (:func:`unchanged_since`; their other formats are there). A ``published`` document
-    gets a PDF too. Units are written in parallel (:mod:`arshjul.parallel`): ``context`` must
-    not use the database."""
+    already. A document rendered from the same context as the file's (:func:`rendered_as`) is
+    not even rendered; one rendered anew is compared with the file (:func:`unchanged_since`).
+    Either way an unchanged document keeps the footer of the run that made its content. A
+    ``published`` document gets a PDF too. Units are written in parallel
+    (:mod:`arshjul.parallel`): ``context`` must not use the database."""
 
     def write_one(unit_id: str) -> Path | Kept:
         unit = tree[unit_id]
         extra = context(unit)
         origin = extra["origin"] = extra["origin"].of(unit_id)
-        html = render(template, unit=unit, path=tree.path(unit_id), **extra)
+        extra.update(unit=unit, path=tree.path(unit_id))
         path = unit_dir(out, period, unit) / file_name
         pdf = published(file_name, unit)
-        kept = unchanged_since(path, html)
         formats = [p for p, wanted in ((docx_path(path), docx), (pdf_path(path), pdf)) if wanted]
+        rendering = render_key(template, extra, origin)
+        if rendering is not None and all(p.exists() for p in formats):
+            kept = rendered_as(path, rendering)
+            if kept is not None:
+                return Kept(path, kept)
+        html = render(template, **extra)
+        kept = unchanged_since(path, html)
         if kept is not None and all(p.exists() for p in formats):
+            remember_render(path, rendering)
             return Kept(path, kept)
-        return write_document(path, html, origin, docx=docx, tables=tables, xlsx=xlsx, pdf=pdf)
+        written = write_document(path, html, origin, docx=docx, tables=tables, xlsx=xlsx, pdf=pdf)
+        remember_render(path, rendering)
+        return written
 
     compile_templates(template)
     if file_name in PUBLISHED:
