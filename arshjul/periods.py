@@ -146,3 +146,19 @@ def latest_period(today: date) -> Period:
         Period(today.year, "T2"),
     ]
     return max((p for p in candidates if p.last < today), key=lambda p: p.last)
+
+
+def sections_due(year: int, today: date) -> list[Period]:
+    """The periods whose deferred-care sections a run of data year ``year``'s cycle writes on
+    ``today``, in the order they end: of the data year's tertials and the year itself (its
+    status page judges them) and of this calendar year's tertials (the wheel of the calendar
+    page judges them), those that have ended: a run that writes everything leaves none of the
+    interim deadlines behind it "inte skrivet"."""
+    candidates = {
+        Period(year, "T1"),
+        Period(year, "T2"),
+        Period.full_year(year),
+        Period(today.year, "T1"),
+        Period(today.year, "T2"),
+    }
+    return sorted((p for p in candidates if p.last < today), key=lambda p: p.last)

@@ -23,7 +23,7 @@ from arshjul.inputs import (
     handed_back,
     handed_back_folder,
 )
-from arshjul.periods import Period, latest_period, parse_period
+from arshjul.periods import Period, parse_period, sections_due
 from arshjul.signoff import SignOffResult
 from arshjul.steps import Step
 from arshjul.workspace import Workspace
@@ -147,14 +147,13 @@ def run_flow(
 ) -> RunSummary:
     """Import the files in ``data`` (the demo region when None) and the worksheets handed back
     for earlier years' plans, run the cycle for ``year``, write the deferred-care sections of
-    that year and of the latest ended period, and publish the calendars."""
+    every ended period of that year and of this calendar year (:func:`sections_due`), and
+    publish the calendars."""
     now = resolve_now(now)
     period = data_year(year, now)
-    # the periods are checked before anything is imported: that year's may not have ended
-    sections = [
-        parse_period(label, now.date())
-        for label in dict.fromkeys([period.label, latest_period(now.date()).label])
-    ]
+    # checked before anything is imported: the year may not have ended
+    parse_period(period.label, now.date())
+    sections = sections_due(period.year, now.date())
     ws = open_ws()
     folder = data if data is not None else generate_demo_data(ws, home.var("demo"), now, demo_seed)
     imports = import_into(ws, find_input_files(folder.path, KINDS), now)

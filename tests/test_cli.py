@@ -3,6 +3,7 @@ Prefect harness, and the installed ``arshjul`` script in a subprocess for what a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -167,9 +168,29 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
         ["region", "patientsakerhetsberattelse.pdf"],
         ["region", "uppskjuten-vard.pdf"],
     ]
-    # compile, analyse, action plan and two interim periods per unit, one safety report, and
-    # the analyses of the two years whose plans the units handed back
-    assert count(workdir, StepRun) == 7 * units + 1
+    # compile, analyse, action plan and five interim periods per unit (2025's tertials and
+    # year, 2026's two ended tertials), one safety report, and the analyses of the two years
+    # whose plans the units handed back
+    assert count(workdir, StepRun) == 10 * units + 1
+    for period in ("2025-T1", "2025-T2", "2025", "2026-T1", "2026-T2"):
+        assert f"  interim       {period}: {units} documents (uppskjuten vård)" in out
+    # no interim deadline of 2025's status page or of 2026's wheel is left "inte skrivet"
+    capsys.readouterr()
+    assert main(["status", "--year", "2025", "--format", "json"]) == 0
+    interim = [r for r in json.loads(capsys.readouterr().out) if r["milestone"].startswith("ir-")]
+    assert [(r["milestone"], r["status"]) for r in interim] == [
+        ("ir-t1", "done"),
+        ("ir-t2", "done"),
+        ("ir-year", "done"),
+    ]
+    assert main(["status", "--year", "2026", "--format", "json"]) == 0
+    interim = [r for r in json.loads(capsys.readouterr().out) if r["milestone"].startswith("ir-")]
+    # 2026's tertials are written; its year is not over
+    assert [(r["milestone"], r["status"]) for r in interim] == [
+        ("ir-t1", "done"),
+        ("ir-t2", "done"),
+        ("ir-year", "upcoming"),
+    ]
     assert "imported      action plans 2023: 181 worksheets, 135 actions" in out
     assert "imported      action plans 2024: 270 worksheets, 189 actions" in out
     # each worksheet as of the day it was handed back (the demo's days, noon): the plans from

@@ -7,7 +7,14 @@ from datetime import date
 import pytest
 
 from arshjul.errors import UsageError
-from arshjul.periods import Period, latest_period, month_span_sv, next_month, parse_period
+from arshjul.periods import (
+    Period,
+    latest_period,
+    month_span_sv,
+    next_month,
+    parse_period,
+    sections_due,
+)
 from tests.conftest import TODAY
 
 
@@ -86,3 +93,21 @@ def test_swedish_titles_and_month_runs():
 )
 def test_the_latest_ended_period_is_what_a_report_without_period_is_about(today, label):
     assert latest_period(today).label == label
+
+
+@pytest.mark.parametrize(
+    ("year", "today", "labels"),
+    [
+        # make run on 5 Dec 2026: 2025's tertials and year, and 2026's two ended tertials
+        (2025, date(2026, 12, 5), ["2025-T1", "2025-T2", "2025", "2026-T1", "2026-T2"]),
+        # in March 2026 no tertial of 2026 has ended yet
+        (2025, date(2026, 3, 1), ["2025-T1", "2025-T2", "2025"]),
+        # on the last day of April 2026 its T1 has not ended; the next day it has
+        (2025, date(2026, 4, 30), ["2025-T1", "2025-T2", "2025"]),
+        (2025, date(2026, 5, 1), ["2025-T1", "2025-T2", "2025", "2026-T1"]),
+        # an older data year: its own periods, then this year's
+        (2022, date(2026, 6, 1), ["2022-T1", "2022-T2", "2022", "2026-T1"]),
+    ],
+)
+def test_a_run_writes_the_sections_of_every_ended_period_its_wheels_judge(year, today, labels):
+    assert [p.label for p in sections_due(year, today)] == labels
