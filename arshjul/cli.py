@@ -75,6 +75,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 document``, ``2 documents``: a count and its noun agreeing, by the documents' one
+    rule (render.agree)."""
+    from arshjul.render import agree
+
+    return f"{count} {agree(count, noun, noun + 's')}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from arshjul.inputs import LocalPath
     from arshjul.workspace import out_dir
@@ -88,27 +96,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = out_dir()
     print(f"Data year {summary.year}, data from {summary.data}")  # masked, see LocalPath
     for result in summary.imports:
-        print(f"  imported      {result.file}: {result.rows} rows")
+        print(f"  imported      {result.file}: {_n(result.rows, 'row')}")
     for year, results in summary.handed_back:
         # a unit hands its worksheet back with the plan and again at each follow-up: a row
         # is an action's status on a day, a new one an action
         new, rows = sum(r.inserted for r in results), sum(r.rows for r in results)
         print(
-            f"  imported      action plans {year}: {len(results)} worksheets,"
-            f" {new} actions, {rows} status rows"
+            f"  imported      action plans {year}: {_n(len(results), 'worksheet')},"
+            f" {_n(new, 'action')}, {_n(rows, 'status row')}"
         )
     for step, written in summary.cycle.documents.items():
         sheets = sum(p.suffix == ".xlsx" for p in written)
-        extra = f" and {sheets} worksheets" if sheets else ""
-        print(f"  {step:<13} {len(written) - sheets} documents{extra}")
+        extra = f" and {_n(sheets, 'worksheet')}" if sheets else ""
+        print(f"  {step:<13} {_n(len(written) - sheets, 'document')}{extra}")
     for period, written in summary.interim.items():
-        print(f"  interim       {period}: {len(written)} documents (uppskjuten vård)")
+        print(f"  interim       {period}: {_n(len(written), 'document')} (uppskjuten vård)")
     for sign_off in summary.cycle.sign_offs:
         print(f"  sign-off      {describe_sign_off(sign_off)}")
     print(f"  start page    {out / 'index.html'}")
     print(f"  index         {out / str(summary.year) / 'index.html'}")
     feeds = sum(p.suffix == ".ics" for p in summary.calendars)
-    print(f"  calendars     {feeds} feeds, {out / 'calendar' / 'index.html'}")
+    print(f"  calendars     {_n(feeds, 'feed')}, {out / 'calendar' / 'index.html'}")
     return 0
 
 

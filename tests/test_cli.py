@@ -450,3 +450,13 @@ def test_kill_9_of_the_cli_takes_its_ephemeral_prefect_server_with_it(tmp_path):
         cli.kill()
         for pid in filter(_running, servers):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_count_and_its_noun_agree_in_the_summary_and_the_documents():
+    from arshjul.cli import _n
+    from arshjul.render import counted
+
+    assert [_n(n, "document") for n in (0, 1, 2)] == ["0 documents", "1 document", "2 documents"]
+    assert counted(1, "avvikelse", "avvikelser") == "1 avvikelse"
+    assert counted(0, "åtgärd", "åtgärder") == "0 åtgärder"
+    assert counted(1234, "åtgärd", "åtgärder") == "1\u00a0234 åtgärder"
