@@ -9,6 +9,7 @@ by id and adds new ones.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -386,8 +387,41 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
     return data
 
 
+def _strings(data: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every text of ``data`` (keys too), with where it is."""
+    if isinstance(data, str):
+        yield loc, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str):
+                yield (*loc, key), key
+            yield from _strings(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _strings(value, (*loc, i))
+
+
+def _refuse_personnummer(data: Any, path: Path) -> None:
+    """A region's texts are published as they are (its name on every page and calendar, the
+    categories in every document, the milestones' titles in the calendars): a personnummer
+    there is refused as in an input file (SPEC §4), masked in the message."""
+    from arshjul.importers import personnummer  # here: the importers read the configuration
+
+    places = list(_strings(data))
+    found = personnummer.find_in([text for _, text in places])
+    lines = [
+        f"{path}: key {_key(loc)!r}, value {personnummer.mask(text)!r}: looks like a"
+        " personnummer or samordningsnummer: it would be published; remove it"
+        for loc, text in places
+        if text in found
+    ]
+    if lines:
+        raise ConfigError("\n".join(lines))
+
+
 def parse_model(model: type[M], data: Any, path: Path) -> M:
     """Validate ``data`` read from ``path``; errors name the file, the key and the value."""
+    _refuse_personnummer(data, path)
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

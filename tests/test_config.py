@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arshjul.config import UNMAPPED_KNOWLEDGE_AREA, load_config
+from arshjul.config import BUNDLED_CONFIG, BUNDLED_WHEEL, UNMAPPED_KNOWLEDGE_AREA, load_config
 from arshjul.errors import ConfigError
 
 
@@ -119,3 +119,44 @@ def test_every_input_kind_has_the_name_a_documents_reader_knows():
     from arshjul.importers import KINDS
 
     assert set(KIND_SV) == set(KINDS)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "key"),
+    [
+        # the region's name: on the start page, the status page and in every calendar
+        (
+            "settings.yaml",
+            "Region Demoland",
+            "Region Demoland 471124\u2009\u2013\u20098809",
+            "region.name",
+        ),
+        # a category: in every compilation and analysis
+        (
+            "codes.yaml",
+            "- Fall\n",
+            "- Fall \u0664\u0667\u0661\u0661\u0662\u0664-8809\n",
+            "deviation_categories[2]",
+        ),
+        # a milestone's title: in every calendar
+        (
+            "arshjul.yaml",
+            "title: Patientsäkerhetsberättelse",
+            "title: Samtal 19471124+8809",
+            "title",
+        ),
+    ],
+)
+def test_a_personnummer_in_a_configuration_file_is_refused_and_masked(
+    tmp_path, name, old, new, key
+):
+    """Configuration text is published as it is: a personnummer there is refused like one
+    in an input file, and not shown."""
+    bundled = BUNDLED_WHEEL if name == "arshjul.yaml" else BUNDLED_CONFIG / name
+    text = bundled.read_text("utf-8")
+    assert old in text
+    with pytest.raises(ConfigError) as raised:
+        load_config(_region_dir(tmp_path, name, text.replace(old, new, 1)))
+    message = str(raised.value)
+    assert name in message and key in message and "personnummer" in message
+    assert "8809" not in message
