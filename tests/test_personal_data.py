@@ -180,6 +180,11 @@ WRITINGS: dict[str, Writing] = {
     "a spaced dash": lambda n: f"{n.yymmdd} - {n.last4}",
     "a spaced en dash": lambda n: f"{n.yymmdd} \u2013 {n.last4}",
     "two dashes": lambda n: f"{n.yymmdd}--{n.last4}",
+    # a typewriter's dash (``--`` for ``–``), spaced: four characters between the groups
+    "two dashes, spaced": lambda n: f"{n.yymmdd} -- {n.last4}",
+    "two em dashes, spaced": lambda n: f"{n.yymmdd} \u2014\u2014 {n.last4}",
+    "thin spaces around an en dash": lambda n: f"{n.yymmdd}\u2009\u2013\u2009{n.last4}",
+    "twelve, plus, narrow no-break spaces": lambda n: f"{n.twelve[:8]}\u202f+\u202f{n.last4}",
     "a slash": lambda n: f"{n.yymmdd}/{n.last4}",
     "an underscore": lambda n: f"{n.yymmdd}_{n.last4}",
     "a colon": lambda n: f"{n.yymmdd}:{n.last4}",
@@ -604,6 +609,10 @@ CONTACTS = [
     ("anna\uff20example.se", "anna"),  # a full-width @
     ("anna&#64;example.se", "anna"),
     ("anna%40example.se", "anna"),
+    # written so that a harvester does not see it, a reader does
+    ("anna.andersson (at) example.se", "andersson"),
+    ("anna.andersson[AT]example.se", "andersson"),
+    ("anna.andersson @ example.se", "andersson"),
     ("070-123 45 67", "45 67"),
     ("070\u2013123 45 67", "45 67"),
     ("\uff10\uff17\uff10-\uff11\uff12\uff13 \uff14\uff15 \uff16\uff17", "45 67"),

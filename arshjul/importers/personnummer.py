@@ -12,16 +12,16 @@ People and programs write the same number in many ways, so values are searched i
 normalised form (:func:`normalised`): HTML character references, URL escapes and a workbook's
 escapes decoded (``&#8211;``, ``&ndash;``, ``%2D``, ``_x2013_``), Unicode NFKC (full-width,
 superscript, circled digits become ``0``–``9``), every other decimal digit (Arabic-Indic,
-Devanagari, …) ``0``–``9``, every dash ``-``, every space `` ``, invisible characters left
-out (soft hyphen, zero-width space, byte-order mark, combining marks and variation selectors,
-which a keycap ``4️⃣`` or an underlined ``4̲`` put between digits). In that form the
-number's groups may be written together or apart (``4711248809``, ``471124-8809``,
-``4711 24 8809``, ``1966-12-31-7740``, ``19661231.7740``, ``471124 / 8809``): between the
-century, year, month, day and the last four digits there may be up to three characters that
-are neither a letter, a digit, nor ``,`` or ``;`` (which separate numbers in a list). The last
-four digits are written together, and a number must not be part of a longer one (a digit
-right before it or after it). Two dates of a range (``2024-01-05–2024-02-04``) are not one:
-four digits followed by ``-MM-DD`` are a year.
+Devanagari, …) ``0``–``9``, every dash ``-`` (a run of them one), every space `` ``,
+invisible characters left out (soft hyphen, zero-width space, byte-order mark, combining
+marks and variation selectors, which a keycap ``4️⃣`` or an underlined ``4̲`` put between
+digits). In that form the number's groups may be written together or apart
+(``4711248809``, ``471124-8809``, ``4711 24 8809``, ``1966-12-31-7740``, ``19661231.7740``,
+``471124 / 8809``, ``471124 -- 8809``): between the century, year, month, day and the last
+four digits there may be up to three characters that are neither a letter, a digit, nor ``,``
+or ``;`` (which separate numbers in a list). The last four digits are written together, and a
+number must not be part of a longer one (a digit right before it or after it). Two dates of a
+range (``2024-01-05–2024-02-04``) are not one: four digits followed by ``-MM-DD`` are a year.
 
 The scan runs over the distinct values of a column joined into one string, so a column of
 200,000 rows with a few thousand distinct values costs one regular-expression pass over those.
@@ -60,6 +60,8 @@ _SEPARATOR = "\0"
 #: any whitespace but the plain space (Python's ``\s`` is Unicode's)
 _SPACES = re.compile(r"[^\S ]")
 _RUN_OF_SPACES = re.compile(" {2,}")
+#: a typewriter's dash ``--`` (or ``——``) is one dash: spaced, it must fit in a gap
+_RUN_OF_DASHES = re.compile("-{2,}")
 #: a character as a workbook's text escapes it (ECMA-376 22.9.2.19)
 _WORKBOOK_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 #: a number in scientific notation, as programs write large numbers (``4.711248809E9``)
@@ -120,12 +122,14 @@ def _whole_number(match: re.Match[str]) -> str:
 
 
 def _spaced(text: str) -> str:
-    """``text`` with every whitespace a single space, numbers in scientific notation written
-    out."""
+    """``text`` with every whitespace a single space, every run of dashes one dash, numbers
+    in scientific notation written out."""
     if _SPACES.search(text):
         text = _SPACES.sub(" ", text)
     if "  " in text:
         text = _RUN_OF_SPACES.sub(" ", text)
+    if "--" in text:
+        text = _RUN_OF_DASHES.sub("-", text)
     if _MANY_DECIMALS.search(text):  # as rare as it is cheap to look for (C speed)
         text = _SCIENTIFIC.sub(_whole_number, text)
     return text
@@ -133,7 +137,7 @@ def _spaced(text: str) -> str:
 
 def normalised(text: str) -> str:
     """``text`` as it is searched (see the module's description). ASCII text without ``&``,
-    ``%``, runs of spaces or scientific notation stays as it is, at the speed of a few
+    ``%``, runs of spaces or dashes or scientific notation stays as it is, at the speed of a few
     checks."""
     text = _decoded(text)
     if text.isascii():

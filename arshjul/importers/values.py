@@ -41,8 +41,14 @@ LARGEST_AMOUNT = 1e15
 #: an e-mail address; a phone number, Swedish (070-123 45 67, 08-123 456 78) or international
 #: (+46 70 123 45 67, 0046 …): 7 to 13 digits, grouped by spaces, dashes, slashes, parentheses,
 #: dots. Both are looked for in the text as :func:`personnummer.normalised` writes it
-#: (``070–123``, ``anna＠example.se``, ``anna&#64;example.se`` are found too)
-_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}")
+#: (``070–123``, ``anna＠example.se``, ``anna&#64;example.se`` are found too), an address with
+#: its ``@`` spaced or written ``(at)`` too
+_EMAIL = re.compile(
+    # the @ spaced, or written so that a harvester does not see it: (at), [at], (snabel-a)
+    r"[^\s@<>()\[\],;:\"']+(?: ?@ ?| ?[(\[] ?(?:at|snabel-a) ?[)\]] ?)"
+    r"[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}",
+    re.IGNORECASE,
+)
 _PHONE = re.compile(
     # not inside a date (2027-03-15-2027-04-01) nor a longer word or number
     r"(?<![\w+])(?<![0-9][-./])(?:(?:\+|00)[1-9][0-9]?|0)[ ()/.-]{0,3}[1-9]"
