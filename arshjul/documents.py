@@ -315,6 +315,7 @@ def write_unit_documents(
     docx: bool = True,
     tables: bool = True,
     xlsx: bool = False,
+    keyed: bool = True,
 ) -> list[Path | Kept]:
     """Render ``template`` for each unit (with ``unit``, its ``path`` and ``context(unit)``,
     which holds the ``origin`` Provenance, of which the unit's is shown: :meth:`Provenance.of`)
@@ -324,7 +325,8 @@ def write_unit_documents(
     already. A document rendered from the same context as the file's (:func:`rendered_as`) is
     not even rendered; one rendered anew is compared with the file (:func:`unchanged_since`).
     Either way an unchanged document keeps the footer of the run that made its content. A
-    ``published`` document gets a PDF too. Units are written in parallel
+    ``published`` document gets a PDF too. Not ``keyed``: every document is rendered (a
+    context whose key costs more than its render). Units are written in parallel
     (:mod:`arshjul.parallel`): ``context`` must not use the database."""
 
     def write_one(unit_id: str) -> Path | Kept:
@@ -335,7 +337,7 @@ def write_unit_documents(
         path = unit_dir(out, period, unit) / file_name
         pdf = published(file_name, unit)
         formats = [p for p, wanted in ((docx_path(path), docx), (pdf_path(path), pdf)) if wanted]
-        rendering = render_key(template, extra, origin)
+        rendering = render_key(template, extra, origin) if keyed else None
         if rendering is not None and all(p.exists() for p in formats):
             kept = rendered_as(path, rendering)
             if kept is not None:

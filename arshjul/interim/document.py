@@ -320,6 +320,9 @@ def write_documents(
             origin=origin,
         )
 
+    # not keyed: at ``small`` a section's key cost 28 ms of CPU (its context holds the
+    # waiting lists' months), more than rendering it, and no rerun found one unchanged
+    # (BENCHMARKS.md, issue 18); it is rendered and compared
     return write_unit_documents(
-        out, period, tree, unit_ids, FILE_NAME, "interim.html.j2", context, xlsx=True
+        out, period, tree, unit_ids, FILE_NAME, "interim.html.j2", context, xlsx=True, keyed=False
     )
