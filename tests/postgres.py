@@ -105,18 +105,25 @@ class PostgresServer:
         name = url.database
         with self._admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
+        self.drop_connections(url)
         try:
             yield
         finally:
             with self._admin.connect() as conn:
                 conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+
+    def drop_connections(self, url: URL) -> int:
+        """Close every open connection to the database at ``url``, as when the server
+        restarts or the network drops them; new ones are accepted. How many were closed."""
+        with self._admin.connect() as conn:
+            closed = conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+                    " FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": url.database},
+            ).scalar_one()
+        return int(closed)
 
     def stop(self) -> None:
         self._admin.dispose()

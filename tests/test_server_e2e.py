@@ -57,12 +57,19 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import DeploymentStatus, FlowRun, StateType
 from prefect.server.schemas.schedules import CronSchedule, RRuleSchedule
-from sqlalchemy import URL, Engine, create_engine, delete, insert, select
+from sqlalchemy import URL, Engine, create_engine, delete, insert, select, text
 
 from arshjul import signoff
 from arshjul.config import BUNDLED_CONFIG, Config
 from arshjul.locks import this_process
-from arshjul.models import ReminderSent, SignOff, SignOffState, StepLock, StepRun
+from arshjul.models import (
+    ReminderSent,
+    SignOff,
+    SignOffRequest,
+    SignOffState,
+    StepLock,
+    StepRun,
+)
 from arshjul.schedule import step_runs
 from flows.deployments import DEPLOYMENT, STEP_FLOWS, build_deployments
 from tests.conftest import FIXTURES, NOW, STOCKHOLM, Databases
@@ -304,13 +311,13 @@ class Region:
             return dict(json.load(response))
 
 
-def region_config(folder: Path, smtp_port: int, base_url: str) -> Path:
+def region_config(folder: Path, smtp_port: int, base_url: str, smtp_enabled: bool = True) -> Path:
     """The region's config folder: the bundled files, its published address and mail relay."""
     shutil.copytree(BUNDLED_CONFIG, folder)
     settings = yaml.safe_load((folder / "settings.yaml").read_text("utf-8"))
     settings["calendar"]["base_url"] = base_url
     settings["smtp"] = {
-        "enabled": True,
+        "enabled": smtp_enabled,
         "host": "127.0.0.1",
         "port": smtp_port,
         "security": "none",
@@ -672,6 +679,45 @@ def test_a_step_started_while_arshjuls_database_is_down_completes_once_it_is_bac
     assert sorted(u for (u,) in done) == ["A1", "E2", "R1", "V1"]
 
 
+def test_connections_dropped_in_the_middle_of_a_step_are_retried_and_the_step_completes(
+    region, serve, imported, databases
+):
+    """PostgreSQL closes every connection to arshjul's database (as a restart or a dropped
+    network does) while a unit's rerun is inside its step: its database work open, waiting for
+    a lock the test holds. The task's next query fails, the run's log says Prefect tries it
+    again 5 s later, the retry waits for the lock again, and once it is given back the run
+    completes and records the step."""
+    hold_lock(region, "compile", "2025", ["E3"])
+    flow_run = region.start_deployment(f"compile/{DEPLOYMENT}", year=2025, unit="E3")
+    waiting = (
+        "compile 2025 väntar: körning en-annan-körning gör samma steg för E3 sedan"
+        " 2026-11-23 09:30 (högst 5 minuter)"
+    )
+    region.logged(flow_run.id, waiting)
+    region.engine.dispose()  # the test's own connections are closed with the others
+    assert databases.postgres().drop_connections(region.database) >= 1
+
+    def retried() -> bool:
+        lines = region.logs(flow_run.id)
+        failed = [i for i, line in enumerate(lines) if "Retry 1/2 will start" in line]
+        # the retried task waits for the lock again, and says so again
+        return bool(failed) and waiting in lines[failed[0] :]
+
+    wait_until("the task tried again, waiting for the lock", retried, SLOW, serve)
+    assert region.flow_run(flow_run.id).state.is_running()
+    with region.engine.begin() as conn:
+        conn.execute(delete(StepLock))
+    run = region.finished(flow_run.id, serve)
+    assert run.state.type == StateType.COMPLETED, run.state
+    lines = region.logs(flow_run.id)
+    [failure] = [line for line in lines if "Retry 1/2 will start" in line]
+    assert "OperationalError" in failure, failure
+    assert not any("Retry 2/2" in line for line in lines), lines
+    with region.engine.connect() as conn:
+        done = conn.execute(select(StepRun.unit_id).where(StepRun.run_id == str(flow_run.id))).all()
+    assert sorted(u for (u,) in done) == ["A2", "E3", "R1", "V2"]
+
+
 def sign_off_run(region: Region, title: str) -> FlowRun | None:
     """The run asking ``title``, as the approver finds it in the UI's list of runs."""
     with region.client() as client:
@@ -697,13 +743,82 @@ def sign_offs(region: Region) -> list[Any]:
         return list(conn.execute(select(SignOff.__table__).order_by(SignOff.id)))
 
 
+def lock_holders(region: Region, step: str) -> set[str]:
+    """The runs holding ``step``'s lock now."""
+    with region.engine.connect() as conn:
+        return set(conn.scalars(select(StepLock.run_id).where(StepLock.step == step)))
+
+
+@pytest.fixture(scope="module")
+def two_reports(region: Region, imported: FlowRun) -> tuple[FlowRun, FlowRun]:
+    """Two runs of the safety report for 2025 at once, as when a coordinator presses *Run*
+    while another run of it is under way; the two finished runs. The first is held inside
+    its step, its lock taken, by a transaction of the test that locks the table of decisions
+    (``sign_off``, which the step reads), until the second has found the lock taken."""
+    serve = region.serving()
+    with region.engine.connect() as conn, conn.begin():
+        conn.execute(text(f"LOCK TABLE {SignOff.__tablename__} IN ACCESS EXCLUSIVE MODE"))
+        first = region.start_deployment(f"safety_report/{DEPLOYMENT}", year=2025)
+        wait_until(
+            "the first run holds the lock",
+            lambda: lock_holders(region, "safety_report") == {str(first.id)},
+            SLOW,
+            serve,
+        )
+        second = region.start_deployment(f"safety_report/{DEPLOYMENT}", year=2025)
+        region.logged(
+            second.id,
+            f"safety_report 2025 väntar: körning {first.id} gör samma steg för R1 sedan"
+            " 2026-11-23 09:30 (högst 5 minuter)",
+        )
+    return region.finished(first.id, serve), region.finished(second.id, serve)
+
+
+def test_a_second_safety_report_waits_for_the_first_and_asks_no_second_question(
+    region, serve, two_reports
+):
+    """Two runs of the patientsäkerhetsberättelse for the same year: the second waits for
+    the first's lock, saying so in Swedish (the fixture), then writes the same version 1,
+    whose question stands: one run asks it, and neither run fails or says ConflictError."""
+    first, second = two_reports
+    assert first.state.type == StateType.COMPLETED, first.state
+    assert second.state.type == StateType.COMPLETED, second.state
+    title = "Fastställ patientsäkerhetsberättelse 2025, version 1"
+    region.logged(
+        first.id,
+        f"{title} väntar på fastställande av Chefläkare: öppna körningen {title!r} i Prefect UI"
+        " och svara där",
+    )
+    lines = region.logged(second.id, f"{title}: körning {title} väntar på beslut av Chefläkare")
+    assert "safety_report 2025: låset är fritt, fortsätter" in lines
+    with region.client() as client:
+        asking = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["sign_off"]))
+        )
+    assert [run.name for run in asking] == [title]
+    region.wait_for(asking[0].id, suspended("1"), serve)
+    with region.engine.connect() as conn:
+        questions = list(conn.execute(select(SignOffRequest.__table__)))
+    assert [(q.version, q.flow_run_id) for q in questions] == [(1, str(asking[0].id))]
+    assert sign_offs(region) == []
+    region_folder = region.folder / "out" / "2025" / "region" / "R1"
+    assert sorted(p.name for p in region_folder.glob("patientsakerhetsberattelse*.html")) == [
+        "patientsakerhetsberattelse-v1.html",
+        "patientsakerhetsberattelse.html",
+    ]
+    for run in (first, second):
+        for line in region.logs(run.id):
+            assert "ConflictError" not in line and "already running" not in line, line
+
+
 @pytest.mark.timeout(600)  # serve three times, the Prefect server twice
-def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(region, serve):
-    """The safety report asks for its sign-off and ends; the run asking waits suspended while
-    serve and the Prefect server restart; a refused answer is said in its log and it waits
-    again; the answer given while serve is down is recorded when serve is back."""
-    report = region.start_deployment(f"safety_report/{DEPLOYMENT}", year=2025)
-    assert region.finished(report.id, serve).state.type == StateType.COMPLETED
+def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(
+    region, serve, two_reports
+):
+    """The safety report asked for its sign-off and ended (the fixture); the run asking waits
+    suspended while serve and the Prefect server restart; a refused answer is said in its log
+    and it waits again; the answer given while serve is down is recorded when serve is back."""
+    report, _ = two_reports
     title = "Fastställ patientsäkerhetsberättelse 2025, version 1"
     asking = wait_until("the sign-off run", lambda: sign_off_run(region, title), 60, serve)
     region.wait_for(asking.id, suspended("1"), serve)
@@ -837,6 +952,51 @@ def test_reminders_with_links_to_this_machine_are_refused_and_said_in_the_runs_l
         " (calendar.base_url), den här datorns egen adress, som mottagarna inte kan öppna."
         " Sätt calendar.base_url i settings.yaml till adressen där dokumenten publiceras.",
     )
+
+
+def test_with_smtp_disabled_reminders_are_only_said_in_the_runs_log(region):
+    """``smtp.enabled: false`` (the default): ``arshjul remind`` against the server a week
+    later, when the same steps are due again, sends nothing and records nothing (the default
+    base URL is no reason to refuse then); the run's log says in Swedish what would have gone
+    out."""
+    quiet = region_config(
+        region.folder / "quiet-config", region.smtp.port, "http://127.0.0.1:8080", False
+    )
+    before = len(region.smtp.received)
+    with region.engine.connect() as conn:
+        recorded = len(conn.execute(select(ReminderSent.unit_id)).all())
+    env = {**region.env, "ARSHJUL_CONFIG": str(quiet), "ARSHJUL_NOW": "2026-12-01T09:30"}
+    quiet_run = run_script(region.folder, env, "arshjul", "remind")
+    assert quiet_run.returncode == 0, quiet_run.stdout + quiet_run.stderr
+    assert len(region.smtp.received) == before
+    with region.engine.connect() as conn:
+        assert len(conn.execute(select(ReminderSent.unit_id)).all()) == recorded
+    with region.client() as client:
+        [latest] = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["send_reminders"])),
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(is_null_=True),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED])),
+            ),
+        )
+    summary = re.compile(
+        r"Påminnelser: (\d+) meddelanden skulle ha skickats; inget skickades, SMTP är avstängt"
+    )
+
+    def said() -> list[str] | None:
+        lines = region.logs(latest.id)
+        return lines if any(summary.fullmatch(line) for line in lines) else None
+
+    lines = wait_until("the run's summary", said, 60, region.prefect_server())
+    [count] = [int(m[1]) for line in lines if (m := summary.fullmatch(line))]
+    would = {
+        line.split(": ")[0].rpartition(" till ")[2]
+        for line in lines
+        if line.startswith("Påminnelse skickas inte (smtp.enabled är false) till ")
+    }
+    # one message per address, among them every address reminded a week before
+    assert count == len(would) >= len({r.recipients[0] for r in region.smtp.received}) > 0
+    assert {r.recipients[0] for r in region.smtp.received} <= would
 
 
 def test_serve_stops_cleanly_and_leaves_no_process(region, serve):
