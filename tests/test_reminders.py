@@ -538,6 +538,20 @@ def test_a_unit_recipients_yaml_names_must_exist(conn, tree, tmp_path):
         reminders.due_reminders(conn, config, tree, tmp_path, now=NOW)
 
 
+def test_the_unit_example_in_the_bundled_recipients_yaml_is_a_unit_of_the_demo(config):
+    """Uncommented, the example under ``units:`` names an enhet as its HSA-id is written
+    (four digits: ``-E0001``), so a region copying it gets the form right."""
+    from arshjul.demo.organisation import build_organisation
+
+    text = (BUNDLED_CONFIG / "recipients.yaml").read_text("utf-8")
+    commented = text.split("\nunits: {}\n", 1)[1].splitlines()
+    example = yaml.safe_load("\n".join(line.removeprefix("#") for line in commented))
+    [(unit_id, address)] = example.items()
+    units = {u.id: u for u in build_organisation(config, "small")}
+    assert unit_id in units, f"{unit_id} is no HSA-id of the demo organisation"
+    assert units[unit_id].level == "unit" and address.endswith("@demoland.example")
+
+
 def test_smtp_settings_never_log_in_in_clear(tmp_path):
     config = make_config(tmp_path / "cfg", {"security": "none", "username": "arshjul"})
     with pytest.raises(ConfigError, match=r"settings\.yaml: key 'smtp'.*never log in in clear"):

@@ -270,6 +270,16 @@ class Region:
             deployment = client.read_deployment_by_name(name)
             return client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
 
+    def deployment_run(self, name: str, *parameters: str) -> FlowRun:
+        """A run of deployment ``name`` started as an operator does it in a terminal:
+        ``prefect deployment run NAME --param key=value …``."""
+        params = [arg for p in parameters for arg in ("--param", p)]
+        started = self.run("prefect", "deployment", "run", name, *params)
+        assert started.returncode == 0, started.stdout + started.stderr
+        found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
+        assert found, started.stdout
+        return self.flow_run(UUID(found.group(1)))
+
     def wait_for(
         self, flow_run_id: UUID, done: Callable[[FlowRun], bool], process: Process
     ) -> FlowRun:
@@ -412,11 +422,8 @@ def serve(region: Region, deployments: dict[str, Any]) -> Process:
 def imported(region: Region, deployments: dict[str, Any]) -> FlowRun:
     """The inbox imported as the operator gets data in the first time (docs/operations.md):
     ``prefect deployment run import_inbox/arshjul``; the finished run."""
-    started = region.run("prefect", "deployment", "run", f"import_inbox/{DEPLOYMENT}")
-    assert started.returncode == 0, started.stdout + started.stderr
-    found = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout)
-    assert found, started.stdout
-    return region.finished(UUID(found.group(1)), region.serving())
+    started = region.deployment_run(f"import_inbox/{DEPLOYMENT}")
+    return region.finished(started.id, region.serving())
 
 
 def test_serve_registers_every_flow_as_a_deployment_named_arshjul(deployments, expected):
@@ -688,7 +695,9 @@ def test_connections_dropped_in_the_middle_of_a_step_are_retried_and_the_step_co
     again 5 s later, the retry waits for the lock again, and once it is given back the run
     completes and records the step."""
     hold_lock(region, "compile", "2025", ["E3"])
-    flow_run = region.start_deployment(f"compile/{DEPLOYMENT}", year=2025, unit="E3")
+    # started as docs/operations.md shows a coordinator starting a step by hand
+    flow_run = region.deployment_run(f"compile/{DEPLOYMENT}", "year=2025", "unit=E3")
+    assert flow_run.parameters == {"year": 2025, "unit": "E3"}
     waiting = (
         "compile 2025 väntar: körning en-annan-körning gör samma steg för E3 sedan"
         " 2026-11-23 09:30 (högst 5 minuter)"
@@ -712,6 +721,7 @@ def test_connections_dropped_in_the_middle_of_a_step_are_retried_and_the_step_co
     lines = region.logs(flow_run.id)
     [failure] = [line for line in lines if "Retry 1/2 will start" in line]
     assert "OperationalError" in failure, failure
+    assert failure.endswith("Retry 1/2 will start 5.0 second(s) from now"), failure
     assert not any("Retry 2/2" in line for line in lines), lines
     with region.engine.connect() as conn:
         done = conn.execute(select(StepRun.unit_id).where(StepRun.run_id == str(flow_run.id))).all()
@@ -881,8 +891,12 @@ def test_a_sign_off_survives_restarts_of_serve_and_of_the_prefect_server(
     assert before - timedelta(seconds=2) <= row.at <= after + timedelta(seconds=2)
     v1 = region.folder / "out" / "2025" / "region" / "R1" / "patientsakerhetsberattelse-v1.html"
     assert row.sha256 == signoff.sha256_file(v1)
-    stamp = f"Fastställd av Eva Ek, Chefläkare, {row.at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}."
-    assert stamp in v1.read_text("utf-8")
+    at = f"{row.at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+    assert f"Fastställd av Eva Ek, Chefläkare, {at}." in v1.read_text("utf-8")
+    # and the decision recorded, in the asking run's log
+    region.logged(
+        asking.id, f"{title}: fastställd av Eva Ek, Chefläkare, {at} (sha256 {row.sha256})"
+    )
     for process in (serve, again):
         for noise in ("Traceback", "Warning", "ERROR"):
             assert noise not in process.output(), process.output()
