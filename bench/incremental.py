@@ -91,8 +91,7 @@ def measured(label: str, out: Path, work: Callable[[plain.Steps], object]) -> Me
 def cycle(ws: Workspace, now: datetime, steps: plain.Steps) -> None:
     """``plain.run`` without the imports."""
     plain.cycle(ws, YEAR, now, steps)
-    for period in dict.fromkeys([str(YEAR), plain.latest_period(now.date()).label]):
-        plain.interim_report(ws, period, now, steps)
+    plain.interim_reports(ws, YEAR, now, steps)
     plain.publish(ws, now, steps)
 
 

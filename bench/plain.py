@@ -20,7 +20,7 @@ from arshjul import action_plan, analysis, compilation, interim, safety_report
 from arshjul.clock import now as wall_clock
 from arshjul.importers import KINDS, ImportResult
 from arshjul.inputs import InputFile, find_input_files
-from arshjul.periods import Period, latest_period, parse_period
+from arshjul.periods import Period, sections_due
 from arshjul.signoff import SignOffResult
 from arshjul.steps import Call, Run, Step, StepResult, ToSignOff, run_step
 from arshjul.workspace import Workspace
@@ -105,9 +105,11 @@ def cycle(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
         one_step(ws, step, period, None, now, steps)
 
 
-def interim_report(ws: Workspace, period_label: str, now: datetime, steps: Steps) -> None:
-    """flows.interim.interim_report_flow(publish=False)."""
-    one_step(ws, interim.STEP, parse_period(period_label, now.date()), None, now, steps)
+def interim_reports(ws: Workspace, year: int, now: datetime, steps: Steps) -> None:
+    """flows.interim.interim_report_flow(publish=False) for each section the cycle writes
+    (:func:`arshjul.periods.sections_due`, as flows.cycle.run_flow)."""
+    for period in sections_due(year, now.date()):
+        one_step(ws, interim.STEP, period, None, now, steps)
 
 
 def publish(ws: Workspace, now: datetime, steps: Steps) -> None:
@@ -121,7 +123,6 @@ def run(ws: Workspace, folder: Path, year: int, now: datetime, steps: Steps) -> 
     """flows.cycle.run_flow(data=folder, approve=True): rows imported per kind."""
     rows = import_all(ws, folder, now, steps)
     cycle(ws, year, now, steps)
-    for period in dict.fromkeys([str(year), latest_period(now.date()).label]):
-        interim_report(ws, period, now, steps)
+    interim_reports(ws, year, now, steps)
     publish(ws, now, steps)
     return rows
