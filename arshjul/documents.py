@@ -30,7 +30,7 @@ from arshjul.models import ImportBatch, OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.parallel import map_units
 from arshjul.periods import Period, period_of
-from arshjul.render import compile_templates, render
+from arshjul.render import compile_templates, counted, render
 from arshjul.render_key import Unkeyable
 from arshjul.render_key import key as keyed
 
@@ -149,7 +149,7 @@ def _sources(files: Iterable[Source]) -> tuple[Source, ...]:
         else:
             rows_in_all = sum(f.rows for f in of_kind)
             last = max(f.imported_at for f in of_kind)
-            sources.append(Source(kind, f"{len(of_kind)} filer", rows_in_all, last))
+            sources.append(Source(kind, counted(len(of_kind), "fil", "filer"), rows_in_all, last))
     return tuple(sorted(sources, key=lambda s: s.imported_at))
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from arshjul.clock import local
 from arshjul.errors import ConflictError
 from arshjul.models import StepLock
+from arshjul.render import counted
 
 #: a lock this old belongs to a run that died: the large region's whole cycle takes a minute
 STALE_AFTER = timedelta(hours=6)
@@ -117,7 +118,7 @@ def acquire(
         first, more = holders[0], len(holders) - 1
         since = f"{local(first.acquired_at):%Y-%m-%d %H:%M}"
         held = f"körning {first.run_id} gör samma steg för {first.unit_id}"
-        held += f" och {more} enheter till" if more else ""
+        held += f" och {counted(more, 'enhet', 'enheter')} till" if more else ""
         if time.monotonic() >= deadline:
             log.error(
                 "%s %s avbryts: %s sedan %s och blev inte klar på %d minuter; starta igen"

@@ -37,10 +37,11 @@ def number(value: int | float | None, decimals: int = 0) -> str:
     return text.replace(",", NBSP).replace(".", ",")
 
 
-def agree(value: int, singular: str, plural: str) -> str:
+def agree(value: int | str, singular: str, plural: str) -> str:
     """The word that agrees with a count: ``singular`` for one, ``plural`` otherwise (zero
-    and every other count take the plural in Swedish, as in English)."""
-    return singular if value == 1 else plural
+    and every other count take the plural in Swedish, as in English). A count as a published
+    document prints it (``1``, ``<5``, ``..``) agrees by what it shows: only ``1`` is one."""
+    return singular if value in (1, "1") else plural
 
 
 def counted(value: int, singular: str, plural: str) -> str:

@@ -381,7 +381,7 @@ _N = r"(<5|\.\.|\d{1,3}(?: \d{3})*)"
 
 
 def _finding(k: Knowledge, y: str, cur: str, unit: str, text: str, where: str) -> None:
-    if m := re.fullmatch(_N + r" avvikelser i vårdkedjan \((.+) av alla\)", text):
+    if m := re.fullmatch(_N + r" avvikelser? i vårdkedjan \((.+) av alla\)", text):
         k.ratio(
             k.cell(("fig", y, unit, "care_chain"), m.group(1), where),
             ("fig", y, unit, "deviations"),
@@ -397,7 +397,7 @@ def _safety_sentence(k: Knowledge, y: str, cur: str, region: str, text: str, whe
     def fig(name: str, n: str) -> Key | None:
         return k.cell(("fig", y, region, name), n, where)
 
-    if m := re.match(_N + r" avvikelser rapporterades, varav " + _N + " anmäldes", text):
+    if m := re.match(_N + r" avvikelser? rapporterades, varav " + _N + " anmäldes", text):
         fig("deviations", m.group(1))
         fig("lex_maria", m.group(2))
     if m := re.match(_N + r" klagomål och synpunkter togs emot; (.+?) av dem", text):
@@ -409,11 +409,11 @@ def _safety_sentence(k: Knowledge, y: str, cur: str, region: str, text: str, whe
             ("train", cur, region, "managers"),
             m.group(1),
         )
-    if m := re.match(_N + r" enheter sticker ut", text):
+    if m := re.match(_N + r" enhet(?:er)? sticker ut", text):
         k.cell(("standouts", y, region, "Enheter"), m.group(1), where)
-    if m := re.search(r"gällde " + _N + r" avvikelser vårdkedjan \((.+?) av alla", text):
+    if m := re.search(r"gällde " + _N + r" avvikelser? vårdkedjan \((.+?) av alla", text):
         k.ratio(fig("care_chain", m.group(1)), ("fig", y, region, "deviations"), m.group(2))
-    if m := re.search(r"anmäldes " + _N + " händelser till IVO", text):
+    if m := re.search(r"anmäldes " + _N + " händelser? till IVO", text):
         fig("lex_maria", m.group(1))
     if m := re.search(r"kom " + _N + " klagomål och synpunkter från", text):
         fig("complaints", m.group(1))

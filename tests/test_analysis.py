@@ -507,7 +507,8 @@ def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, 
     assert "De få viktiga" in unit and "mycket hög" in unit
     assert "synthetic.csv" in unit and "test-run" in unit
     assert "<code>2025:E1:actions:overdue</code>" in unit
-    assert "Handlingsplanen för 2024 har 4 åtgärder: 1 är inte klara" in unit
+    # a count and its words agree, each with its own number: 4 åtgärder, 1 is not klar
+    assert "Handlingsplanen för 2024 har 4 åtgärder: 1 är inte klar fast" in unit
     assert "c-diagram: avvikelser per månad" in unit
     department = written[1].read_text("utf-8")
     assert "Per enhet" in department and "Enhet E3" in department

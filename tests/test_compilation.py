@@ -313,7 +313,8 @@ def test_documents_say_which_day_each_status_is_of(conn, config, tree, tmp_path:
         ["Avslutad, avslutsdatum saknas", "1"],
     ]
     assert "om den då var Ny eller Pågående går inte att veta" in text
-    assert "Vid årets slut var 1 avvikelser öppna mer än 60 dagar efter rapporten." in text
+    # one: the noun and its adjective agree with it (render.counted, the template's filter)
+    assert "Vid årets slut var 1 avvikelse öppen mer än 60 dagar efter rapporten." in text
     today = tables["Avvikelser per dagens status"]
     assert today[0][0] == "Status 2026-11-23"
     assert [row[:2] for row in today[1:4]] == [["Ny", "1"], ["Pågående", "1"], ["Avslutad", "3"]]

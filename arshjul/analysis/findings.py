@@ -26,7 +26,7 @@ from arshjul.figures import SAFETY_COURSE, TRAINING_ROLES_SV, Answers, Figures
 from arshjul.models import Finding as FindingRow
 from arshjul.models import OrgLevel
 from arshjul.org import OrgTree
-from arshjul.render import MONTHS_SV, number, percent
+from arshjul.render import MONTHS_SV, agree, counted, number, percent
 
 #: z at or above these raise the severity to 2 and 3
 Z_SEVERITY = (5.0, 8.0)
@@ -449,7 +449,8 @@ def _risk_findings(a: Analysis) -> Iterable[Finding]:
     top = max((cell for row in a.risk for cell in row), key=lambda c: c.score)
     n = sum(cell.count for row in a.risk for cell in row if cell.band == top.band)
     if n:
-        title = f"{number(n)} avvikelser med risknivån {top.band} (konsekvens × sannolikhet)"
+        counts = counted(n, "avvikelse", "avvikelser")
+        title = f"{counts} med risknivån {top.band} (konsekvens × sannolikhet)"
         yield _finding(
             a, "risk", top.band, title, measure="avvikelser", value=n, baseline=None, severity=2
         )
@@ -458,7 +459,8 @@ def _risk_findings(a: Analysis) -> Iterable[Finding]:
 def _care_chain_findings(a: Analysis) -> Iterable[Finding]:
     if a.care_chain:
         share = a.care_chain / a.deviations
-        title = f"{number(a.care_chain)} avvikelser i vårdkedjan ({percent(share)} av alla)"
+        counts = counted(a.care_chain, "avvikelse", "avvikelser")
+        title = f"{counts} i vårdkedjan ({percent(share)} av alla)"
         yield _finding(
             a,
             "care_chain",
@@ -524,8 +526,8 @@ def _action_findings(a: Analysis) -> Iterable[Finding]:
     f = a.actions
     if f.overdue:
         title = (
-            f"{f.overdue} av {f.total} åtgärder i förra årets handlingsplan är inte klara fast"
-            f" klart-datum har passerat"
+            f"{f.overdue} av {counted(f.total, 'åtgärd', 'åtgärder')} i förra årets handlingsplan"
+            f" {agree(f.overdue, 'är inte klar', 'är inte klara')} fast klart-datum har passerat"
         )
         yield _finding(
             a,
@@ -539,8 +541,8 @@ def _action_findings(a: Analysis) -> Iterable[Finding]:
         )
     if f.without_effect:
         title = (
-            f"{f.without_effect} av {f.total} åtgärder i förra årets handlingsplan är klara"
-            f" men utan effekt"
+            f"{f.without_effect} av {counted(f.total, 'åtgärd', 'åtgärder')} i förra årets"
+            f" handlingsplan {agree(f.without_effect, 'är klar', 'är klara')} men utan effekt"
         )
         yield _finding(
             a,

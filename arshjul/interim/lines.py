@@ -20,7 +20,7 @@ from arshjul.interim.figures import (
 )
 from arshjul.org import OrgTree
 from arshjul.periods import Period, month_span_sv
-from arshjul.render import MONTHS_SV
+from arshjul.render import MONTHS_SV, counted
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -79,7 +79,8 @@ def coverage_note(tree: OrgTree, cov: Coverage, period: Period, kind: str, *, le
         named = "; ".join(
             f"{tree[u].name}: {month_span_sv(m)}" for u, m in sorted(cov.missing.items())
         )
-        return f"{len(cov.missing)} av {cov.reporting} enheter saknar data ({named})"
+        of = counted(cov.reporting, "enhet", "enheter")
+        return f"{len(cov.missing)} av {of} saknar data ({named})"
     if leaf and cov.ended:
         (last,) = cov.ended.values()
         if kind == "waiting":
@@ -325,7 +326,8 @@ def waiting_month_note(tree: OrgTree, w: WaitMonth) -> str:
     if not w.lacking:
         return ""
     names = ", ".join(tree[u].name for u in w.lacking)
-    return f"ofullständig: {len(w.lacking)} av {w.expected} enheter saknar mätning ({names})"
+    of = counted(w.expected, "enhet", "enheter")
+    return f"ofullständig: {len(w.lacking)} av {of} saknar mätning ({names})"
 
 
 def waiting_charts(months: list[WaitMonth], below: int) -> tuple[BarChart | None, BarChart | None]:
