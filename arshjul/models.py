@@ -94,7 +94,10 @@ class ComplaintStatus(enum.StrEnum):
 class ActionStatus(enum.StrEnum):
     PLANNED = "planned"  # Planerad: decided, not started
     IN_PROGRESS = "in_progress"  # Pågår: being carried out
-    DONE = "done"  # Klar: carried out; its effect is to be checked
+    #: Klar: carried out; its effect is to be checked. In time or late by the day the unit
+    #: wrote it Klar against its Klart senast (arshjul.action_rules.standing), as a step is
+    #: klar i tid or klar sent on the status page
+    DONE = "done"
     DROPPED = "dropped"  # Struken: will not be done (the reason belongs in the minutes)
     #: Ingen åtgärd: not an action but the unit's decision that its finding needs none, with
     #: the reason (``Action.reason``); it answers the finding as an action would

@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from arshjul import interim
+from arshjul.action_plan.plans import load_actions
+from arshjul.action_rules import DONE_LATE_RULE, OPEN, STANDINGS
 from arshjul.analysis import findings as analysis_findings
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
@@ -53,8 +55,8 @@ from arshjul.figures import (
     count_own,
     roll_up,
 )
-from arshjul.models import Action, ActionStatus, OrgLevel
 from arshjul.models import Finding as FindingRow
+from arshjul.models import OrgLevel
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
 from arshjul.signoff import Stamp
@@ -73,13 +75,8 @@ MANAGER_ROLE = "chef"
 #: findings at or above this severity (Medel) are shown under Resultat och analys
 MIN_SEVERITY_SHOWN = 2
 
-ACTION_STATUS_SV = {
-    ActionStatus.PLANNED: "Planerad",
-    ActionStatus.IN_PROGRESS: "Pågår",
-    ActionStatus.DONE: "Klar",
-    ActionStatus.DROPPED: "Struken",
-}
-OPEN = (ActionStatus.PLANNED, ActionStatus.IN_PROGRESS)
+#: the columns of the carried-over actions: open ones only
+OPEN_STANDINGS = tuple(s.value for s in OPEN)
 
 
 # --- published numbers ---------------------------------------------------------------------
@@ -93,31 +90,24 @@ def paragraphs(text: str) -> list[str]:
 # --- actions -------------------------------------------------------------------------------
 
 
-def _plan_year(key: str | None) -> int | None:
-    return int(key) if key and key.isdigit() else None
-
-
-def count_actions(conn: Connection) -> dict[tuple[str, int | None, ActionStatus], int]:
-    """Actions by (unit, plan year, status). The plan year is the year of the analysis the
-    action answers: the year of its finding id (``2025:unit:kind:key``), else the year in its
-    id (``{unit_id}-{year}-{nnn}``), else None."""
-    from_finding = func.substr(Action.finding_id, 1, 4)
-    from_id = func.substr(Action.action_id, func.length(Action.action_id) - 7, 4)
-    year = func.coalesce(from_finding, from_id)
-    rows = conn.execute(
-        select(Action.unit_id, year, Action.status, func.count())
-        .where(Action.status != ActionStatus.NO_ACTION)  # a decision, not an action
-        .group_by(Action.unit_id, year, Action.status)
+def count_actions(conn: Connection) -> dict[tuple[str, int | None, str], int]:
+    """Actions by (unit, plan year, standing: :data:`arshjul.action_rules.STANDINGS`). The
+    plan year is the year of the analysis the action answers: the year of its finding id
+    (``2025:unit:kind:key``), else the year in its id (``{unit_id}-{year}-{nnn}``), else
+    None."""
+    return dict(
+        Counter(
+            (a.unit_id, a.year, a.standing)
+            for a in load_actions(conn)
+            if not a.is_decision  # a decision, not an action
+        )
     )
-    out: Counter[tuple[str, int | None, ActionStatus]] = Counter()
-    for unit_id, key, status, n in rows:
-        out[unit_id, _plan_year(key), status] += n
-    return dict(out)
 
 
 @dataclass
 class ActionCounts:
-    by_status: Counter[ActionStatus] = field(default_factory=Counter)
+    #: by :data:`arshjul.action_rules.STANDINGS`
+    by_status: Counter[str] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -139,7 +129,7 @@ class ActionTable:
 
 def action_tables(
     tree: OrgTree,
-    counts: dict[tuple[str, int | None, ActionStatus], int],
+    counts: dict[tuple[str, int | None, str], int],
     year: int,
 ) -> tuple[list[ActionTable], ActionTable]:
     """The plans made from the analyses of ``year``-1 (carried out during ``year``) and of
@@ -147,7 +137,7 @@ def action_tables(
     An action without a plan year counts with the plan under way (``year``-1)."""
     areas = tree.at_level(OrgLevel.AREA)
 
-    def table(title: str, include: Callable[[int | None, ActionStatus], bool]) -> ActionTable:
+    def table(title: str, include: Callable[[int | None, str], bool]) -> ActionTable:
         per_area = {a.id: ActionCounts() for a in areas}
         region = ActionCounts()
         for (unit_id, plan, status), n in counts.items():
@@ -171,7 +161,7 @@ def action_tables(
     ]
     carried = table(
         f"Öppna åtgärder från äldre handlingsplaner (före {year - 1}) som förs över",
-        lambda plan, status: plan is not None and plan < year - 1 and status in OPEN,
+        lambda plan, status: plan is not None and plan < year - 1 and status in OPEN_STANDINGS,
     )
     return [p for p in plans if not p.empty], carried
 
@@ -404,7 +394,7 @@ def ledger(
         book.line(every, [("standouts", r, u.id) for r in reasons])
         book.line(every, [enheter])
     for t in (*data.plans, data.carried):
-        statuses = list(ACTION_STATUS_SV) if t in data.plans else list(OPEN)
+        statuses = list(STANDINGS) if t in data.plans else list(OPEN_STANDINGS)
         for u, counts in (*t.areas, (region, t.region)):
             for s in statuses:
                 book.count(("actions", t.title, u.id, s), counts.by_status[s])
@@ -457,8 +447,8 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         answer_share=lambda part, whole: shown.share(("answers", part), ("answers", whole)),
         answer_days=targets.complaint_answer_days,
         coverage_target=targets.training_coverage,
-        action_statuses=list(ACTION_STATUS_SV.items()),
-        open_statuses=OPEN,
+        action_statuses=list(STANDINGS.items()),
+        done_late_rule=DONE_LATE_RULE,
         findings=told([f for f in data.findings if f.severity >= MIN_SEVERITY_SHOWN]),
         priorities=told([f for f in data.findings if top and f.severity == top]),
         severity_sv=SEVERITY_SV,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ from arshjul.action_plan.plans import (
     PlannedAction,
     build_plans,
     gap_closed,
+    load_actions,
     measure_after,
     tally,
 )
+from arshjul.action_rules import DONE_LATE_RULE, became_done, done_late
 from arshjul.analysis.findings import Finding, store_findings
 from arshjul.config import Config
 from arshjul.db import make_engine, migrate
@@ -42,9 +44,11 @@ from arshjul.models import (
 )
 from arshjul.org import OrgTree
 from arshjul.periods import Period
-from tests.conftest import NOW, TODAY
+from tests.conftest import NOW, STOCKHOLM, TODAY
 
 pytestmark = pytest.mark.both_databases
+
+NOON = time(12)
 
 YEAR = 2025
 #: region R1 with two områden; E1 and E2 in V1 (område A1), E3 in V2 (område A2)
@@ -235,6 +239,10 @@ def test_a_filled_worksheet_is_imported_and_shows_in_the_next_documents(
 
 def test_actions_from_csv_under_the_same_rules(conn, config, tmp_path: Path):
     tree = load_region(conn)
+    # before: E1, E2 and V1 have findings and no plan; no actions at all
+    before = write_html(conn, config, tree, tmp_path, ["A1"])["A1"]
+    assert "<p>3 enheter har fynd 2025 men varken åtgärd" in before
+    assert "<b>0</b>åtgärder</div>" in before and "<b>0</b>försenade</div>" in before
     path = tmp_path / "atgarder.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, delimiter=";")
@@ -256,7 +264,94 @@ def test_actions_from_csv_under_the_same_rules(conn, config, tmp_path: Path):
         and "Saknas: varken åtgärd eller beslut om ingen åtgärd" not in html["E2"]
     )
     assert "Avdelning 2 (E2)" not in html["A1"]  # E2 has a plan now; E1 has none
+    assert "<p>2 enheter har fynd 2025 men varken åtgärd" in html["A1"]
+    # one of each: the noun agrees (render.counted), under a key figure and in a sentence
+    assert "<b>1</b>åtgärd</div>" in html["E2"] and "<b>1</b>åtgärd</div>" in html["A1"]
+    e1 = tmp_path / "e1.csv"
+    e1.write_text(
+        "Åtgärds-ID;Enhet HSA-id;Fynd-ID;Åtgärd;Ansvarig;Status\n"
+        "E1-2025-001;E1;2025:E1:trend:avvikelser;Rutin;Enhetschef;Planerad\n",
+        encoding="utf-8",
+    )
+    import_file(conn, config, "actions", e1, now=NOW)
+    area = write_html(conn, config, tree, tmp_path, ["A1"])["A1"]
+    assert "<p>1 enhet har fynd 2025 men varken åtgärd" in area  # V1 alone
+    assert "<b>2</b>åtgärder</div>" in area
     assert "Avdelning 1 (E1)" in html["A1"]
+
+
+def test_klar_is_in_time_or_late_by_the_day_the_unit_wrote_it_klar(conn, config, tmp_path):
+    """Klar i tid or klar sent, the status page's rule with the worksheet's row as evidence:
+    the Statusdatum of the first row that says Klar (after the last that said anything else)
+    against Klart senast. Three worksheets handed back in turn, dates by hand:
+
+    - E1-2025-001, due 2026-03-31: Pågår 03-20, Klar 04-10, Klar 05-10: written Klar 04-10,
+      ten days after its date: late (not by the 05-10 follow-up that kept it Klar)
+    - E1-2025-002, due 2026-06-30: Klar 06-30, its date itself: in time
+    - E1-2025-003, due 2026-03-31: Klar 02-01, Pågår 03-01 (reopened), Klar 04-05: late
+    - E1-2025-004, no due date, Klar: in time (there is no date to be late against)
+    """
+    tree = load_region(conn)
+    header = "Åtgärds-ID;Enhet HSA-id;Fynd-ID;Åtgärd;Ansvarig;Klart senast;Status;Statusdatum\n"
+    trend, risk = "2025:E1:trend:avvikelser", "2025:E1:risk:mycket hög"
+    returns = {
+        date(2026, 3, 20): [
+            f"E1-2025-001;E1;{trend};Rutin;Enhetschef;2026-03-31;Pågår;2026-03-20",
+            f"E1-2025-003;E1;{risk};Genomgång;Enhetschef;2026-03-31;Pågår;2026-03-01",
+        ],
+        date(2026, 4, 12): [
+            f"E1-2025-001;E1;{trend};Rutin;Enhetschef;2026-03-31;Klar;2026-04-10",
+            f"E1-2025-003;E1;{risk};Genomgång;Enhetschef;2026-03-31;Klar;2026-04-05",
+        ],
+        date(2026, 7, 1): [
+            f"E1-2025-001;E1;{trend};Rutin;Enhetschef;2026-03-31;Klar;2026-05-10",
+            f"E1-2025-002;E1;{trend};Checklista;Enhetschef;2026-06-30;Klar;2026-06-30",
+            "E1-2025-004;E1;;Egen idé;Enhetschef;;Klar;2026-06-01",
+        ],
+    }
+    # an earlier Klar of 003, before it was reopened on 03-01
+    early = tmp_path / "tidig.csv"
+    early.write_text(
+        header + f"E1-2025-003;E1;{risk};Genomgång;Enhetschef;2026-03-31;Klar;2026-02-01\n",
+        encoding="utf-8",
+    )
+    import_file(conn, config, "actions", early, now=datetime(2026, 2, 2, 12, tzinfo=STOCKHOLM))
+    for day, rows in returns.items():
+        sheet = tmp_path / f"{day}.csv"
+        sheet.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+        import_file(conn, config, "actions", sheet, now=datetime.combine(day, NOON, STOCKHOLM))
+    actions = {a.action_id: a for a in load_actions(conn)}
+    assert {k: (a.done_on, a.standing) for k, a in actions.items()} == {
+        "E1-2025-001": (date(2026, 4, 10), "done_late"),
+        "E1-2025-002": (date(2026, 6, 30), "done_in_time"),
+        "E1-2025-003": (date(2026, 4, 5), "done_late"),
+        "E1-2025-004": (date(2026, 6, 1), "done_in_time"),
+    }
+    e1 = tally(build(conn, config, tree)["E1"], TODAY)
+    assert e1.by_status == {"done_late": 2, "done_in_time": 2}
+    unit = write_html(conn, config, tree, tmp_path, ["E1"])["E1"]
+    assert unit.count("Klar sent (efter 2026-03-31)") == 2
+    assert unit.count("Klar i tid</td>") == 2 and "<td>Klar</td>" not in unit
+    assert DONE_LATE_RULE in unit
+    region = write_html(conn, config, tree, tmp_path, ["R1"])["R1"]
+    assert '<th class="n">Klar i tid</th><th class="n">Klar sent</th>' in region
+
+
+def test_became_done_is_the_first_klar_after_the_last_other_status():
+    d = date(2026, 1, 1)
+    done, going = ActionStatus.DONE, ActionStatus.IN_PROGRESS
+    assert became_done([]) is None
+    assert became_done([(going, d)]) is None
+    assert became_done([(going, d), (done, d + timedelta(1)), (done, d + timedelta(5))]) == (
+        d + timedelta(1)
+    )
+    assert became_done([(done, d), (going, d + timedelta(2)), (done, d + timedelta(9))]) == (
+        d + timedelta(9)
+    )
+    assert became_done([(done, d), (going, d + timedelta(2))]) is None
+    assert not done_late(date(2026, 3, 31), date(2026, 3, 31))
+    assert done_late(date(2026, 3, 31), date(2026, 4, 1))
+    assert not done_late(None, date(2026, 4, 1))
 
 
 # --- carry-over ----------------------------------------------------------------------------

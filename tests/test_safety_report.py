@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import Connection, insert
 
 from arshjul import render, safety_report
+from arshjul.action_rules import DONE_LATE_RULE
 from arshjul.config import Config, load_config
 from arshjul.documents import Provenance
 from arshjul.models import (
@@ -226,7 +227,13 @@ def build(conn: Connection) -> OrgTree:
 
     actions = []
 
-    def action(action_id: str, unit: str, finding: str | None, status: ActionStatus):
+    def action(
+        action_id: str,
+        unit: str,
+        finding: str | None,
+        status: ActionStatus,
+        written: date | None = None,
+    ):
         actions.append(
             {
                 "action_id": action_id,
@@ -237,13 +244,18 @@ def build(conn: Connection) -> OrgTree:
                 "due_date": date(YEAR, 6, 30),
                 "status": status,
                 "effect": None,
+                "status_date": written,
                 "batch_id": batch,
             }
         )
 
-    # the plan from the analysis of 2024, carried out in 2025: A1 4 klara + 2 pågår, A2 1
+    # the plan from the analysis of 2024, carried out in 2025, all due 30 June 2025: A1 4
+    # klara + 2 pågår, A2 1 planerad. Klar i tid is written Klar on or before the due date
+    # (20 and 30 June), klar sent after it (1 July; egen-atgard without a Statusdatum on the
+    # import's day, 2026-11-23)
+    klar = {1: date(YEAR, 6, 20), 2: date(YEAR, 6, 30), 3: date(YEAR, 7, 1)}
     for i, status in enumerate([ActionStatus.DONE] * 3 + [ActionStatus.IN_PROGRESS] * 2):
-        action(f"E1-2024-00{i + 1}", "E1", f"{YEAR - 1}:E1:risk:hög", status)
+        action(f"E1-2024-00{i + 1}", "E1", f"{YEAR - 1}:E1:risk:hög", status, klar.get(i + 1))
     action("egen-atgard", "E2", None, ActionStatus.DONE)  # no year: counts with this plan
     action("E3-2024-001", "E3", None, ActionStatus.PLANNED)
     # an older plan: one still open (carried over), one done
@@ -431,11 +443,11 @@ def test_training_coverage_of_managers_against_the_target(doc):
 
 def test_actions_by_status_per_area_and_the_open_ones_carried_over(doc):
     plan = doc.table(f"Handlingsplan utifrån analysen av {YEAR - 1} (genomförs {YEAR})")
-    assert plan["Område"] == ["Planerad", "Pågår", "Klar", "Struken", "Totalt"]
-    # 7 - 6 would give Område Två's total back
-    assert plan["Område Ett"] == ["0", "<5", "<5", "0", ".."]
-    assert plan["Område Två"] == ["<5", "0", "0", "0", "<5"]
-    assert plan["Region Test"] == ["<5", "<5", "<5", "0", "7"]
+    assert plan["Område"] == ["Planerad", "Pågår", "Klar i tid", "Klar sent", "Struken", "Totalt"]
+    # 7 - 6 would give Område Två's total back; Klar: 2 in time, 2 late (see the fixture)
+    assert plan["Område Ett"] == ["0", "<5", "<5", "<5", "0", ".."]
+    assert plan["Område Två"] == ["<5", "0", "0", "0", "0", "<5"]
+    assert plan["Region Test"] == ["<5", "<5", "<5", "<5", "0", "7"]
     this_year = doc.table(f"Handlingsplan utifrån analysen av {YEAR}")
     assert this_year["Region Test"][-1] == "<5"
     carried = doc.table(
@@ -525,3 +537,16 @@ def test_no_hidden_count_can_be_worked_out_from_the_tables_and_shares(doc, tmp_p
 )
 def test_the_numbers_of_a_rule_are_written_in_words(value, written):
     assert render.words(value) == written
+
+
+def test_klar_counts_in_time_or_late_by_the_day_written_klar_against_the_due_date(doc, conn):
+    # the fixture's actions, all due 2025-06-30: written Klar 20 June and 30 June (the due
+    # date itself: in time), 1 July (late), and two without a Statusdatum, as of the import
+    # (2026-11-23: late)
+    counts = safety_report.count_actions(conn)
+    assert counts[("E1", YEAR - 1, "done_in_time")] == 2
+    assert counts[("E1", YEAR - 1, "done_late")] == 1
+    assert counts[("E2", None, "done_late")] == 1
+    assert counts[("E1", YEAR - 2, "done_late")] == 1
+    assert ("E1", YEAR - 1, "done") not in counts  # no plain Klar column
+    assert DONE_LATE_RULE in squeeze(doc.text)

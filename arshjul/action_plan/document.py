@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from arshjul.action_plan.plans import ACTION_STATUSES, STATUS_SV, Plan, overdue_below, roll_up
+from arshjul.action_plan.plans import Plan, overdue_below, roll_up
+from arshjul.action_rules import DONE_LATE_RULE, STANDINGS
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.charts import bar_chart
 from arshjul.config import Config
@@ -46,8 +47,9 @@ def write_documents(
             children=[(c, totals[c.id]) for c in tree.children(unit.id)],
             without_plan=[(tree[u], tree.path(u)) for u in t.without_plan],
             overdue=[(tree[a.unit_id], a) for a in overdue_below(tree, plans, unit.id, today)],
-            statuses=[(s, STATUS_SV[s]) for s in ACTION_STATUSES],
-            chart=bar_chart([(STATUS_SV[s], t.by_status.get(s, 0)) for s in ACTION_STATUSES]),
+            statuses=list(STANDINGS.items()),
+            chart=bar_chart([(label, t.by_status.get(s, 0)) for s, label in STANDINGS.items()]),
+            done_late_rule=DONE_LATE_RULE,
             severity_sv=SEVERITY_SV,
             origin=origin,
             sign_off=sign_off if unit.parent_id is None else None,

@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import Connection, select
 
-from arshjul.action_rules import ANSWERS, OPEN
+from arshjul.action_rules import ANSWERS, OPEN, STANDINGS, became_done, standing
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis.findings import (
     CATEGORY_SOURCES,
@@ -33,9 +33,10 @@ from arshjul.analysis.findings import (
     load_findings,
 )
 from arshjul.analysis.stats import peer_medians
+from arshjul.clock import local
 from arshjul.config import Config
 from arshjul.figures import StoredCounts
-from arshjul.models import Action, ActionStatus, StepRun
+from arshjul.models import Action, ActionStatus, ActionUpdate, ImportBatch, StepRun
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree
 from arshjul.render import number, percent
@@ -48,8 +49,6 @@ STATUS_SV = {
     ActionStatus.DROPPED: "Struken",
     ActionStatus.NO_ACTION: "Ingen åtgärd",
 }
-#: the statuses of actions, as the documents count them (a decision Ingen åtgärd is none)
-ACTION_STATUSES = tuple(s for s in ActionStatus if s is not ActionStatus.NO_ACTION)
 #: finding kinds whose measure is a share (shown as a percentage)
 SHARE_KINDS = frozenset({"care_chain", "answer_time", "training"})
 #: finding kinds whose baseline is the total their value is part of (overdue actions of all
@@ -81,6 +80,9 @@ class PlannedAction:
     reason: str | None = None
     #: Statusdatum: the day the unit last wrote the status (None: not given)
     status_date: date | None = None
+    #: the day the unit wrote it Klar (:func:`arshjul.action_rules.became_done`); None when
+    #: it is not Klar
+    done_on: date | None = None
 
     @property
     def is_decision(self) -> bool:
@@ -101,6 +103,18 @@ class PlannedAction:
     def status_sv(self) -> str:
         return STATUS_SV[self.status]
 
+    @property
+    def standing(self) -> str:
+        """The column it is counted in (:data:`arshjul.action_rules.STANDINGS`)."""
+        return standing(self.status, self.due_date, self.done_on)
+
+    @property
+    def status_text(self) -> str:
+        """The status as the documents print it: Klar says whether in time or late."""
+        if self.standing == "done_late":
+            return f"Klar sent (efter {self.due_date:%Y-%m-%d})"
+        return STANDINGS.get(self.standing, self.status_sv)
+
     def overdue(self, today: date) -> bool:
         return self.status in OPEN and self.due_date is not None and self.due_date < today
 
@@ -118,9 +132,48 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
             Action.effect,
             Action.reason,
             Action.status_date,
-        ).order_by(Action.action_id)
+            ImportBatch.imported_at,
+        )
+        .join(ImportBatch, ImportBatch.id == Action.batch_id)
+        .order_by(Action.action_id)
     )
-    return [PlannedAction(*r) for r in rows]
+    updates = _updates(conn)
+    actions = []
+    for *fields, imported_at in rows:
+        action = PlannedAction(*fields)
+        if action.status is ActionStatus.DONE:
+            # an action stored without its history (before action_update) has its own row
+            own = [(action.status, action.status_date or local(imported_at).date())]
+            done_on = became_done(updates.get(action.action_id) or own)
+            action = replace(action, done_on=done_on)
+        actions.append(action)
+    return actions
+
+
+def _updates(conn: Connection) -> dict[str, list[tuple[ActionStatus, date]]]:
+    """action id -> its status updates ``(status, day)`` in the order of their days: the
+    Statusdatum, else the day the worksheet was imported (as the follow-ups take them)."""
+    rows = conn.execute(
+        select(
+            ActionUpdate.action_id,
+            ActionUpdate.status,
+            ActionUpdate.status_date,
+            ImportBatch.imported_at,
+        )
+        .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
+        .where(
+            ActionUpdate.action_id.in_(
+                select(Action.action_id).where(Action.status == ActionStatus.DONE)
+            )
+        )
+        .order_by(ImportBatch.imported_at, ActionUpdate.id)
+    )
+    updates: dict[str, list[tuple[ActionStatus, date]]] = {}
+    for action_id, status, written, at in rows:
+        updates.setdefault(action_id, []).append((status, written or local(at).date()))
+    for listed in updates.values():
+        listed.sort(key=lambda u: u[1])  # stable: one day's updates stay as imported
+    return updates
 
 
 def analysed_years(conn: Connection) -> set[int]:
@@ -254,8 +307,9 @@ class Tally:
     with_action: int = 0
     #: findings answered by a decision Ingen åtgärd alone
     decided: int = 0
-    #: actions by status (decisions are not actions: they are ``decided``)
-    by_status: Counter[ActionStatus] = field(default_factory=Counter)
+    #: actions by :data:`arshjul.action_rules.STANDINGS` (their status, Klar in time or
+    #: late); decisions are not actions: they are ``decided``
+    by_status: Counter[str] = field(default_factory=Counter)
     overdue: int = 0
     carried: int = 0
     #: units with findings of the year and neither an action nor a decision: the gaps,
@@ -292,7 +346,7 @@ def tally(plan: Plan, today: date) -> Tally:
         findings=len(plan.findings),
         with_action=with_action,
         decided=decided,
-        by_status=Counter(a.status for a in actions),
+        by_status=Counter(a.standing for a in actions),
         overdue=sum(a.overdue(today) for a in actions),
         carried=len(plan.carried),
         without_plan=[plan.unit_id] if plan.findings and not plan.has_plan else [],
