@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	@$(BIN)/arshjul run --approve
+	@echo "The demo runs a whole year's steps today, after their deadlines: its status page shows what it ran"
+	@echo "(compilation, analysis, action plan, report, training) klar sent; the actions and follow-ups are"
+	@echo "dated by the days the demo's units wrote them in their worksheets."
 	@echo "arshjul is $(BIN)/arshjul; 'source $(BIN)/activate' puts it on PATH, as the guide types it"
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass. The tests run

@@ -76,10 +76,12 @@ def handed_back_folder(folder: Path, year: int) -> Path:
     return folder / f"actions-{year}"
 
 
-def handed_back(folder: Path, before: int) -> list[tuple[int, list[tuple[Path, date | None]]]]:
+def handed_back(folder: Path, through: int) -> list[tuple[int, list[tuple[Path, date | None]]]]:
     """``(data year, worksheets)`` of each ``actions-YEAR/`` folder in ``folder`` for a year
-    before ``before``, oldest first: they answer that year's findings, so they are imported
-    after its analysis (and before the next year's, which follows their actions up).
+    up to ``through``, oldest first: they answer that year's findings, so they are imported
+    after its analysis (and before the next year's, which follows their actions up). The
+    plan of ``through`` itself is handed back in the year after it, before the run: a run in
+    December of the plans handed back in March has them.
 
     A worksheet is ``(path, day handed back)``: those in a subfolder named by a day
     (``actions-2024/2025-05-12/``: handed back then, at a follow-up or with the plan) in the
@@ -87,7 +89,7 @@ def handed_back(folder: Path, before: int) -> list[tuple[int, list[tuple[Path, d
     found = []
     for sub in folder.iterdir() if folder.is_dir() else ():
         match = _HANDED_BACK.fullmatch(sub.name)
-        if sub.is_dir() and match and int(match.group(1)) < before:
+        if sub.is_dir() and match and int(match.group(1)) <= through:
             found.append((int(match.group(1)), _worksheets(sub)))
     return sorted(found)
 

@@ -110,7 +110,7 @@ def analysed_years(ws: Workspace) -> set[int]:
 def import_handed_back(
     ws: Workspace, folder: Path, year: int, now: datetime
 ) -> list[tuple[int, list[ImportResult]]]:
-    """The action-plan worksheets handed back for the plans of years before ``year``
+    """The action-plan worksheets handed back for the plans of ``year`` and the years before
     (``actions-YEAR/`` in ``folder``), oldest first, each after its year's analysis: a year
     never analysed is analysed first, as it was when its plan was made (one already analysed
     keeps its findings, which the actions answer). A worksheet in a folder named by a day is

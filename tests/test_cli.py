@@ -169,9 +169,9 @@ def test_run_writes_every_document_of_the_cycle_for_the_demo_region(workdir, cap
         ["region", "uppskjuten-vard.pdf"],
     ]
     # compile, analyse, action plan and five interim periods per unit (2025's tertials and
-    # year, 2026's two ended tertials), one safety report, and the analyses of the two years
-    # whose plans the units handed back
-    assert count(workdir, StepRun) == 10 * units + 1
+    # year, 2026's two ended tertials), one safety report, and the analyses of the three
+    # years whose plans the units handed back (2025's before its worksheets, then again)
+    assert count(workdir, StepRun) == 11 * units + 1
     for period in ("2025-T1", "2025-T2", "2025", "2026-T1", "2026-T2"):
         assert f"  interim       {period}: {units} documents (uppskjuten vård)" in out
     # no interim deadline of 2025's status page or of 2026's wheel is left "inte skrivet"
@@ -224,7 +224,8 @@ def test_worksheets_handed_back_are_found_by_year_then_by_day(tmp_path):
         "actions-2024/2025-03-01/a.xlsx",
         "actions-2024/c.xlsx",  # no day: as of the import, after the dated ones
         "actions-2023/2024-03-01/a.xlsx",
-        "actions-2025/2026-03-01/a.xlsx",  # the plan of the year run: not before it
+        "actions-2025/2026-03-01/a.xlsx",  # the plan of the year run: after its analysis
+        "actions-2026/2027-03-01/a.xlsx",  # a later year's plan: not in this run
         "actions-2024/notes/d.xlsx",  # a folder not named by a day is no return
     ):
         (data / name).parent.mkdir(parents=True, exist_ok=True)
@@ -244,6 +245,7 @@ def test_worksheets_handed_back_are_found_by_year_then_by_day(tmp_path):
                 ("actions-2024/c.xlsx", None),
             ],
         ),
+        (2025, [("actions-2025/2026-03-01/a.xlsx", date(2026, 3, 1))]),
     ]
 
 

@@ -146,6 +146,7 @@ def write_demo(
         _stream(seed, "actions"),
         no_plan=planted.no_plan,
         days=_stream(seed, "handed back"),
+        finished=_stream(seed, "finished"),
     )
     return replace(files, returned=tuple(returned))
 

@@ -1,5 +1,7 @@
 """The action plans the demo region's units handed back for the two years before the default
-data year: their filled-in worksheets (SPEC §5), as ``arshjul import actions`` reads them.
+data year and for the default data year as far as today has come (a region in December has
+had that plan back since March): their filled-in worksheets (SPEC §5), as ``arshjul import
+actions`` reads them.
 
 A unit can only answer the findings the analysis of its year made, so none is invented: the
 record files are imported into a scratch database, each year is analysed there by arshjul's
@@ -29,8 +31,13 @@ year after, and hands the same worksheet back again at each follow-up (15 May, 1
 next year's plan comes, or for the last plan until today. Now and then a worksheet comes a
 week or two late, and at a follow-up a few units forget (the status page names them). Each
 is kept in a folder named by its day, ``actions-YEAR/ÅÅÅÅ-MM-DD/``, and imported as of that day
-(:func:`arshjul.inputs.handed_back`). Before its last return, an action that ends finished
-(or struck out) is still Pågår while its date is ahead; the last return says how it ended.
+(:func:`arshjul.inputs.handed_back`); a plan whose first return is still ahead of today has
+none yet. An action that ends finished is written Klar on a day of its own (a third stream):
+up to two months before its Klart senast, or now and then up to six weeks after it (klar
+sent, :func:`arshjul.action_rules.standing`); that day is its Statusdatum from then on, an
+open row's is the day it is handed back. Before its last return, an action that ends
+finished is still Pågår until its Klar day, one struck out while its date is ahead; the last
+return says how it ended.
 """
 
 from __future__ import annotations
@@ -90,6 +97,11 @@ RETURN_DAYS = 28
 LATE_CHANCE, LATE_DAYS = 0.08, 14
 #: chance that a unit with open actions forgets a follow-up
 MISSED_FOLLOW_UP = 0.12
+#: a finished action is written Klar (its Statusdatum) up to this many days before its
+#: Klart senast ...
+DONE_EARLY_DAYS = 60
+#: ... or, now and then, up to this many days after it: klar sent
+DONE_LATE_CHANCE, DONE_LATE_DAYS = 0.2, 45
 #: share of the gap to the yardstick closed a year later for each judged effect
 GOOD, SOME = 0.5, 0.1
 #: the effects a unit records (codes.action_effects); "Ingen effekt" is the analysis' own
@@ -185,11 +197,13 @@ def write_returned_worksheets(
     rng: random.Random,
     no_plan: str,
     days: random.Random,
+    finished: random.Random,
 ) -> list[Returned]:
     """Each unit's filled-in worksheet (all but ``no_plan``'s) for the two data years before
-    the default one, as ``out_dir/actions-YEAR/ÅÅÅÅ-MM-DD/handlingsplan-YEAR-<HSA-id>.xlsx``,
-    handed back on the days drawn from ``days``; ``records`` are the demo's record files by
-    kind."""
+    the default one and for the default one as far as ``today`` has come, as
+    ``out_dir/actions-YEAR/ÅÅÅÅ-MM-DD/handlingsplan-YEAR-<HSA-id>.xlsx``, handed back on the
+    days drawn from ``days``, a finished action written Klar on a day drawn from
+    ``finished``; ``records`` are the demo's record files by kind."""
     now = datetime.combine(today, time(12), STOCKHOLM)
     first = default_data_year(today) - YEARS_BACK
     with TemporaryDirectory(prefix="arshjul-demo-") as name:
@@ -202,7 +216,7 @@ def write_returned_worksheets(
                     import_file(conn, config, kind, records[kind], now=now)
                 tree = OrgTree.load(conn)
                 answering = [u for u in tree.walk(tree.root.id) if u.id != no_plan]
-                last = first + YEARS_BACK - 1
+                last = first + YEARS_BACK
                 return [
                     _return_year(
                         conn,
@@ -211,7 +225,7 @@ def write_returned_worksheets(
                         answering,
                         year,
                         now,
-                        (rng, days),
+                        (rng, days, finished),
                         out_dir,
                         scratch,
                         until=today if year == last else None,
@@ -229,7 +243,7 @@ def _return_year(
     answering: Sequence[Unit],
     year: int,
     now: datetime,
-    streams: tuple[random.Random, random.Random],
+    streams: tuple[random.Random, random.Random, random.Random],
     out_dir: Path,
     scratch: Path,
     *,
@@ -237,7 +251,7 @@ def _return_year(
 ) -> Returned:
     """Analyse ``year``, write the worksheets as handed back (the follow-ups until the next
     year's plan, or ``until``), and import what they hold at last."""
-    rng, days = streams
+    rng, days, finished = streams
     today = now.date()
     data = gather(conn, tree, year, today=today)
     analyses = analyse(data, tree, config)
@@ -253,17 +267,26 @@ def _return_year(
     for old in folder.glob("**/*.xlsx"):  # a unit that no longer answers leaves no file behind
         old.unlink()
     calendar = Deadlines.of(config, year, until)
+    # a carried-over action was open in last year's worksheets, the last of them handed back
+    # by this day: it is written Klar after it
+    carried_until = Deadlines.of(config, year - 1, None).last_day
     files, rows = [], []
     for unit in answering:
         filled = fill(plans[unit.id], unit, config.codes.action_owner_roles, judge, rng, today)
+        filled = _each(
+            filled,
+            lambda a: written_klar(a, finished, carried_until if (a.year or year) < year else None),
+        )
         name = f"handlingsplan-{year}-{unit.id}.xlsx"
+        shown = None
         for on, shown in handed_back(filled, calendar, days):
             written = datetime.combine(on, time(8), STOCKHOLM)  # the workbook's own time
             workbook = worksheet.build_workbook(unit, shown, config.codes, written)
             path = folder / on.isoformat() / name
             path.parent.mkdir(exist_ok=True)
             files.append(write_bytes_atomic(path, workbook_bytes(workbook)))
-        rows += [r.cells() for r in worksheet.rows(filled) if r.title]
+        if shown is not None:  # what the unit handed back last, as the run imports it
+            rows += [r.cells() for r in worksheet.rows(shown) if r.title]
     # the same rows at once, as CSV: 50 workbooks read one by one would take seconds
     import_file(
         conn, config, "actions", _write_rows(scratch / f"actions-{year}.csv", rows), now=now
@@ -311,11 +334,34 @@ def _day_before(deadline: date, days: random.Random) -> date:
     return deadline - timedelta(days=days.randrange(RETURN_DAYS))
 
 
+def written_klar(
+    action: PlannedAction, finished: random.Random, carried_until: date | None
+) -> PlannedAction:
+    """``action``, if it ends Klar, with the day the unit writes it Klar (``done_on``, its
+    Statusdatum from then on): before its Klart senast, now and then after it; an action
+    carried over from an earlier plan (open in that plan's worksheets up to
+    ``carried_until``) after that day."""
+    if action.status is not ActionStatus.DONE or action.due_date is None:
+        return action
+    if finished.random() < DONE_LATE_CHANCE:
+        day = action.due_date + timedelta(days=finished.randint(1, DONE_LATE_DAYS))
+    else:
+        day = action.due_date - timedelta(days=finished.randrange(DONE_EARLY_DAYS))
+    if carried_until is not None:
+        day = max(day, carried_until + timedelta(days=1))
+    return replace(action, done_on=day)
+
+
 def handed_back(plan: Plan, deadlines: Deadlines, days: random.Random) -> list[tuple[date, Plan]]:
     """The days ``plan``'s worksheet is handed back, each with the plan as it stood then: the
     plan by its deadline, then at each follow-up while an action is open (a few forgotten),
-    the last time as the actions ended; each row dated the day it is handed back."""
-    returns = [_day_before(deadlines.plan, days)]
+    the last time as the actions ended; an open row dated the day it is handed back, a Klar
+    one the day it was written Klar. None when the plan's deadline is still ahead (the
+    default data year's plan, some weeks before its deadline)."""
+    first = _day_before(deadlines.plan, days)
+    if first > deadlines.last_day:
+        return []
+    returns = [first]
     for deadline in deadlines.follow_ups:
         if not any(a.status in OPEN for a in as_of(plan, returns[-1]).actions):
             break
@@ -328,22 +374,29 @@ def handed_back(plan: Plan, deadlines: Deadlines, days: random.Random) -> list[t
 
 
 def as_of(plan: Plan, on: date) -> Plan:
-    """``plan`` as a follow-up on ``on`` finds it: an action that ends finished or struck out
-    is still in progress while its date is ahead; every row dated ``on``."""
+    """``plan`` as a follow-up on ``on`` finds it: an action that ends finished is still in
+    progress until the day it is written Klar, one struck out while its date is ahead; every
+    row dated as :func:`dated`."""
 
     def then(action: PlannedAction) -> PlannedAction:
-        due = action.due_date
-        if action.status in OPEN or action.is_decision or due is None or on >= due:
+        ahead = action.done_on if action.done_on is not None else action.due_date
+        if action.status in OPEN or action.is_decision or ahead is None or on >= ahead:
             return action
-        return replace(action, status=ActionStatus.IN_PROGRESS, effect=None)
+        return replace(action, status=ActionStatus.IN_PROGRESS, effect=None, done_on=None)
 
     return dated(_each(plan, then), on)
 
 
 def dated(plan: Plan, on: date) -> Plan:
     """Every row of ``plan`` with Statusdatum ``on``, as the enhetschef who checked it
-    writes: the follow-ups are judged by this day, not by the import's."""
-    return _each(plan, lambda action: replace(action, status_date=on))
+    writes (the follow-ups are judged by this day, not by the import's); a Klar row keeps
+    the day it was written Klar, not after ``on``."""
+
+    def written(action: PlannedAction) -> PlannedAction:
+        klar = action.done_on
+        return replace(action, status_date=on if klar is None else min(klar, on))
+
+    return _each(plan, written)
 
 
 def _each(plan: Plan, change: Callable[[PlannedAction], PlannedAction]) -> Plan:
