@@ -108,6 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for step, written in summary.cycle.documents.items():
         sheets = sum(p.suffix == ".xlsx" for p in written)
         extra = f" and {_n(sheets, 'worksheet')}" if sheets else ""
+        kept = summary.cycle.unchanged.get(step, 0)
+        extra += f" ({kept} unchanged, not written again)" if kept else ""
         print(f"  {step:<13} {_n(len(written) - sheets, 'document')}{extra}")
     for period, written in summary.interim.items():
         print(f"  interim       {period}: {_n(len(written), 'document')} (uppskjuten vård)")

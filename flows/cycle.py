@@ -40,6 +40,8 @@ class CycleResult:
     #: step -> the documents it wrote
     documents: dict[str, list[Path]]
     sign_offs: list[SignOffResult] = field(default_factory=list)
+    #: step -> how many of its documents were not written again (unchanged since a run)
+    unchanged: dict[str, int] = field(default_factory=dict)
 
 
 def run_cycle(
@@ -49,16 +51,18 @@ def run_cycle(
     order, each a step of its own (its own lock, times and record); the calendars are left
     to the caller."""
     unit_steps: tuple[Step[Any], ...] = (compilation.STEP, analysis.STEP, action_plan.STEP)
-    documents = {
-        step.name: run_step(step, ws, period, unit, now=now, publish=False, approve=approve).written
+    results = [
+        run_step(step, ws, period, unit, now=now, publish=False, approve=approve)
         for step in unit_steps
-    }
+    ]
+    documents = {r.step: r.written for r in results}
+    unchanged = {r.step: len(r.kept) for r in results}
     report = run_step(
         safety_report.STEP, ws, period, now=now, publish=False, approve=approve
     ).sign_off
     assert report is not None  # the step is signed off
     documents[safety_report.STEP.name] = [report.latest]
-    return CycleResult(period.year, documents, [report])
+    return CycleResult(period.year, documents, [report], unchanged)
 
 
 @flow(name="cycle")
