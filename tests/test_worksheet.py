@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from arshjul.config import Config
 from arshjul.models import ActionStatus, OrgLevel
 from arshjul.org import Unit
 from tests.conftest import NOW
+from tests.tools import pdf_pages, require_calc, require_program
 
 UNIT = Unit("SE-E1", "Enhet Ett", OrgLevel.UNIT, "SE-V1")
 
@@ -191,12 +194,45 @@ def test_same_content_gives_the_same_bytes(config: Config):
 
 
 def test_prints_landscape_on_one_page_width_with_the_header_on_every_page(sheet: Worksheet):
-    rows = sheet.max_row
-    assert sheet.print_area == f"'Handlingsplan'!$A$1:$K${rows}"
+    # whole columns: the rows a unit adds below the prepared ones print too
+    assert sheet.print_area == "'Handlingsplan'!$A$1:$K$1048576"
     assert sheet.print_title_rows == "$1:$1"
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
     assert sheet.sheet_properties.pageSetUpPr.fitToPage
     assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+
+
+def test_libreoffice_prints_a_row_the_unit_added_on_landscape_pages_ids_whole(
+    sheet: Worksheet, tmp_path: Path
+):
+    """The worksheet as LibreOffice prints it after a unit typed an action below the
+    prepared rows (issue 17.8): the new row is on the paper, one A4 landscape page, each
+    action id whole (a print area of fixed rows left the row out)."""
+    soffice = require_calc()
+    added = sheet.max_row + 1
+    sheet.cell(added, 1, "SE-E1-2025-099")
+    sheet.cell(added, 5, "Tillagd av enhetschefen")
+    filled = tmp_path / "ifylld" / worksheet.FILE_NAME
+    filled.parent.mkdir()
+    sheet.parent.save(filled)
+    subprocess.run(
+        [soffice, "--headless", f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(filled)],
+        check=True, capture_output=True, timeout=240,
+    )  # fmt: skip
+    pdf = tmp_path / filled.with_suffix(".pdf").name
+    pages = pdf_pages(pdf)
+    assert len(pages) == 1, "the empty rows of the whole columns print nothing"
+    text = pages[0]
+    assert "Tillagd av enhetschefen" in text
+    for action_id in ("SE-E1-2025-001", "SE-E1-2024-004", "SE-E1-2025-099"):
+        assert action_id in text, action_id
+    info = subprocess.run(
+        [require_program("pdfinfo"), str(pdf)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    width, height = re.findall(r"Page size: +([\d.]+) x ([\d.]+)", info)[0]
+    assert (round(float(width)), round(float(height))) == (842, 595)  # A4 landscape, points
 
 
 def test_a_decision_ingen_atgard_shows_its_status_and_reason(config: Config, tmp_path: Path):

@@ -27,6 +27,19 @@ def require_program(name: str) -> str:
     return path
 
 
+def require_calc() -> str:
+    """The path of soffice with LibreOffice Calc (it opens no spreadsheet without it, and says
+    only "source file could not be loaded"); skips, or fails when CI=true, as
+    :func:`require_program`."""
+    soffice = require_program("soffice")
+    if not (Path(os.path.realpath(soffice)).parent / "libsclo.so").exists():
+        reason = "LibreOffice Calc is not installed (.ci/run installs libreoffice-calc-nogui)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return soffice
+
+
 def node_with(folder: Path, *modules: str) -> str:
     """The path of node, with ``modules`` installed in ``folder`` (``npm ci`` when missing)."""
     node = require_program("node")

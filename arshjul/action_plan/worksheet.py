@@ -41,6 +41,7 @@ from arshjul.formats.xlsx import (
     column_letter,
     excel_date,
     list_range,
+    whole_columns,
     workbook_bytes,
 )
 from arshjul.models import ActionStatus
@@ -264,8 +265,9 @@ def build_workbook(unit: Unit, plan: Plan, codes: Codes, now: datetime) -> Workb
         protected=True,
         validations=validations,
         # on paper: landscape, every column on one page's width (the ids whole), the header
-        # row on every page
-        printing=Printing(f"A1:{column_letter(len(COLUMNS))}{len(prepared) + 1}"),
+        # row on every page; whole columns, so that the rows a unit adds below the prepared
+        # ones print too
+        printing=Printing(whole_columns(len(COLUMNS))),
     )
     lists = _lists_sheet(
         [

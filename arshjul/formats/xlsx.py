@@ -100,10 +100,22 @@ class Validation(NamedTuple):
     error: str = ""
 
 
+#: a sheet's last row (Excel's and LibreOffice's)
+LAST_ROW = 1_048_576
+
+
+def whole_columns(last_column: int) -> str:
+    """Columns A to ``last_column`` (1 = A) from the first row to the last, as a print area:
+    rows typed below the written ones print too. Excel shows it as ``$A:$K``; not written
+    so, because openpyxl (the region's scripts, these tests) reads no whole-column print
+    area and drops it. Neither Excel nor LibreOffice prints the empty rows."""
+    return f"A1:{column_letter(last_column)}{LAST_ROW}"
+
+
 class Printing(NamedTuple):
-    """How a sheet prints: ``area`` (``A1:I40``) on A4 pages ``landscape`` or not, scaled to
-    one page's width (as many pages down as it takes), the first ``title_rows`` rows repeated
-    on every page."""
+    """How a sheet prints: ``area`` (``A1:I40``; whole columns are ``A1:I1048576``,
+    :func:`whole_columns`) on A4 pages ``landscape`` or not, scaled to one page's width (as
+    many pages down as it takes), the first ``title_rows`` rows repeated on every page."""
 
     area: str
     landscape: bool = True
