@@ -95,3 +95,8 @@ class ConflictError(ArshjulError):
     """The same step for the same unit is already running, or a signed version would change."""
 
     exit_code = 1
+
+
+class StepBusy(ConflictError):
+    """Another run held the step for the unit past the wait: the message, in Swedish, is what
+    the coordinator who started this run reads in the Prefect UI as its state."""

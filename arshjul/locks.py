@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from arshjul.clock import local
-from arshjul.errors import ConflictError
-from arshjul.models import StepLock
+from arshjul.errors import StepBusy
+from arshjul.models import OrgUnit, StepLock
 from arshjul.render import counted
 
 #: a lock this old belongs to a run that died: the large region's whole cycle takes a minute
@@ -71,6 +71,7 @@ def step_lock(
     unit_ids: Sequence[str],
     run_id: str,
     clock: Callable[[], datetime],
+    title: str | None = None,
     wait: timedelta = timedelta(minutes=5),
     poll_seconds: float = 1.0,
     stale_after: timedelta = STALE_AFTER,
@@ -84,6 +85,7 @@ def step_lock(
         unit_ids=unit_ids,
         run_id=run_id,
         clock=clock,
+        title=title,
         wait=wait,
         poll_seconds=poll_seconds,
         stale_after=stale_after,
@@ -102,17 +104,20 @@ def acquire(
     unit_ids: Sequence[str],
     run_id: str,
     clock: Callable[[], datetime],
+    title: str | None = None,
     wait: timedelta = timedelta(minutes=5),
     poll_seconds: float = 1.0,
     stale_after: timedelta = STALE_AFTER,
 ) -> None:
     """Take ``step`` for ``period`` and ``unit_ids`` for ``run_id`` until :func:`release`. If
     another run holds any of them, wait up to ``wait`` for it, then refuse with a
-    :class:`ConflictError` naming the run that holds it. Both are logged in Swedish (the
-    coordinator reads them in the flow run's log). Taking what ``run_id`` holds already (a
-    retried attempt) succeeds."""
+    :class:`StepBusy` that says in Swedish which step (``title``, the step's document, e.g.
+    Sammanställning), period and unit, which run holds it since when, and what to do (the
+    coordinator reads it as the flow run's state). Waiting and refusing are logged in Swedish
+    too (the flow run's log). Taking what ``run_id`` holds already (a retried attempt)
+    succeeds."""
     deadline = time.monotonic() + wait.total_seconds()
-    minutes = round(wait.total_seconds() / 60)
+    waiting = duration_sv(wait)
     waited = False
     while holders := _try_acquire(engine, step, period, unit_ids, run_id, clock(), stale_after):
         first, more = holders[0], len(holders) - 1
@@ -121,23 +126,44 @@ def acquire(
         held += f" och {counted(more, 'enhet', 'enheter')} till" if more else ""
         if time.monotonic() >= deadline:
             log.error(
-                "%s %s avbryts: %s sedan %s och blev inte klar på %d minuter; starta igen"
-                " när den är klar",
-                step, period, held, since, minutes,
+                "%s %s avbryts: %s sedan %s och blev inte klar på %s; starta igen när den är"
+                " klar",
+                step, period, held, since, waiting,
             )  # fmt: skip
-            raise ConflictError(
-                f"{step} {period} is already running for {first.unit_id}"
-                f"{f' and {more} more units' if more else ''}"
-                f" (run {first.run_id}, since {since}): try again when it has finished"
-            )
+            raise StepBusy(_refusal(engine, title or step, period, first, more, since, waiting))
         if not waited:
-            log.info(
-                "%s %s väntar: %s sedan %s (högst %d minuter)", step, period, held, since, minutes
-            )
+            log.info("%s %s väntar: %s sedan %s (högst %s)", step, period, held, since, waiting)
             waited = True
         time.sleep(poll_seconds)
     if waited:
         log.info("%s %s: låset är fritt, fortsätter", step, period)
+
+
+def duration_sv(wait: timedelta) -> str:
+    """``5 minuter``, ``1 minut``, ``2 sekunder``: a wait as a Swedish text says it."""
+    seconds = round(wait.total_seconds())
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} {'minut' if minutes == 1 else 'minuter'}"
+    return f"{seconds} {'sekund' if seconds == 1 else 'sekunder'}"
+
+
+def _refusal(
+    engine: Engine, title: str, period: str, first: Holder, more: int, since: str, waiting: str
+) -> str:
+    """The refusal as a coordinator reads it: which step, period and unit (by name), who has
+    it since when, that nothing was written, what to do."""
+    with engine.connect() as conn:
+        name = conn.execute(select(OrgUnit.name).where(OrgUnit.id == first.unit_id)).scalar()
+    unit = f"{name} ({first.unit_id})" if name else first.unit_id
+    others = f" och {more} {'enhet' if more == 1 else 'enheter'} till" if more else ""
+    process = f", process {first.holder}" if first.holder else ""
+    return (
+        f"{title} {period} gjordes inte: en annan körning av samma steg ({first.run_id}"
+        f"{process}) gör det för {unit}{others} sedan {since}, och den här körningen väntade"
+        f" {waiting} utan att den blev klar. Inget skrevs. Vänta tills den andra körningen är"
+        " klar (sök på dess id i Prefect UI) och starta sedan den här igen."
+    )
 
 
 def release(engine: Engine, *, step: str, period: str, run_id: str) -> None:

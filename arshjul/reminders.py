@@ -501,6 +501,7 @@ def send_reminders(
             unit_ids=[config.settings.region.id],
             run_id=run_id,
             clock=lambda: now,
+            title="Påminnelser",
         ):
             due = plan(engine, config, out, now=now)
             for digest in due:

@@ -192,6 +192,7 @@ def prepare(
         unit_ids=[unit] if unit and not shared else units,
         run_id=run.run_id,
         clock=clock,
+        title=step.title_sv,
         wait=LOCK_WAIT,
     )
     return tree, units

@@ -9,12 +9,13 @@ from pathlib import Path
 from prefect import flow
 
 from arshjul import action_plan
-from flows.runner import data_year, run_step
+from flows.runner import busy_in_swedish, data_year, run_step
 from flows.runtime import resolve_now
 from flows.steps import open_ws
 
 
 @flow(name="action_plan", log_prints=False)
+@busy_in_swedish
 def action_plan_flow(
     year: int | None = None,
     unit: str | None = None,

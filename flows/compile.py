@@ -8,12 +8,13 @@ from pathlib import Path
 from prefect import flow
 
 from arshjul import compilation
-from flows.runner import data_year, run_step
+from flows.runner import busy_in_swedish, data_year, run_step
 from flows.runtime import resolve_now
 from flows.steps import open_ws
 
 
 @flow(name="compile", log_prints=False)
+@busy_in_swedish
 def compile_flow(
     year: int | None = None,
     unit: str | None = None,

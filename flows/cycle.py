@@ -29,7 +29,7 @@ from arshjul.steps import Step
 from arshjul.workspace import Workspace
 from flows.calendars import publish_site
 from flows.importing import import_into
-from flows.runner import data_year, run_step
+from flows.runner import busy_in_swedish, data_year, run_step
 from flows.runtime import resolve_now
 from flows.steps import open_ws, step_task
 
@@ -66,6 +66,7 @@ def run_cycle(
 
 
 @flow(name="cycle")
+@busy_in_swedish
 def cycle_flow(
     year: int | None = None,
     unit: str | None = None,
@@ -142,6 +143,7 @@ def _at(day: date, now: datetime) -> datetime:
 
 
 @flow(name="run")
+@busy_in_swedish
 def run_flow(
     year: int | None = None,
     data: LocalPath | None = None,

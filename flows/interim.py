@@ -13,12 +13,13 @@ from prefect import flow
 
 from arshjul import interim
 from arshjul.periods import latest_period, parse_period
-from flows.runner import run_step
+from flows.runner import busy_in_swedish, run_step
 from flows.runtime import resolve_now
 from flows.steps import open_ws
 
 
 @flow(name="interim_report", log_prints=False)
+@busy_in_swedish
 def interim_report_flow(
     period: str | None = None,
     unit: str | None = None,

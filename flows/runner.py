@@ -3,15 +3,19 @@ flow run, the sign-off of this flow run, then the calendars when a unit met its 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import ParamSpec, TypeVar, cast
+
+from prefect.states import Failed
 
 from arshjul import steps
 from arshjul.clock import local
 from arshjul.clock import now as wall_clock
 from arshjul.config import default_data_year
+from arshjul.errors import StepBusy
 from arshjul.periods import Period
 from arshjul.signoff import SignOffResult
 from arshjul.steps import Run, Step, StepResult, ToSignOff
@@ -22,8 +26,28 @@ from flows.signoff import request_sign_off
 from flows.steps import in_task, unwalked
 
 F = TypeVar("F")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 log = logging.getLogger("arshjul")
+
+
+def busy_in_swedish(body: Callable[P, R]) -> Callable[P, R]:
+    """A flow whose step another run held past the wait ends Failed with the refusal's
+    Swedish message alone (:class:`StepBusy`: which step, unit and period, who has it since
+    when, what to do), which the Prefect UI shows as the run's state; raised, the state would
+    read "Flow run encountered an exception: StepBusy: …". A caller in this process
+    (``arshjul compile``) still gets the StepBusy raised: Prefect raises a Failed state's
+    exception. Under ``@flow``, which takes the parameters from ``body``'s signature."""
+
+    @functools.wraps(body)
+    def flow_body(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return body(*args, **kwargs)
+        except StepBusy as busy:
+            return cast(R, Failed(message=str(busy), data=busy))
+
+    return flow_body
 
 
 def data_year(year: int | None, now: datetime) -> Period:

@@ -8,12 +8,13 @@ from prefect import flow
 
 from arshjul import safety_report
 from arshjul.signoff import SignOffResult
-from flows.runner import data_year, run_step
+from flows.runner import busy_in_swedish, data_year, run_step
 from flows.runtime import resolve_now
 from flows.steps import open_ws
 
 
 @flow(name="safety_report", log_prints=False)
+@busy_in_swedish
 def safety_report_flow(
     year: int | None = None,
     now: datetime | None = None,

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from arshjul.errors import ConflictError
-from arshjul.locks import step_lock
+from arshjul.errors import ConflictError, StepBusy
+from arshjul.locks import duration_sv, step_lock, this_process
 from arshjul.models import OrgLevel, OrgUnit, StepLock
 from tests.conftest import NOW
 
@@ -26,7 +26,10 @@ def db(fresh_engine: Engine) -> Engine:
     with fresh_engine.begin() as conn:
         conn.execute(
             insert(OrgUnit),
-            [{"id": u, "name": u, "level": OrgLevel.UNIT, "parent_id": None} for u in "ABC"],
+            [
+                {"id": u, "name": f"Enhet {u}", "level": OrgLevel.UNIT, "parent_id": None}
+                for u in "ABC"
+            ],
         )
     return fresh_engine
 
@@ -47,17 +50,36 @@ def held(db: Engine) -> int:
 def test_a_second_run_for_the_same_unit_is_refused_naming_the_first(db, arshjul_log):
     with lock(db, ["A", "B"], "run-1"):
         assert held(db) == 2
-        with pytest.raises(
-            ConflictError, match=r"compile 2025 is already running for B \(run run-1"
-        ):
+        with pytest.raises(StepBusy) as refused:
             with lock(db, ["B"], "run-2"):
                 pass
     assert held(db) == 0, "released when the block ends"
-    # in Swedish for the coordinator, in the flow run's log
+    # in Swedish for the coordinator: the flow run's state ...
+    assert str(refused.value) == (
+        "compile 2025 gjordes inte: en annan körning av samma steg (run-1, process"
+        f" {this_process()}) gör det för Enhet B (B) sedan 2026-11-23 09:30, och den här körningen"
+        " väntade 0 sekunder utan att den blev klar. Inget skrevs. Vänta tills den andra"
+        " körningen är klar (sök på dess id i Prefect UI) och starta sedan den här igen."
+    )
+    # ... and its log
     assert arshjul_log.messages[-1] == (
         "compile 2025 avbryts: körning run-1 gör samma steg för B sedan 2026-11-23 09:30 och"
-        " blev inte klar på 0 minuter; starta igen när den är klar"
+        " blev inte klar på 0 sekunder; starta igen när den är klar"
     )
+
+
+@pytest.mark.parametrize(
+    ("wait", "said"),
+    [
+        (timedelta(minutes=5), "5 minuter"),
+        (timedelta(minutes=1), "1 minut"),
+        (timedelta(seconds=90), "90 sekunder"),
+        (timedelta(seconds=1), "1 sekund"),
+        (timedelta(0), "0 sekunder"),
+    ],
+)
+def test_a_wait_is_said_in_swedish_words(wait, said):
+    assert duration_sv(wait) == said
 
 
 def test_other_units_and_other_periods_run_side_by_side(db):
@@ -94,7 +116,7 @@ def test_a_waiting_run_starts_when_the_first_finishes(db, arshjul_log):
     assert order == ["first done", "second started"]
     assert arshjul_log.messages == [
         "compile 2025 väntar: körning run-1 gör samma steg för A sedan 2026-11-23 09:30"
-        " (högst 0 minuter)",
+        " (högst 10 sekunder)",
         "compile 2025: låset är fritt, fortsätter",
     ]
 

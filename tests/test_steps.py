@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 
 from arshjul.cli import main
-from arshjul.errors import ConflictError, UsageError
+from arshjul.errors import StepBusy, UsageError
 from arshjul.models import StepRun
 from arshjul.org import OrgTree
 from tests.conftest import FIXTURES, NOW
@@ -152,26 +152,42 @@ def test_a_safety_report_waits_for_another_run_of_it_then_is_refused_naming_it(
 ):
     """The patientsäkerhetsberättelse is locked like every step: while another run writes it
     (or asks for its sign-off), a second one waits, says so in Swedish, then gives up without
-    writing a version of its own."""
+    writing a version of its own. Its state in Prefect (the UI shows its message) says in
+    plain Swedish which step, period and unit, who has it since when, and what to do (issue
+    16: it was "ConflictError: safety_report 2025 is already running …")."""
+    from prefect import get_client
+
     from arshjul import locks
     from flows.safety_report import safety_report_flow
 
     monkeypatch.setattr("arshjul.steps.LOCK_WAIT", timedelta(seconds=2))
     engine = create_engine(f"sqlite:///{workdir / 'arshjul.sqlite'}")
     held = {"engine": engine, "step": "safety_report", "period": str(YEAR), "run_id": "annan"}
+    refusal = (
+        "Patientsäkerhetsberättelse 2025 gjordes inte: en annan körning av samma steg (annan,"
+        f" process {locks.this_process()}) gör det för Region Test (R1) sedan 2026-11-23"
+        " 09:30, och den här körningen väntade 2 sekunder utan att den blev klar. Inget"
+        " skrevs. Vänta tills den andra körningen är klar (sök på dess id i Prefect UI) och"
+        " starta sedan den här igen."
+    )
     try:
         locks.acquire(**held, unit_ids=["R1"], clock=lambda: NOW)
-        with pytest.raises(
-            ConflictError, match=r"safety_report 2025 is already running for R1 \(run annan"
-        ):
-            safety_report_flow(year=YEAR, now=NOW, publish=False)
+        state = safety_report_flow(year=YEAR, now=NOW, publish=False, return_state=True)
+        assert state.is_failed() and state.message == refusal
+        with get_client(sync_client=True) as client:
+            stored = client.read_flow_run(state.state_details.flow_run_id).state
+        assert stored is not None and (stored.type, stored.message) == (state.type, refusal)
         said = [r.getMessage() for r in arshjul_log.records if r.name == "arshjul"]
         assert said[-2:] == [
             "safety_report 2025 väntar: körning annan gör samma steg för R1 sedan 2026-11-23"
-            " 09:30 (högst 0 minuter)",
+            " 09:30 (högst 2 sekunder)",
             "safety_report 2025 avbryts: körning annan gör samma steg för R1 sedan 2026-11-23"
-            " 09:30 och blev inte klar på 0 minuter; starta igen när den är klar",
+            " 09:30 och blev inte klar på 2 sekunder; starta igen när den är klar",
         ]
+        # called in its process, as `arshjul report safety` does, the flow raises it
+        with pytest.raises(StepBusy) as raised:
+            safety_report_flow(year=YEAR, now=NOW, publish=False)
+        assert str(raised.value) == refusal
         assert not (region / "patientsakerhetsberattelse-v1.html").exists()
         assert rows(workdir) == [] and step_runs(workdir) == []
         locks.release(**held)
