@@ -4,6 +4,7 @@ flow run, the sign-off of this flow run, then the calendars when a unit met its 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -47,6 +48,10 @@ def busy_in_swedish(body: Callable[P, R]) -> Callable[P, R]:
         except StepBusy as busy:
             return cast(R, Failed(message=str(busy), data=busy))
 
+    # the parameters' types resolved in body's module: Prefect resolves a signature's
+    # annotations (strings, from __future__) in the globals of the function it was given,
+    # which are this module's
+    flow_body.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
     return flow_body
 
 
