@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from arshjul.render import NBSP, number, share
@@ -85,8 +85,7 @@ class Reading:
     set it last (None: the count's mark), so that a protection can look where it came from."""
 
     bounds: dict[Key, Bounds]
-    cause: dict[tuple[Key, int], int]  # (key, 0 for the lower bound, 1 for the upper) -> line
-    lines: list[Line]
+    cause: dict[tuple[Key, int], Line]  # (key, 0 for the lower bound, 1 for the upper) -> line
 
     def __getitem__(self, key: Key) -> Bounds:
         return self.bounds[key]
@@ -99,7 +98,18 @@ class Reading:
 
     def culprits(self, key: Key) -> list[Line]:
         """The lines that set ``key``'s bounds (none for a bound its mark gives)."""
-        return [self.lines[self.cause[key, side]] for side in (0, 1) if (key, side) in self.cause]
+        return [self.cause[key, side] for side in (0, 1) if (key, side) in self.cause]
+
+    def update(self, other: Reading) -> None:
+        """``other``'s reading of its counts instead of this one's: ``other`` read whole
+        components of the ledger (:func:`_reach`), so what it found of them is what a reading
+        of the whole ledger finds (the work list visits a component's lines in the same order
+        whatever else it holds)."""
+        for k in other.bounds:
+            self.cause.pop((k, 0), None)
+            self.cause.pop((k, 1), None)
+        self.bounds.update(other.bounds)
+        self.cause.update(other.cause)
 
 
 def read(
@@ -117,40 +127,7 @@ def read(
     known: dict[Key, Bounds] = {
         k: (1, below - 1) if marks.get(k) is Mark.PRIMARY else (0, None) for k in hidden
     }
-    # only lines with a hidden member can narrow anything
-    selected = [line for line in lines if hidden.intersection(line.members)]
-    cause: dict[tuple[Key, int], int] = {}
-    _settle(values, known, selected, _touching(selected), range(len(selected)), cause)
-    return Reading(known, cause, selected)
-
-
-def _touching(lines: list[Line]) -> dict[Key, list[int]]:
-    """Each count -> the lines (their index) it is a member of."""
-    touching: dict[Key, list[int]] = {}
-    for i, line in enumerate(lines):
-        for k in line.members:
-            touching.setdefault(k, []).append(i)
-    return touching
-
-
-def _settle(
-    values: Mapping[Key, int],
-    known: dict[Key, Bounds],
-    lines: list[Line],
-    touching: Mapping[Key, list[int]],
-    start: Iterable[int],
-    cause: dict[tuple[Key, int], int],
-) -> None:
-    """Narrow the hidden counts' bounds ``known`` (in place; a count not in it is shown) along
-    ``lines``, beginning with the lines ``start`` and then every line one of whose members
-    narrowed, until nothing changes; ``cause`` gets the line that set each bound last.
-
-    A work list: a line is looked at again only when one of its members narrowed, so a
-    ledger of a whole region costs what its hidden counts' neighbourhoods cost. Each visit
-    narrows some bound towards the true value (every bound holds it, so the bounds never
-    cross), and narrowing only ever tightens: from any bounds that the reader's end result
-    lies within, the end result is the same. A cap keeps a slow creep (a bound moving by one
-    per visit round a cycle of lines) from running long."""
+    cause: dict[tuple[Key, int], Line] = {}
 
     def bounds(k: Key) -> Bounds:
         return known.get(k) or (values[k], values[k])
@@ -164,15 +141,15 @@ def _settle(
         if (lo, hi) == (old_lo, old_hi) or (hi is not None and lo > hi):
             return False
         if lo != old_lo:
-            cause[k, 0] = why
+            cause[k, 0] = selected[why]
         if hi != old_hi:
-            cause[k, 1] = why
+            cause[k, 1] = selected[why]
         known[k] = (lo, hi)
         return True
 
     def visit(i: int) -> list[Key]:
         """Narrow line ``i``'s members by the others; returns those narrowed."""
-        line = lines[i]
+        line = selected[i]
         parts = [bounds(p) for p in line.parts]
         t_lo, t_hi = bounds(line.total)
         lo_sum = sum(lo for lo, _ in parts)
@@ -191,9 +168,18 @@ def _settle(
                 changed.append(p)
         return changed
 
-    queue = list(start)
-    queued = set(queue)
-    budget = MAX_PASSES * max(len(lines), 1)
+    # a work list: a line is looked at again only when one of its members narrowed, so a
+    # ledger of a whole region costs what its hidden counts' neighbourhoods cost. Only lines
+    # with a hidden member can narrow anything. Each visit narrows some bound towards the
+    # true value; a cap keeps a slow creep (a bound moving by one per visit round a cycle of
+    # lines) from running long
+    selected = [line for line in lines if hidden.intersection(line.members)]
+    touching: dict[Key, list[int]] = {}
+    for i, line in enumerate(selected):
+        for k in line.members:
+            touching.setdefault(k, []).append(i)
+    queue, queued = list(range(len(selected))), set(range(len(selected)))
+    budget = MAX_PASSES * max(len(selected), 1)
     while queue and budget:
         budget -= 1
         i = queue.pop()
@@ -203,6 +189,7 @@ def _settle(
                 if j not in queued:
                     queued.add(j)
                     queue.append(j)
+    return Reading(known, cause)
 
 
 def intervals(
@@ -280,17 +267,72 @@ def protect(
     settled = set(settled) | set(fixed)
     marks = {k: Mark.PRIMARY for k, v in values.items() if k not in unshown and small(v, below)}
     marks.update(fixed)
+    touching = _touching(lines)
+    reading = read(values, lines, marks, unshown, below)
     while True:
-        reading = read(values, lines, marks, unshown, below)
         narrowed = reading.narrowed(marks, below)
         if not narrowed:
-            return _unhide(values, lines, marks, unshown, below, settled)
+            return _unhide(values, lines, marks, unshown, below, settled, touching)
         chosen = {_complement(k, reading, values, marks, unshown, settled) for k in narrowed}
         chosen.discard(None)
         if not chosen:
             raise ValueError(f"counts {sorted(map(str, narrowed))} cannot be hidden")
         for k in chosen:
             marks[k] = Mark.SECONDARY
+        # a count reads differently only where the new marks reach: the rest of the ledger
+        # is read as before (a region's deferred-care sections take ~100 rounds at large,
+        # each of which read all ~15,000 lines)
+        near = _reach(chosen, lines, touching, lambda m: m in marks or m in unshown)
+        reading.update(_read_near(values, near, marks, unshown, below))
+
+
+def _touching(lines: list[Line]) -> dict[Key, list[int]]:
+    """Each count's lines, by their index in ``lines``."""
+    touching: dict[Key, list[int]] = {}
+    for i, line in enumerate(lines):
+        for m in line.members:
+            touching.setdefault(m, []).append(i)
+    return touching
+
+
+def _read_near(
+    values: Mapping[Key, int],
+    near: list[Line],
+    marks: Mapping[Key, Mark],
+    unshown: set[Key],
+    below: int,
+) -> Reading:
+    """:func:`read` of the lines ``near`` alone, with their members' marks."""
+    members = {m for line in near for m in line.members}
+    return read(
+        values, near, {m: marks[m] for m in members if m in marks}, unshown & members, below
+    )
+
+
+def _reach(
+    keys: Iterable[Key],
+    lines: list[Line],
+    touching: Mapping[Key, list[int]],
+    hidden: Callable[[Key], bool],
+) -> list[Line]:
+    """The lines along which a change to what a reader knows of ``keys`` can travel, in the
+    order of ``lines``: the lines they are members of and, from each of their ``hidden``
+    members, those lines' on. A shown count is known exactly whatever else is known, so
+    knowledge passes through hidden counts only: a hidden count's bounds depend on the lines
+    it reaches this way and on no other (its component of the ledger)."""
+    found: set[int] = set()
+    seen = set(keys)
+    todo = list(seen)
+    while todo:
+        for i in touching.get(todo.pop(), ()):
+            if i in found:
+                continue
+            found.add(i)
+            for m in lines[i].members:
+                if m not in seen and hidden(m):
+                    seen.add(m)
+                    todo.append(m)
+    return [lines[i] for i in sorted(found)]
 
 
 def _unhide(
@@ -300,33 +342,35 @@ def _unhide(
     unshown: set[Key],
     below: int,
     fixed: set[Key],
+    touching: Mapping[Key, list[int]],
 ) -> dict[Key, Mark]:
     """``marks`` less the complementary suppressions that turned out not to be needed: a
     round's choices each answer one narrowed count, and a later one may protect what an
     earlier one did, so each is shown again (a small one written ``<5`` again), the largest
     first, when no small count is narrowed without it.
 
-    A trial shows one count more than the marks before it, so a reader knows at least what
-    they knew then: its reading starts from theirs, with that count known (or ``<5``), and
-    narrows from the lines holding it (:func:`_settle`) instead of from nothing, which is
-    the same reading (at ``small``, 96 % of an interim section's protection was these
-    trials, each a whole reading)."""
-    reading = read(values, lines, marks, unshown, below)
-    touching = _touching(reading.lines)
-    known = reading.bounds
+    Nothing is narrowed before a trial (:func:`protect` stops there, and a trial is kept only
+    when it narrows nothing), so a trial reads only the lines its count reaches
+    (:func:`_reach`): the rest read as before. Reading the whole ledger for every trial cost
+    the region's deferred-care sections (thousands of complements, tens of thousands of
+    lines) hours at ``large``."""
     secondary = [k for k, m in marks.items() if m is Mark.SECONDARY and k not in fixed]
+    marks = dict(marks)
     for k in sorted(secondary, key=lambda k: -values[k]):
-        trial = {h: m for h, m in marks.items() if h != k}
-        trial_known = dict(known)
-        if small(values[k], below):
-            trial[k] = Mark.PRIMARY
-            lo, hi = known[k]
-            trial_known[k] = (max(lo, 1), below - 1 if hi is None else min(hi, below - 1))
-        else:
-            del trial_known[k]
-        _settle(values, trial_known, reading.lines, touching, touching[k], {})
-        if not Reading(trial_known, {}, reading.lines).narrowed(trial, below):
-            marks, known = trial, trial_known
+        shown_again = Mark.PRIMARY if small(values[k], below) else None
+
+        def hidden(m: Key, k: Key = k, again: Mark | None = shown_again) -> bool:
+            return m in unshown or (again is not None if m == k else m in marks)
+
+        near = _reach((k,), lines, touching, hidden)
+        members = {m for line in near for m in line.members}
+        trial = {m: marks[m] for m in members if m in marks and m != k}
+        if shown_again is not None:
+            trial[k] = shown_again
+        if not read(values, near, trial, unshown & members, below).narrowed(trial, below):
+            del marks[k]
+            if shown_again is not None:
+                marks[k] = shown_again
     return marks
 
 

@@ -121,8 +121,8 @@ def two_way(rng: random.Random) -> tuple[dict[Key, int], list[Line]]:
 
 
 def test_complements_are_shown_again_as_a_whole_fresh_reading_decides():
-    """_unhide reads each trial from the reading before it (issue 17: make run under a
-    minute); a reading from nothing, the definition, must decide every trial the same. From
+    """_unhide reads each trial along the lines its count reaches (the large hang, issue 18);
+    a reading of the whole table, the definition, must decide every trial the same. From
     an over-protection (every count of a row or column holding a small one hidden), on
     random tables with margins both ways."""
     rng = random.Random(17)
@@ -140,7 +140,12 @@ def test_complements_are_shown_again_as_a_whole_fresh_reading_decides():
                 trial[k] = P
             if not read(values, lines, trial, (), 5).narrowed(trial, 5):
                 expected = trial
-        assert disclosure._unhide(values, lines, dict(marks), set(), 5, set()) == expected
+        assert (
+            disclosure._unhide(
+                values, lines, dict(marks), set(), 5, set(), disclosure._touching(lines)
+            )
+            == expected
+        )
         outcomes.add(expected == marks)
     assert outcomes == {True, False}  # some tables kept every complement, some did not
 
@@ -153,6 +158,33 @@ def test_a_column_with_one_small_cell_gets_a_second_suppression():
     ledger.line("region", ["nord", "syd", "mitt"])
     shown = ledger.publish(5)
     assert [shown.show(k) for k in ("nord", "syd", "mitt", "region")] == ["<5", "40", "..", "51"]
+
+
+def test_showing_a_complement_again_reads_only_the_lines_it_reaches(monkeypatch):
+    # n sections of a region, each 33 = 3 + 10 + 20 (the 3 hidden, the 10 its complement), and
+    # the region's total of them. Whether a complement can be shown again depends on its own
+    # row only: reading the whole ledger for each of them made the large region's
+    # deferred-care sections (thousands of complements) run for hours
+    n = 200
+    values: dict[Key, int] = {"region": 33 * n}
+    lines = [Line("region", tuple(("total", i) for i in range(n)))]
+    for i in range(n):
+        values |= {("total", i): 33, ("a", i): 3, ("b", i): 10, ("c", i): 20}
+        lines.append(Line(("total", i), (("a", i), ("b", i), ("c", i))))
+    read = disclosure.read
+    lines_read: list[int] = []
+
+    def counted(values, lines, *args):
+        lines = list(lines)
+        lines_read.append(len(lines))
+        return read(values, lines, *args)
+
+    monkeypatch.setattr(disclosure, "read", counted)
+    marks = protect(values, lines, 5)
+    assert marks == {("a", i): P for i in range(n)} | {("b", i): S for i in range(n)}
+    # the whole ledger once; after the complements, the rows they reach (not the region's
+    # line: nothing of it is hidden); then one row a complement
+    assert lines_read == [n + 1, n] + [1] * n
 
 
 def test_a_total_the_parts_do_not_cover_gets_an_unshown_rest():
