@@ -128,6 +128,34 @@ class Update:
     status: ActionStatus
 
 
+def status_updates(
+    conn: Connection, zone: ZoneInfo, *, done_only: bool = False
+) -> dict[str, list[Update]]:
+    """action id -> its status updates, in the order of the days they held (rows without a
+    Statusdatum by their import's day in ``zone``), then as imported; ``done_only``: of the
+    actions whose status is Klar now (all that :func:`arshjul.action_rules.became_done` needs)."""
+    query = (
+        select(
+            ActionUpdate.action_id,
+            ActionUpdate.status,
+            ActionUpdate.status_date,
+            ImportBatch.imported_at,
+        )
+        .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
+        .order_by(ImportBatch.imported_at, ActionUpdate.id)
+    )
+    if done_only:
+        done = select(Action.action_id).where(Action.status == ActionStatus.DONE)
+        query = query.where(ActionUpdate.action_id.in_(done))
+    updates: dict[str, list[Update]] = defaultdict(list)
+    for action_id, status, written, at in conn.execute(query):
+        held = at.astimezone(zone)
+        updates[action_id].append(Update(written or held.date(), written, held, status))
+    for listed in updates.values():
+        listed.sort(key=lambda u: u.on)  # stable: one day's updates stay as imported
+    return updates
+
+
 _Time = TypeVar("_Time", bound=date)
 
 
@@ -163,7 +191,7 @@ class Evidence:
         self.changed = self._changed(conn, years)
         self.findings = self._findings(conn, years)
         self.unit_actions, self.answers = self._actions(conn)
-        self.updates = self._updates(conn)
+        self.updates = status_updates(conn, zone)
         self.decisions = self._decisions(conn, periods)
         self.rosters = self._rosters(conn)
         self._verdicts: dict[tuple[str, str, int, int, str], Verdict] = {}
@@ -259,27 +287,6 @@ class Evidence:
             if finding_id is not None and status in ANSWERS:
                 answers[finding_id].append(action_id)
         return unit_actions, answers
-
-    def _updates(self, conn: Connection) -> dict[str, list[Update]]:
-        """action id -> its status updates, in the order of the days they held (rows without
-        a Statusdatum by their import's day), then as imported."""
-        rows = conn.execute(
-            select(
-                ActionUpdate.action_id,
-                ActionUpdate.status,
-                ActionUpdate.status_date,
-                ImportBatch.imported_at,
-            )
-            .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
-            .order_by(ImportBatch.imported_at, ActionUpdate.id)
-        )
-        updates: dict[str, list[Update]] = defaultdict(list)
-        for action_id, status, written, at in rows:
-            local = self._local(at)
-            updates[action_id].append(Update(written or local.date(), written, local, status))
-        for listed in updates.values():
-            listed.sort(key=lambda u: u.on)  # stable: one day's updates stay as imported
-        return updates
 
     def _decisions(
         self, conn: Connection, periods: set[str]

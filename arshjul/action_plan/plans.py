@@ -33,10 +33,11 @@ from arshjul.analysis.findings import (
     load_findings,
 )
 from arshjul.analysis.stats import peer_medians
-from arshjul.clock import local
+from arshjul.clock import STOCKHOLM, local
 from arshjul.config import Config
+from arshjul.evidence import status_updates
 from arshjul.figures import StoredCounts
-from arshjul.models import Action, ActionStatus, ActionUpdate, ImportBatch, StepRun
+from arshjul.models import Action, ActionStatus, ImportBatch, StepRun
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree
 from arshjul.render import number, percent
@@ -137,43 +138,19 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
         .join(ImportBatch, ImportBatch.id == Action.batch_id)
         .order_by(Action.action_id)
     )
-    updates = _updates(conn)
+    # as the follow-ups take them: the Statusdatum, else the day the worksheet was imported
+    updates = status_updates(conn, STOCKHOLM, done_only=True)
     actions = []
     for *fields, imported_at in rows:
         action = PlannedAction(*fields)
         if action.status is ActionStatus.DONE:
             # an action stored without its history (before action_update) has its own row
             own = [(action.status, action.status_date or local(imported_at).date())]
-            done_on = became_done(updates.get(action.action_id) or own)
+            written = [(u.status, u.on) for u in updates.get(action.action_id, ())]
+            done_on = became_done(written or own)
             action = replace(action, done_on=done_on)
         actions.append(action)
     return actions
-
-
-def _updates(conn: Connection) -> dict[str, list[tuple[ActionStatus, date]]]:
-    """action id -> its status updates ``(status, day)`` in the order of their days: the
-    Statusdatum, else the day the worksheet was imported (as the follow-ups take them)."""
-    rows = conn.execute(
-        select(
-            ActionUpdate.action_id,
-            ActionUpdate.status,
-            ActionUpdate.status_date,
-            ImportBatch.imported_at,
-        )
-        .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
-        .where(
-            ActionUpdate.action_id.in_(
-                select(Action.action_id).where(Action.status == ActionStatus.DONE)
-            )
-        )
-        .order_by(ImportBatch.imported_at, ActionUpdate.id)
-    )
-    updates: dict[str, list[tuple[ActionStatus, date]]] = {}
-    for action_id, status, written, at in rows:
-        updates.setdefault(action_id, []).append((status, written or local(at).date()))
-    for listed in updates.values():
-        listed.sort(key=lambda u: u[1])  # stable: one day's updates stay as imported
-    return updates
 
 
 def analysed_years(conn: Connection) -> set[int]:
