@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.action_rules import ANSWERS, MUST_ANSWER, OPEN
 from arshjul.models import (
@@ -128,12 +129,20 @@ class Update:
     status: ActionStatus
 
 
+def update(status: ActionStatus, written: date | None, at: datetime, zone: ZoneInfo) -> Update:
+    """A status update from a row imported at ``at``, read in ``zone``: a row without a
+    Statusdatum held on its import's local day (an import at 00:30 in Stockholm is that day's,
+    not the day before's as in UTC)."""
+    held = at.astimezone(zone)
+    return Update(written or held.date(), written, held, status)
+
+
 def status_updates(
-    conn: Connection, zone: ZoneInfo, *, done_only: bool = False
+    conn: Connection, zone: ZoneInfo, *, of: ColumnElement[bool] | None = None
 ) -> dict[str, list[Update]]:
     """action id -> its status updates, in the order of the days they held (rows without a
-    Statusdatum by their import's day in ``zone``), then as imported; ``done_only``: of the
-    actions whose status is Klar now (all that :func:`arshjul.action_rules.became_done` needs)."""
+    Statusdatum by their import's day in ``zone``), then as imported; ``of``: only of the
+    actions meeting this condition on ``action`` (all updates when None)."""
     query = (
         select(
             ActionUpdate.action_id,
@@ -144,16 +153,45 @@ def status_updates(
         .join(ImportBatch, ImportBatch.id == ActionUpdate.batch_id)
         .order_by(ImportBatch.imported_at, ActionUpdate.id)
     )
-    if done_only:
-        done = select(Action.action_id).where(Action.status == ActionStatus.DONE)
-        query = query.where(ActionUpdate.action_id.in_(done))
+    if of is not None:
+        query = query.where(ActionUpdate.action_id.in_(select(Action.action_id).where(of)))
     updates: dict[str, list[Update]] = defaultdict(list)
     for action_id, status, written, at in conn.execute(query):
-        held = at.astimezone(zone)
-        updates[action_id].append(Update(written or held.date(), written, held, status))
+        updates[action_id].append(update(status, written, at, zone))
     for listed in updates.values():
         listed.sort(key=lambda u: u.on)  # stable: one day's updates stay as imported
     return updates
+
+
+def action_histories(
+    conn: Connection, zone: ZoneInfo, *, of: ColumnElement[bool] | None = None
+) -> dict[str, list[Update]]:
+    """Like :func:`status_updates`, for every action (of ``of``), with an action stored without
+    its history (before ``action_update``) given its own row as its one update."""
+    updates = status_updates(conn, zone, of=of)
+    query = select(
+        Action.action_id, Action.status, Action.status_date, ImportBatch.imported_at
+    ).join(ImportBatch, ImportBatch.id == Action.batch_id)
+    if of is not None:
+        query = query.where(of)
+    return {
+        action_id: updates.get(action_id) or [update(status, written, at, zone)]
+        for action_id, status, written, at in conn.execute(query)
+    }
+
+
+def action_states(
+    conn: Connection, zone: ZoneInfo, on: date, *, of: ColumnElement[bool] | None = None
+) -> dict[str, ActionStatus]:
+    """action id -> its status on day ``on``: that of its last update (:func:`action_histories`)
+    held on or before it. An action with none by then is absent: it was not yet in a returned
+    worksheet, as far as the units wrote."""
+    states = {}
+    for action_id, history in action_histories(conn, zone, of=of).items():
+        held = bisect_right([u.on for u in history], on)
+        if held:
+            states[action_id] = history[held - 1].status
+    return states
 
 
 _Time = TypeVar("_Time", bound=date)

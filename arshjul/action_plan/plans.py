@@ -33,11 +33,11 @@ from arshjul.analysis.findings import (
     load_findings,
 )
 from arshjul.analysis.stats import peer_medians
-from arshjul.clock import STOCKHOLM, local
+from arshjul.clock import STOCKHOLM
 from arshjul.config import Config
-from arshjul.evidence import status_updates
+from arshjul.evidence import action_histories
 from arshjul.figures import StoredCounts
-from arshjul.models import Action, ActionStatus, ImportBatch, StepRun
+from arshjul.models import Action, ActionStatus, StepRun
 from arshjul.models import Finding as FindingRow
 from arshjul.org import OrgTree
 from arshjul.render import number, percent
@@ -133,22 +133,16 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
             Action.effect,
             Action.reason,
             Action.status_date,
-            ImportBatch.imported_at,
-        )
-        .join(ImportBatch, ImportBatch.id == Action.batch_id)
-        .order_by(Action.action_id)
+        ).order_by(Action.action_id)
     )
     # as the follow-ups take them: the Statusdatum, else the day the worksheet was imported
-    updates = status_updates(conn, STOCKHOLM, done_only=True)
+    histories = action_histories(conn, STOCKHOLM, of=Action.status == ActionStatus.DONE)
     actions = []
-    for *fields, imported_at in rows:
+    for fields in rows:
         action = PlannedAction(*fields)
         if action.status is ActionStatus.DONE:
-            # an action stored without its history (before action_update) has its own row
-            own = [(action.status, action.status_date or local(imported_at).date())]
-            written = [(u.status, u.on) for u in updates.get(action.action_id, ())]
-            done_on = became_done(written or own)
-            action = replace(action, done_on=done_on)
+            history = histories[action.action_id]
+            action = replace(action, done_on=became_done((u.status, u.on) for u in history))
         actions.append(action)
     return actions
 
