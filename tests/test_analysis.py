@@ -316,6 +316,8 @@ def load_region(conn: Connection) -> OrgTree:
                 due_date=due,
                 status=status,
                 effect=effect,
+                # as the units wrote them at the year's last follow-up, before the analysis
+                status_date=date(YEAR, 12, 15),
                 batch_id=batch,
             )
             for action_id, uid, finding_id, status, due, effect in ACTIONS
@@ -333,7 +335,7 @@ def tree(conn: Connection) -> OrgTree:
 def analyses(
     conn: Connection, config: Config, tree: OrgTree
 ) -> dict[str, analysis_findings.Analysis]:
-    data = analysis_figures.gather(conn, tree, YEAR, today=NOW.date())
+    data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=NOW.date())
     return analysis_findings.analyse(data, tree, config)
 
 
@@ -436,7 +438,7 @@ def test_last_years_actions_overdue_or_without_effect(analyses):
 
 
 def test_actions_are_read_only_with_a_day_to_judge_them(conn, config, tree):
-    data = analysis_figures.gather(conn, tree, YEAR)
+    data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel)
     assert {d.actions for d in data.units.values()} == {analysis_figures.ActionFollowUp()}
 
 
@@ -463,7 +465,9 @@ def test_roll_ups_are_analysed_and_the_region_has_no_peers(analyses):
 
 
 def test_a_year_never_imported_is_no_baseline(conn, config, tree):
-    data = analysis_figures.gather(conn, tree, YEAR + 1)  # 2026 has no data; 2024 and 2025 have
+    data = analysis_figures.gather(
+        conn, tree, YEAR + 1, wheel=config.wheel
+    )  # 2026 has no data; 2024 and 2025 have
     assert data.with_data == {YEAR - 1, YEAR}
     e2 = analysis_findings.analyse(data, tree, config)["E2"]
     assert e2.trends[0].counts == (120, 120, None)

@@ -150,7 +150,7 @@ def written(
 ) -> list[Path]:
     """The compilation and the analysis of E1 and the region, in all formats."""
     totals = figures.roll_up(tree, figures.count_own(conn, YEAR))
-    data = analysis_figures.gather(conn, tree, YEAR, today=NOW.date())
+    data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=NOW.date())
     analyses = analyse(data, tree, config)
     out = tmp_path / "out"
     return compilation.write_documents(

@@ -60,7 +60,9 @@ def printed(tmp_path_factory: pytest.TempPathFactory, config: Config) -> dict[Pa
         origin = provenance(conn, KINDS, now=NOW, run_id="libreoffice")
         totals = figures.roll_up(tree, figures.count_own(conn, YEAR))
         analyses = analyse(
-            analysis_figures.gather(conn, tree, YEAR, today=NOW.date()), tree, config
+            analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=NOW.date()),
+            tree,
+            config,
         )
     area = tree.at_level(OrgLevel.AREA)[0].id
     out = folder / "out"

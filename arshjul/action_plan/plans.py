@@ -440,7 +440,7 @@ def measure_after(
     wanted = [f for f in findings if f.unit_id in tree]
     if not wanted:
         return {}
-    data = analysis_figures.gather(conn, tree, year, stored=stored)
+    data = analysis_figures.gather(conn, tree, year, wheel=config.wheel, stored=stored)
     if year not in data.with_data:
         return {f.id: None for f in wanted}
     this_year = {uid: d.years[-1].deviations for uid, d in data.units.items()}

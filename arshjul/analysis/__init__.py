@@ -25,12 +25,13 @@ from arshjul.steps import Gathered, Run, Step, unit_documents
 
 def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> dict[str, Analysis]:
     """Every unit's analysis (a unit's peers need everyone's figures); last year's actions are
-    late as of the run's day."""
-    return findings.analyse(
-        figures.gather(conn, tree, period.year, today=run.today, stored=run.counts),
-        tree,
-        run.config,
+    judged as of the analysis's day in the wheel (:func:`.figures.as_of`), so a rerun after it
+    says the same as the run by it."""
+    config = run.config
+    data = figures.gather(
+        conn, tree, period.year, wheel=config.wheel, today=run.today, stored=run.counts
     )
+    return findings.analyse(data, tree, config)
 
 
 def store(

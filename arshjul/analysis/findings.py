@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import Connection, delete, insert, select
 
-from arshjul.analysis.figures import ActionFollowUp, Data, UnitData
+from arshjul.analysis.figures import ActionFollowUp, AsOf, Data, UnitData
 from arshjul.analysis.stats import (
     ControlChart,
     ParetoRow,
@@ -158,7 +158,8 @@ class Analysis:
     risk: tuple[tuple[RiskCell, ...], ...]
     unassessed: int  # deviations without consequence or probability
     care_chain: int
-    #: the complaints' answers as of ``today`` (the share is of all received)
+    #: the complaints' answers, those still in time as of ``as_of`` (the share is of all
+    #: received)
     answers: Answers
     answer_days: int
     peers: tuple[float, int] | None  # median deviations of the peers, number of peers
@@ -166,9 +167,14 @@ class Analysis:
     training: tuple[tuple[str, int, int], ...]
     training_target: float | None  # None: the training is shown, not judged
     actions: ActionFollowUp  # the unit's own plan of last year
-    today: date | None  # None: last year's actions were not read
+    as_of: AsOf | None  # None: last year's actions were not read
     #: deviations per knowledge area (region and områden only; empty below)
     knowledge_trends: tuple[Trend, ...]
+
+    @property
+    def answers_on(self) -> date | None:
+        """The day the complaints still in time are counted on (:meth:`AsOf.answers_on`)."""
+        return None if self.as_of is None else self.as_of.answers_on
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -258,7 +264,7 @@ def analyse_unit(
         risk=tuple(tuple(row) for row in matrix),
         unassessed=this.deviations - sum(cell.count for row in matrix for cell in row),
         care_chain=this.care_chain,
-        answers=this.answers(answer_days, data.today),
+        answers=this.answers(answer_days, None if data.as_of is None else data.as_of.answers_on),
         answer_days=answer_days,
         peers=peers,
         training=tuple(
@@ -271,7 +277,7 @@ def analyse_unit(
         ),
         training_target=training_target,
         actions=d.actions,
-        today=data.today,
+        as_of=data.as_of,
         knowledge_trends=_knowledge_trends(d.years, yearly, knowledge_areas),
     )
 
@@ -521,6 +527,11 @@ def _training_findings(a: Analysis) -> Iterable[Finding]:
     )
 
 
+def _per(as_of: AsOf | None) -> str:
+    """The day a finding on last year's actions is as of, for its title."""
+    return "" if as_of is None else f" (per {as_of.day.isoformat()})"
+
+
 def _action_findings(a: Analysis) -> Iterable[Finding]:
     """Last year's actions of the unit's own plan that are late or did not help."""
     f = a.actions
@@ -528,6 +539,7 @@ def _action_findings(a: Analysis) -> Iterable[Finding]:
         title = (
             f"{f.overdue} av {counted(f.total, 'åtgärd', 'åtgärder')} i förra årets handlingsplan"
             f" {agree(f.overdue, 'är inte klar', 'är inte klara')} fast klart-datum har passerat"
+            f"{_per(a.as_of)}"
         )
         yield _finding(
             a,
@@ -543,6 +555,7 @@ def _action_findings(a: Analysis) -> Iterable[Finding]:
         title = (
             f"{f.without_effect} av {counted(f.total, 'åtgärd', 'åtgärder')} i förra årets"
             f" handlingsplan {agree(f.without_effect, 'är klar', 'är klara')} men utan effekt"
+            f"{_per(a.as_of)}"
         )
         yield _finding(
             a,

@@ -253,7 +253,7 @@ def _return_year(
     year's plan, or ``until``), and import what they hold at last."""
     rng, days, finished = streams
     today = now.date()
-    data = gather(conn, tree, year, today=today)
+    data = gather(conn, tree, year, wheel=config.wheel, today=today)
     analyses = analyse(data, tree, config)
     found = [f for a in analyses.values() for f in a.findings]
     store_findings(conn, year, list(tree.units), found, RUN_ID)
@@ -287,7 +287,10 @@ def _return_year(
             files.append(write_bytes_atomic(path, workbook_bytes(workbook)))
         if shown is not None:  # what the unit handed back last, as the run imports it
             rows += [r.cells() for r in worksheet.rows(shown) if r.title]
-    # the same rows at once, as CSV: 50 workbooks read one by one would take seconds
+    # the same rows at once, as CSV: 50 workbooks read one by one would take seconds. The
+    # last worksheet of a plan comes back by the year's last follow-up, before the day the
+    # next analysis judges the plan's actions on (analysis.figures.as_of): it finds these
+    # rows' statuses, as the run does with every worksheet imported
     import_file(
         conn, config, "actions", _write_rows(scratch / f"actions-{year}.csv", rows), now=now
     )
