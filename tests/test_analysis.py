@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, Select, create_engine, insert, select
 
-from arshjul import figures
+from arshjul import evidence, figures
 from arshjul.analysis import document as analysis_document
 from arshjul.analysis import figures as analysis_figures
 from arshjul.analysis import findings as analysis_findings
@@ -25,6 +27,7 @@ from arshjul.formats.tables import parse_html, read_tables
 from arshjul.models import (
     Action,
     ActionStatus,
+    ActionUpdate,
     Capacity,
     Complaint,
     ComplaintStatus,
@@ -39,7 +42,7 @@ from arshjul.models import (
 )
 from arshjul.org import OrgTree, Unit
 from arshjul.periods import Period
-from tests.conftest import NOW
+from tests.conftest import NOW, STOCKHOLM
 
 pytestmark = pytest.mark.both_databases
 
@@ -442,6 +445,206 @@ def test_actions_are_read_only_with_a_day_to_judge_them(conn, config, tree):
     assert {d.actions for d in data.units.values()} == {analysis_figures.ActionFollowUp()}
 
 
+MILESTONE = date(2026, 2, 10)  # ps-analyse, enhet: 10 Feb, a Tuesday in 2026
+
+
+def test_the_analysis_day_is_its_earliest_deadline_in_the_wheel_or_the_run_day(config):
+    wheel = config.wheel
+    assert analysis_figures.as_of(wheel, YEAR, NOW.date()) == analysis_figures.AsOf(
+        MILESTONE, MILESTONE
+    )
+    # 10 Feb 2030 is a Sunday: the deadline moves back to Friday the 8th
+    assert analysis_figures.as_of(wheel, 2029, date(2030, 12, 1)).day == date(2030, 2, 8)
+    # a run before the milestone shows what is known on its own day
+    early = analysis_figures.as_of(wheel, YEAR, date(2026, 1, 20))
+    assert (early.day, early.milestone, early.at_milestone) == (date(2026, 1, 20), MILESTONE, False)
+    no_analysis = wheel.model_copy(
+        update={"milestones": tuple(m for m in wheel.milestones if m.step != "analyse")}
+    )
+    assert analysis_figures.as_of(no_analysis, YEAR, NOW.date()) == analysis_figures.AsOf(
+        NOW.date(), None
+    )
+
+
+def imported(conn: Connection, at: datetime, name: str) -> int:
+    """A batch of returned worksheets, the file ``name``, imported at ``at``."""
+    return conn.execute(
+        insert(ImportBatch)
+        .values(
+            kind="actions",
+            file_name=name,
+            sha256=hashlib.sha256(f"{name}@{at.isoformat()}".encode()).hexdigest(),
+            rows=0,
+            inserted=0,
+            updated=0,
+            imported_at=at,
+        )
+        .returning(ImportBatch.id)
+    ).scalar_one()
+
+
+def returned(
+    conn: Connection,
+    action_id: str,
+    due: date,
+    rows: list[tuple[ActionStatus, date | None, datetime]],
+    effect: str | None = None,
+) -> None:
+    """An action of E4 in the 2024 plan, handed back as ``rows`` of (status, Statusdatum,
+    import time), oldest first; ``action`` keeps the last, as the importer does."""
+    batches = [imported(conn, at, f"{action_id}.csv") for _, _, at in rows]
+    conn.execute(
+        insert(ActionUpdate),
+        [
+            dict(action_id=action_id, status=status, status_date=written, batch_id=batch)
+            for (status, written, _), batch in zip(rows, batches, strict=True)
+        ],
+    )
+    status, written, _ = rows[-1]
+    conn.execute(
+        insert(Action).values(
+            action_id=action_id,
+            unit_id="E4",
+            finding_id=None,
+            title="Åtgärd",
+            owner_role="Enhetschef",
+            due_date=due,
+            status=status,
+            effect=effect,
+            status_date=written,
+            batch_id=batches[-1],
+        )
+    )
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, time(8), STOCKHOLM)
+
+
+def e4_plan(conn: Connection) -> None:
+    """E4's 2024 plan, followed up before and after the analysis of 2025 (10 Feb 2026)."""
+    ongoing, done = ActionStatus.IN_PROGRESS, ActionStatus.DONE
+    autumn, spring = date(2025, 12, 15), date(2026, 3, 1)
+    # due in June 2025, Pågår at the milestone, written Klar in March: overdue at it
+    returned(
+        conn,
+        "E4-2024-001",
+        date(2025, 6, 30),
+        [(ongoing, autumn, at(autumn)), (done, spring, at(spring))],
+        "God effekt",
+    )
+    # due after the milestone: not overdue at it, though it is by November
+    returned(conn, "E4-2024-002", date(2026, 3, 31), [(ongoing, autumn, at(autumn))])
+    # Klar in October 2025 without effect
+    returned(
+        conn,
+        "E4-2024-003",
+        date(2025, 9, 30),
+        [(done, date(2025, 10, 1), at(autumn))],
+        "Ingen effekt",
+    )
+    # due between a January run and the milestone: overdue at the milestone only
+    returned(conn, "E4-2024-005", date(2026, 2, 1), [(ongoing, autumn, at(autumn))])
+    # first written into a worksheet in April 2026: not in the plan as known at the milestone
+    returned(
+        conn, "E4-2024-004", date(2026, 6, 30), [(ongoing, date(2026, 4, 1), at(date(2026, 4, 1)))]
+    )
+
+
+def test_last_years_actions_are_judged_as_of_the_analysis_day(conn, config, tree):
+    e4_plan(conn)
+    data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=NOW.date())
+    assert data.as_of == analysis_figures.AsOf(MILESTONE, MILESTONE)
+    # 001, 002, 003 and 005 were written by then: 001 and 005 overdue, 003 without effect
+    assert data.units["E4"].actions == analysis_figures.ActionFollowUp(4, 2, 1)
+    e4 = analysis_findings.analyse(data, tree, config)["E4"]
+    overdue = {f"{f.kind}:{f.key}": f for f in e4.findings}["actions:overdue"]
+    assert overdue.title == (
+        "2 av 4 åtgärder i förra årets handlingsplan är inte klara fast klart-datum har passerat"
+        " (per 2026-02-10)"
+    )
+    # judged on the run day with today's statuses, as before: 004 counts, 001 is Klar, and
+    # 002, 004 and 005 are overdue
+    on_run_day = analysis_figures.count_actions(conn, YEAR - 1, NOW.date(), STOCKHOLM)
+    assert on_run_day["E4"] == analysis_figures.ActionFollowUp(5, 3, 1)
+    # a run in January, before the milestone, judges on its own day: 005 is not due yet
+    early = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=date(2026, 1, 20))
+    assert early.as_of == analysis_figures.AsOf(date(2026, 1, 20), MILESTONE)
+    assert early.units["E4"].actions == analysis_figures.ActionFollowUp(4, 1, 1)
+
+
+def test_an_import_just_after_midnight_is_that_days_in_stockholm(conn, tree, config):
+    # Pågår in December; Klar without a Statusdatum, imported 00:30 on 11 Feb in Stockholm,
+    # which is still 10 Feb (23:30) in UTC
+    after_midnight = datetime(2026, 2, 10, 23, 30, tzinfo=UTC)
+    assert after_midnight.astimezone(STOCKHOLM).date() == date(2026, 2, 11)
+    rows = [(ActionStatus.IN_PROGRESS, date(2025, 12, 15), at(date(2025, 12, 15)))]
+    returned(
+        conn, "E4-2024-001", date(2025, 6, 30), [*rows, (ActionStatus.DONE, None, after_midnight)]
+    )
+
+    def state(zone: ZoneInfo, on: date) -> ActionStatus:
+        return evidence.action_states(conn, zone, on, of=Action.unit_id == "E4")["E4-2024-001"]
+
+    assert state(STOCKHOLM, MILESTONE) is ActionStatus.IN_PROGRESS
+    assert state(STOCKHOLM, MILESTONE + timedelta(days=1)) is ActionStatus.DONE
+    assert state(ZoneInfo("UTC"), MILESTONE) is ActionStatus.DONE  # what UTC would say
+    # so the analysis finds it overdue at the milestone
+    data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=NOW.date())
+    assert data.units["E4"].actions == analysis_figures.ActionFollowUp(1, 1, 0)
+
+
+def test_an_action_stored_without_history_holds_from_its_import_day_in_stockholm(conn, tree):
+    # an action row of a database from before action_update: its own Statusdatum-less row,
+    # imported at 00:30 on 11 Feb in Stockholm, is not known on 10 Feb
+    batch = imported(conn, datetime(2026, 2, 10, 23, 30, tzinfo=UTC), "E4.csv")
+    conn.execute(
+        insert(Action).values(
+            action_id="E4-2024-001",
+            unit_id="E4",
+            title="Åtgärd",
+            owner_role="Enhetschef",
+            due_date=date(2025, 6, 30),
+            status=ActionStatus.IN_PROGRESS,
+            batch_id=batch,
+        )
+    )
+    of = Action.unit_id == "E4"
+    assert evidence.action_states(conn, STOCKHOLM, MILESTONE, of=of) == {}
+    assert evidence.action_states(conn, STOCKHOLM, MILESTONE + timedelta(days=1), of=of) == {
+        "E4-2024-001": ActionStatus.IN_PROGRESS
+    }
+
+
+def test_a_rerun_after_the_analysis_day_writes_the_same_document(conn, config, tree, tmp_path):
+    e4_plan(conn)
+
+    def write(today: date, run_id: str) -> bytes:
+        data = analysis_figures.gather(conn, tree, YEAR, wheel=config.wheel, today=today)
+        analyses = analysis_findings.analyse(data, tree, config)
+        now = datetime.combine(today, time(9), STOCKHOLM)
+        origin = provenance(conn, ("synthetic", "actions"), now=now, run_id=run_id)
+        analysis_document.write_documents(
+            tmp_path, config, tree, Period.full_year(YEAR), analyses, ["E4"], origin
+        )
+        return (tmp_path / "2025" / "enheter" / "E4" / "analys.html").read_bytes()
+
+    at_milestone = write(MILESTONE, "run-feb")
+    text = at_milestone.decode("utf-8")
+    assert "Status per 2026-02-10, analysens datum i årshjulet:" in text
+    assert "Handlingsplanen för 2024 har 4 åtgärder: 2 är inte klara fast" in text
+    assert "run-feb" in text
+    # 001 written Klar in March and 004 added in April change nothing in November
+    assert write(NOW.date(), "run-nov") == at_milestone
+    # a run before the milestone says it judged on its own day
+    early = write(date(2026, 1, 20), "run-jan").decode("utf-8")
+    assert (
+        "Status per 2026-01-20, dagen analysen gjordes, före analysens datum i årshjulet"
+        " (2026-02-10):"
+    ) in early
+    assert "Handlingsplanen för 2024 har 4 åtgärder: 1 är inte klar fast" in early
+
+
 def test_knowledge_area_rise_is_found_region_wide_and_per_omrade(config, analyses):
     # Fall rises at E4 from 12 to 48 a year; its knowledge area holds nothing else here
     area = config.knowledge_areas.areas_of("Fall")[0]
@@ -513,6 +716,7 @@ def test_document_shows_findings_chart_and_tables(conn, config, tree, analyses, 
     assert "<code>2025:E1:actions:overdue</code>" in unit
     # a count and its words agree, each with its own number: 4 åtgärder, 1 is not klar
     assert "Handlingsplanen för 2024 har 4 åtgärder: 1 är inte klar fast" in unit
+    assert "Status per 2026-02-10, analysens datum i årshjulet:" in unit
     assert "c-diagram: avvikelser per månad" in unit
     department = written[1].read_text("utf-8")
     assert "Per enhet" in department and "Enhet E3" in department
