@@ -165,6 +165,30 @@ def _in_digits(digit: Callable[[str], str]) -> Writing:
     return lambda n: _digits(f"{n.yymmdd}-{n.last4}", digit)
 
 
+def _thousands(separator: str, *, twelve: bool = False) -> Writing:
+    """As a spreadsheet shows the number with thousands separators: ``4 711 248 809``."""
+
+    def write(n: Number) -> str:
+        digits = n.twelve if twelve else n.ten
+        head = len(digits) % 3 or 3
+        groups = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
+        return separator.join(groups)
+
+    return write
+
+
+#: the thousands separators spreadsheet programs write (Swedish, English, German, Swiss)
+THOUSANDS = {
+    "spaces": " ",
+    "no-break spaces": "\u00a0",
+    "narrow no-break spaces": "\u202f",
+    "commas": ",",
+    "dots": ".",
+    "apostrophes": "'",
+    "right single quotes": "\u2019",
+}
+
+
 WRITINGS: dict[str, Writing] = {
     "ten digits": lambda n: n.ten,
     "with its separator": lambda n: f"{n.yymmdd}{n.separator}{n.last4}",
@@ -214,6 +238,8 @@ WRITINGS: dict[str, Writing] = {
     **{f"invisible U+{ord(c):04X} inside": _with_inside(c) for c in INVISIBLE},
     **{f"digits from U+{ord(z):04X}": _in_digits(_from(z)) for z in ZEROS if z != "0"},
     **{f"{name} digits": _in_digits(form) for name, form in DIGIT_FORMS.items()},
+    **{f"thousands, {name}": _thousands(c) for name, c in THOUSANDS.items()},
+    **{f"twelve, thousands, {name}": _thousands(c, twelve=True) for name, c in THOUSANDS.items()},
 }
 
 
@@ -278,6 +304,19 @@ ORDINARY = [
     "471124-8808",  # the shape of one, a wrong check digit
     "19471124-8808",
     "471324-8809",  # no 13th month
+    # thousands separators: a list, amounts, a wrong check digit, mixed separators, longer
+    # grouped numbers, groups that are not thousands
+    "1,2,3",
+    "1,2,3,4,5,6,7,8,9,0",
+    "12 345",
+    "1 234 567 890",
+    "1,234,567,890",
+    "4 711 248 808",
+    "4 711.248 809",
+    "1 194 711 248 809",
+    "4 711 248 809 123",
+    "4.711.248.809.123",
+    "471 124 880 9",
 ]
 
 
@@ -285,6 +324,21 @@ ORDINARY = [
 def test_ordinary_values_are_not_taken_for_a_personnummer(value):
     assert pnr.find_in([value]) == {}
     assert pnr.mask(value) == value
+
+
+@pytest.mark.parametrize("n", NUMBERS)
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85"])
+def test_a_line_break_is_never_a_thousands_separator(n, line_break):
+    """Digits in the lines of a cell are no grouped number; the same digits with a line break
+    where the existing rules allow a gap (between the date and the last four) still are one."""
+    for writing in ("thousands, spaces", "twelve, thousands, spaces"):
+        text = WRITINGS[writing](n)
+        for at in [i for i, c in enumerate(text) if c == " "]:
+            split = text[:at] + line_break + text[at + 1 :]
+            assert pnr.find_in([split]) == {}, repr(split)
+            assert pnr.find_in([text.replace(" ", line_break)]) == {}
+    spaced_date = f"{n.yymmdd}{line_break}{n.last4}"
+    assert pnr.find_in([spaced_date]) == {spaced_date: [f"{n.yymmdd}\n****"]}
 
 
 def test_no_range_of_dates_is_taken_for_a_personnummer():
@@ -383,9 +437,18 @@ NUMERIC = ("ten digits", "twelve digits")
 
 
 def csv_bytes(titles: list[str], row: list[str]) -> bytes:
+    """The file as Excel writes it: a cell with a line break in quotes. Lines end in CRLF, as
+    Excel's do, and that is also what makes the csv module quote a bare ``\\r``: Python
+    3.11's writer quotes only the characters of its line terminator (CPython gh-67044), and
+    an unquoted ``\\r`` in a cell ends the line."""
     out = io.StringIO()
-    csv.writer(out, delimiter=";", lineterminator="\n").writerows([titles, row])
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows([titles, row])
     return out.getvalue().encode("utf-8")
+
+
+def test_a_line_break_in_a_cell_is_quoted_as_excel_quotes_it():
+    written = csv_bytes(["a\rb", "c"], ["d\ne", "f\u2028g"]).decode()
+    assert written == '"a\rb";c\r\n"d\ne";f\u2028g\r\n'
 
 
 #: what XML 1.0 cannot hold: a workbook escapes it as Excel does (``_x000B_``)
@@ -517,6 +580,11 @@ def cases() -> list[tuple[Place, str, Number]]:
     for i, place in enumerate(p for p in PLACES if p.cell.startswith("n")):
         numbers = general if place.cell == "n" else NUMBERS
         found.append((place, NUMERIC[i % 2], numbers[i % len(numbers)]))
+    # a number split by a line break, in a cell and a header of a CSV file (in quotes)
+    in_lines = [w for w in textual if len(WRITINGS[w](NUMBERS[0]).splitlines()) > 1]
+    csv_cells = [p for p in cells if p.cell == "csv"]
+    for i, writing in enumerate(in_lines * 2):
+        found.append((csv_cells[i * 5 % len(csv_cells)], writing, NUMBERS[i % len(NUMBERS)]))
     names = [p for p in PLACES if p.file_name]
     for i, writing in enumerate(IN_FILE_NAMES * 2):
         found.append((names[i % len(names)], writing, NUMBERS[i % len(NUMBERS)]))
