@@ -12,6 +12,7 @@ import io
 import re
 import sqlite3
 import threading
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,7 +25,13 @@ from arshjul.cli import main
 from arshjul.db import make_engine
 from arshjul.importers import personnummer as pnr
 from arshjul.models import Deviation
-from tests.fixtures.imports.cases import DEV_HEADER, ORGANISATION, WAIT_HEADER
+from tests.fixtures.imports.cases import (
+    ACTION_HEADER,
+    ACTION_OK,
+    DEV_HEADER,
+    ORGANISATION,
+    WAIT_HEADER,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -227,3 +234,20 @@ def test_two_exports_joined_each_with_its_header_is_one_problem_saying_so(
     assert "1 problem(s)" in printed
     assert "avvikelser.csv, line 3: the header again, as a row: two files joined" in printed
     assert source_ids(organisation) == []
+
+
+@pytest.mark.timeout(120)
+def test_one_long_word_in_published_text_is_refused_at_once(organisation, tmp_path, capsys):
+    """30,000 characters without a space in the action worksheet's 'Åtgärd': the search for an
+    e-mail address in it tried every character as the start of one and took 40 s (20,000:
+    20 s; a cell of 1 MB hours), before and again after it was found too long."""
+    titles, row = ACTION_HEADER.split(";"), ACTION_OK.split(";")
+    row[titles.index("Åtgärd")] = "a" * 30_000
+    path = tmp_path / "handlingsplan.csv"
+    path.write_text(f"{ACTION_HEADER}\n{';'.join(row)}\n", encoding="utf-8")
+    started = time.monotonic()
+    status, printed = arshjul(capsys, "import", "actions", str(path))
+    assert status == 2, printed
+    assert "handlingsplan.csv, rad 2, kolumn 'Åtgärd'" in printed, printed
+    assert "längre än" in printed, printed
+    assert time.monotonic() - started < 10

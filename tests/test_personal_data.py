@@ -681,6 +681,14 @@ CONTACTS = [
     ("anna.andersson (at) example.se", "andersson"),
     ("anna.andersson[AT]example.se", "andersson"),
     ("anna.andersson @ example.se", "andersson"),
+    # the @ and the dots as words, or in brackets (issue 15.2)
+    ("anna.andersson at example dot se", "andersson"),
+    ("anna.andersson(at)example.se", "andersson"),
+    ("anna.andersson(at)example(dot)se", "andersson"),
+    ("anna.andersson [at] example [dot] se", "andersson"),
+    ("anna.andersson {at} example {punkt} com", "andersson"),
+    ("anna.andersson snabel-a example punkt se", "andersson"),
+    ("anna.andersson AT example.se", "andersson"),
     ("070-123 45 67", "45 67"),
     ("070\u2013123 45 67", "45 67"),
     ("\uff10\uff17\uff10-\uff11\uff12\uff13 \uff14\uff15 \uff16\uff17", "45 67"),
@@ -717,6 +725,30 @@ def test_contact_details_in_published_text_are_refused_and_masked(
     assert any(s in problem.reason for s in (*said, "innehåller ett telefonnummer"))
     assert "published" in problem.reason or "publiceras" in problem.reason
     assert secret not in pnr.normalised(str(raised.value)), str(raised.value)
+
+
+#: ordinary Swedish text in which an e-mail address written in words could be seen
+NOT_CONTACTS = [
+    "Möte at 10 i konferensrummet",  # a misspelt "att", "at" as in English
+    "Se till at rutinen punkt tre följs",
+    "Läs at rutin.pdf före mötet",
+    "Vi ses at mötet.Nästa gång i maj",
+    "Punkt 4: uppföljning at 14.30",
+    "Rutin för fallprevention, punkt 2 (at) mottagningen",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CONTACTS)
+@pytest.mark.parametrize(("kind", "header", "good", "column"), PUBLISHED[:1] + PUBLISHED[2:])
+def test_ordinary_text_in_published_text_is_no_contact_detail(
+    conn, config, setup, tmp_path, text, kind, header, good, column
+):
+    titles, row = header.split(";"), good.split(";")
+    row[titles.index(column)] = text
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes(csv_bytes(titles, row))
+    assert import_file(conn, config, kind, path, now=NOW).inserted == 1
+    assert text in every_text(conn)
 
 
 @pytest.mark.parametrize(("contact", "secret"), CONTACTS)

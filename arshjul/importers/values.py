@@ -42,17 +42,27 @@ LARGEST_AMOUNT = 1e15
 #: (+46 70 123 45 67, 0046 …): 7 to 13 digits, grouped by spaces, dashes, slashes, parentheses,
 #: dots. Both are looked for in the text as :func:`personnummer.normalised` writes it
 #: (``070–123``, ``anna＠example.se``, ``anna&#64;example.se`` are found too), an address with
-#: its ``@`` spaced or written ``(at)`` too
+#: its ``@`` and dots spaced or written out so that a harvester does not see them too
 _EMAIL = re.compile(
-    # the @ spaced, or written so that a harvester does not see it: (at), [at], (snabel-a)
-    r"[^\s@<>()\[\],;:\"']+(?: ?@ ?| ?[(\[] ?(?:at|snabel-a) ?[)\]] ?)"
-    r"[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}",
+    # the address's name starts a word (so each word is tried once, however long)
+    r"(?<![^\s@<>()\[\]{},;:\"'])[^\s@<>()\[\]{},;:\"']+"
+    # the @ spaced, or in brackets: (at), [at], {at}, (snabel-a); dots as (dot), [punkt]
+    r"(?: ?@ ?| ?[(\[{] ?(?:at|@|snabel-a) ?[)\]}] ?)"
+    r"(?:[^\s@<>()\[\]{},;:\"'.]+(?:\.| ?[(\[{] ?(?:dot|punkt|\.) ?[)\]}] ?| (?:dot|punkt) ))+"
+    r"[^\W\d_]{2,}"
+    # or as words: anna at example dot se, anna snabel-a example punkt se; the top-level
+    # domain then one that is common, a whole word, so that a misspelt "att" before a file's
+    # name (at rutin.pdf) or the word "punkt" in a sentence is no address
+    r"|(?<![^\s@<>()\[\]{},;:\"'])[^\s@<>()\[\]{},;:\"']+ (?:at|snabel-a) "
+    r"(?:[^\s@<>()\[\]{},;:\"'.]+(?:\.| ?[(\[{] ?(?:dot|punkt) ?[)\]}] ?| (?:dot|punkt) ))+"
+    r"(?:[a-z]{2}|com|net|org|info|biz|edu|gov)(?!\w)",
     re.IGNORECASE,
 )
 _PHONE = re.compile(
-    # not inside a date (2027-03-15-2027-04-01) nor a longer word or number
-    r"(?<![\w+])(?<![0-9][-./])(?:(?:\+|00)[1-9][0-9]?|0)[ ()/.-]{0,3}[1-9]"
-    r"(?:[ ()/.-]{0,3}[0-9]){5,11}(?![0-9])"
+    # not inside a date (2027-03-15-2027-04-01) nor a longer word or number; in the lines of
+    # a cell too
+    r"(?<![\w+])(?<![0-9][-./])(?:(?:\+|00)[1-9][0-9]?|0)[ \n()/.-]{0,3}[1-9]"
+    r"(?:[ \n()/.-]{0,3}[0-9]){5,11}(?![0-9])"
 )
 #: at most this many distinct values per column get close matches suggested: a file written
 #: against the wrong organisation must not spend minutes in difflib
