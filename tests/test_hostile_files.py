@@ -239,8 +239,9 @@ def test_two_exports_joined_each_with_its_header_is_one_problem_saying_so(
 @pytest.mark.timeout(120)
 def test_one_long_word_in_published_text_is_refused_at_once(organisation, tmp_path, capsys):
     """30,000 characters without a space in the action worksheet's 'Åtgärd': the search for an
-    e-mail address in it tried every character as the start of one and took 40 s (20,000:
-    20 s; a cell of 1 MB hours), before and again after it was found too long."""
+    e-mail address in it tried every character as the start of one, before the cell was found
+    too long and again as the refusal's value was masked: over two minutes (one search of
+    20,000 characters took 20 s, of 1 MB it would take hours)."""
     titles, row = ACTION_HEADER.split(";"), ACTION_OK.split(";")
     row[titles.index("Åtgärd")] = "a" * 30_000
     path = tmp_path / "handlingsplan.csv"
@@ -251,3 +252,21 @@ def test_one_long_word_in_published_text_is_refused_at_once(organisation, tmp_pa
     assert "handlingsplan.csv, rad 2, kolumn 'Åtgärd'" in printed, printed
     assert "längre än" in printed, printed
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("before", "line"),
+    [("", 1), (f"{DEV_HEADER}\n", 2), (f"{DEV_HEADER}\r\n{ROW.format(n=1)}\r\r\n", 4)],
+)
+@pytest.mark.parametrize("end", ["", "\n"])
+def test_a_line_longer_than_a_megabyte_is_refused_naming_its_line(
+    organisation, tmp_path, capsys, before, line, end
+):
+    """A file of one line of 500 MB was held whole and copied block by block: 111 s and
+    6.4 GB, then refused for its header. Now the line's first MB is as far as it is read."""
+    path = tmp_path / "avvikelser.csv"
+    path.write_text(before + "ATK-1;" + "x" * (3 << 20) + end, encoding="utf-8")
+    status, printed = arshjul(capsys, "import", "deviations", str(path))
+    assert status == 2, printed
+    assert f"avvikelser.csv, line {line}: a line longer than 1 MB" in printed, printed
+    assert "1 problem(s)" in printed, printed

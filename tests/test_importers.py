@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import tracemalloc
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,7 +16,15 @@ from arshjul.errors import ConfigError, InputError, UsageError
 from arshjul.importers import KINDS, import_file
 from arshjul.importers import personnummer as pnr
 from arshjul.importers.kinds import BY_NAME
-from arshjul.importers.read import sheets, survey
+from arshjul.importers.read import (
+    BLOCK,
+    LONG_LINE,
+    LONGEST_LINE,
+    _LongLine,
+    _pieces,
+    sheets,
+    survey,
+)
 from arshjul.importers.validate import match_header
 from arshjul.importers.values import (
     SUGGESTIONS_PER_COLUMN,
@@ -367,6 +376,34 @@ def test_the_scan_finds_a_number_among_many_values_of_any_script():
     values = ["Fall", "Läkemedel", "Enhet \u00e5tta", "pat 471124\u20138809", "E1", "x\u0000y"]
     assert pnr.find_in(values) == {"pat 471124\u20138809": ["471124-****"]}
     assert pnr.find_in(values[:-1]) == {"pat 471124\u20138809": ["471124-****"]}
+
+
+def test_a_file_of_one_long_line_is_refused_in_bounded_memory(tmp_path):
+    """40 MB without a line break: refused after its first MB or so is looked at, with no more
+    than a few blocks of text held at once (the whole line was held, and copied as it grew)."""
+    path = tmp_path / "avvikelser.csv"
+    path.write_bytes(b"x" * (40 << 20))
+    tracemalloc.start()
+    try:
+        read = list(sheets(path, survey(path, path.name), path.name))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [p.text() for s in read for p in s.problems] == [f"avvikelser.csv, line 1: {LONG_LINE}"]
+    assert peak < 4 * BLOCK
+
+
+def test_lines_up_to_a_megabyte_are_read():
+    """Lines of exactly :data:`LONGEST_LINE` characters, ended by every kind of line break,
+    at every place in a block."""
+    for at in (0, 1, LONGEST_LINE // 2 - 1, LONGEST_LINE // 2):
+        for brk in ("\n", "\r\n", "\r"):
+            text = "a" * at + brk + brk.join(["x" * LONGEST_LINE] * 3) + brk
+            assert "".join(_pieces([text[:5], text[5:]])) == text
+            longer = "a" * at + brk + "x" * (LONGEST_LINE + 1) + brk
+            with pytest.raises(_LongLine) as raised:
+                list(_pieces([longer]))
+            assert raised.value.line == 2
 
 
 def test_two_exports_joined_with_cat_count_each_deviation_once(conn, imp, tmp_path):

@@ -41,6 +41,14 @@ DELIMITERS = (";", "\t", ",")  # ties go to the earlier: Swedish exports use ;
 BLOCK = 4 << 20
 #: rows per sheet of a file that needs the csv module (quotes, blank or ragged lines)
 ROWS = 50_000
+#: characters of one line of a CSV file: a row of an export is a few KB. A longer line is
+#: refused as soon as it is read (a file of one line of 500 MB, without a line break, was
+#: held whole, copied block by block, and failed after 111 s and 6.4 GB)
+LONGEST_LINE = 1 << 20
+LONG_LINE = (
+    f"a line longer than {LONGEST_LINE >> 20} MB ({LONGEST_LINE:_} characters), where a row of"
+    " an export is a few KB: not a CSV export (or one without line breaks)?"
+).replace("_", " ")
 XLSX = "xlsx"
 _QUOTED = re.compile(r'"[^"]*"')
 #: a UTF-8 encoded non-ASCII character; in a file that is not UTF-8 it means mixed encodings
@@ -190,11 +198,15 @@ def sheets(path: Path, surveyed: Survey, file: str, *, whole: bool = False) -> I
         parts = _csv_sheets(pieces, file, None if whole else ROWS)
     header: list[str] | None = None
     rows = problems = False
-    for sheet in parts:
-        header = sheet.header if header is None else header
-        rows = rows or bool(sheet.lines or sheet.rejected)
-        problems = problems or bool(sheet.problems)
-        yield sheet
+    try:
+        for sheet in parts:
+            header = sheet.header if header is None else header
+            rows = rows or bool(sheet.lines or sheet.rejected)
+            problems = problems or bool(sheet.problems)
+            yield sheet
+    except _LongLine as exc:  # nothing after it is read
+        problems = True
+        yield Sheet(file, [], problems=[Problem(file, exc.line, None, None, LONG_LINE)])
     if not problems and not any(header or ()):
         yield Sheet(file, [], problems=[Problem(file, None, None, None, "empty file")])
     elif not rows and not problems:
@@ -210,6 +222,12 @@ class _Unreadable(Exception):
         super().__init__(reason)
         self.line = line
         self.reason = reason
+
+
+class _LongLine(Exception):
+    def __init__(self, line: int):
+        super().__init__(f"line {line}: {LONG_LINE}")
+        self.line = line
 
 
 def _blocks(stream: io.BufferedIOBase, skip: int = 0) -> Iterator[bytes]:
@@ -366,18 +384,45 @@ def _text(path: Path, file: str, surveyed: Survey, whole: bool) -> Iterator[str]
 
 def _pieces(texts: Iterable[str]) -> Iterator[str]:
     """The text in pieces that end at a line break (the last one may not), none blank but
-    the last: a piece never ends between the ``\\r`` and ``\\n`` of one line break."""
+    the last: a piece never ends between the ``\\r`` and ``\\n`` of one line break. Raises
+    :class:`_LongLine` at a line longer than :data:`LONGEST_LINE`, before it is held whole."""
     carry = ""
+    line = 1  # the line the carry starts on
     for text in texts:
         if not text:
             continue
         cut = max(carry.rfind("\n"), carry.rfind("\r", 0, len(carry) - 1)) + 1
         if cut and carry[:cut].strip():
             yield carry[:cut]
+            line += _breaks(carry[:cut])
             carry = carry[cut:]
         carry += text
+        long = _long_line(carry)
+        if long is not None:
+            raise _LongLine(line + _breaks(carry[:long]))
     if carry:
         yield carry
+
+
+def _breaks(text: str) -> int:
+    """The line breaks in ``text``: ``\\n``, ``\\r\\n`` or ``\\r``, as the csv module reads them."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _long_line(text: str) -> int | None:
+    """Where the first line of ``text`` longer than :data:`LONGEST_LINE` starts, if it has one
+    (its last line may go on in the next text). Such a line holds a whole one of the chunks
+    of half that length from the start of ``text``, and a chunk without a line break is looked
+    for in C (``find``): a few scans of each 4 MB block, nothing copied."""
+    half = LONGEST_LINE // 2
+    for chunk in range(0, len(text) - half + 1, half):
+        end = chunk + half
+        if text.find("\n", chunk, end) < 0 and text.find("\r", chunk, end) < 0:
+            start = max(text.rfind("\n", 0, chunk), text.rfind("\r", 0, chunk)) + 1
+            after = [at for at in (text.find("\n", end), text.find("\r", end)) if at >= 0]
+            if min(after, default=len(text)) - start > LONGEST_LINE:
+                return start
+    return None
 
 
 # --- CSV -----------------------------------------------------------------------------------
