@@ -76,8 +76,8 @@ _GROUPED = re.compile(
 #: :data:`_CANDIDATE` and :data:`_GROUPED` can look; month and day narrowed enough that ids
 #: such as ``AVV-2024-000001`` are not suspects. A grouped number (``YMM`` then ``DDN``, after
 #: ``Y`` or ``CCY``) branches off after its first digit or its second, so that a digit costs
-#: little more than before it was looked for (0.16 -> 0.22 s on 8 MB of a column's text; with
-#: all three forms as alternatives after the first digit 0.24 s, at the top level 0.53 s)
+#: little more than before it was looked for (RELIABILITY.md: 0.13 -> 0.16 s on 8 MB of a
+#: column's text; as three alternatives after the first digit 0.24 s, at the top 0.53 s)
 _SUSPECT = re.compile(
     rf"[0-9](?:[0-9](?:{_GAP}[01][0-9]{_GAP}[0-36-9][0-9]{_GAP}[0-9]{{4}}(?![0-9])"
     rf"|[0-9]([{_THOUSANDS}])[0-9][01][0-9]\1[0-36-9][0-9]{{2}}\1[0-9]{{3}}(?![0-9]))"
