@@ -93,13 +93,7 @@ class Staging:
         field_of = {c.name: c.field for c in kind.columns}
         self.tally = field_of[kind.tally] if tally and kind.tally is not None else None
         target = kind.table
-        self.table = Table(
-            f"staging_{target.name}",
-            MetaData(),
-            Column("seq", BigInteger),
-            Column("line", Integer),
-            *(Column(f, target.c[f].type.copy()) for f in self.fields),
-        )
+        self.table = _staging_table(target, tuple(self.fields))
         self.size = 0
         quote = conn.dialect.identifier_preparer.quote
         name, fields = quote(self.table.name), ", ".join(map(quote, self.fields))
@@ -234,6 +228,26 @@ class Staging:
         # not Table.drop: that would drop the enum types of its columns with it
         name = self.conn.dialect.identifier_preparer.quote(self.table.name)
         self.conn.exec_driver_sql(f"DROP TABLE {name}")
+
+
+#: one staging table definition per table and columns, made once: a definition made anew
+#: for each file made every statement on it a new one to compile (SQLAlchemy caches compiled
+#: statements by their tables), which was most of a small file's import (a worksheet's)
+_STAGING_TABLES: dict[tuple[Table, tuple[str, ...]], Table] = {}
+
+
+def _staging_table(target: Table, fields: tuple[str, ...]) -> Table:
+    """The staging table of ``fields`` of ``target``: a sequence number and the line first."""
+    found = _STAGING_TABLES.get((target, fields))
+    if found is None:
+        found = _STAGING_TABLES[target, fields] = Table(
+            f"staging_{target.name}",
+            MetaData(),
+            Column("seq", BigInteger),
+            Column("line", Integer),
+            *(Column(f, target.c[f].type.copy()) for f in fields),
+        )
+    return found
 
 
 def store(
