@@ -272,3 +272,32 @@ def test_the_rule_is_stated_with_the_documents_limit():
 )
 def test_sentences_keep_decimals_percentages_and_large_numbers(text, written):
     assert Ledger().publish(5).text(text) == written
+
+
+def test_a_ledger_with_the_same_content_is_worked_out_once(monkeypatch):
+    # each interim step worked out the earlier periods' sections again from the same counts
+    calls: list[int] = []
+    real = disclosure.protect
+
+    def counted(values, *args):
+        calls.append(len(values))
+        return real(values, *args)
+
+    monkeypatch.setattr(disclosure, "protect", counted)
+    disclosure._protected.cache_clear()
+
+    def ledger(north: int) -> Ledger:
+        book = Ledger()
+        for area, n in (("nord", north), ("syd", 40), ("mitt", 9)):
+            book.count(area, n)
+        book.count("region", north + 49)
+        book.line("region", ["nord", "syd", "mitt"])
+        return book
+
+    first = ledger(2).publish(5)
+    first.marks.clear()  # what a caller does with its marks is not kept
+    again = ledger(2).publish(5)
+    assert again.marks == {"nord": P, "mitt": S} and len(calls) == 1
+    assert ledger(3).publish(5).marks == {"nord": P, "mitt": S} and len(calls) == 2
+    assert ledger(2).publish(5, fixed={"mitt": S}).marks == {"nord": P, "mitt": S}
+    assert ledger(12).publish(5).marks == {} and len(calls) == 4
