@@ -12,6 +12,7 @@ regions edit) cannot make the PDF writer read a file or reach the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def write_pdf(path: Path, html: str) -> Path:
     return write_bytes_atomic(path, pdf_bytes(html))
 
 
+@functools.cache
 def prepare() -> None:
     """Import WeasyPrint and lay out a page once (fonts found, style sheets parsed), so that
-    processes forked afterwards (:mod:`arshjul.parallel`) start warm."""
+    processes forked afterwards (:mod:`arshjul.parallel`) start warm; once per process, as
+    it stays warm (a run has six steps with PDFs)."""
     pdf_bytes('<!doctype html><html lang="sv"><title>-</title><p>-</p></html>')
