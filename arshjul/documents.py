@@ -354,7 +354,12 @@ def write_unit_documents(
     compile_templates(template)
     if file_name in PUBLISHED:
         prepare_pdf()
-    return map_units(write_one, list(unit_ids))
+
+    def with_pdf(unit_id: str) -> bool:
+        # a PDF is most of a unit's time (WeasyPrint's layout, ~1 s): those units go first
+        return published(file_name, tree[unit_id])
+
+    return map_units(write_one, list(unit_ids), first=with_pdf)
 
 
 def _formats(folder: Path, name: str, root: Path) -> list[tuple[str, str]]:

@@ -50,24 +50,41 @@ def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
     return [_job(item) for item in chunk]
 
 
-def map_units(job: Callable[[T], R], items: Sequence[T]) -> list[R]:
+def map_units(
+    job: Callable[[T], R], items: Sequence[T], *, first: Callable[[T], bool] | None = None
+) -> list[R]:
     """``[job(item) for item in items]``, in order, over :func:`workers` forked processes.
 
     ``job`` may be any callable (a closure over the gathered data is fine: it is inherited,
     not pickled); its results and exceptions are pickled back. An exception in a worker is
-    raised here, after the chunks already started have finished."""
+    raised here, after the chunks already started have finished. ``first``: the items that
+    take much longer than the others (a unit with a PDF), each handed out alone before the
+    rest, so that the workers do not wait at the end for one that drew them last."""
     global _job
     count = workers()
     if count == 1 or len(items) < MIN_ITEMS or _job is not None or not _can_fork():
         return [job(item) for item in items]
-    size = max(1, -(-len(items) // (count * CHUNKS_PER_WORKER)))
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+    chunks = plan([first is not None and first(item) for item in items], count)
+    results: list[Any] = [None] * len(items)
     _job = job
     try:
         with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [result for chunk in pool.map(_run_chunk, chunks) for result in chunk]
+            done = pool.map(_run_chunk, [[items[i] for i in chunk] for chunk in chunks])
+            for chunk, chunk_results in zip(chunks, done, strict=True):
+                for i, result in zip(chunk, chunk_results, strict=True):
+                    results[i] = result
     finally:
         _job = None
+    return results
+
+
+def plan(first: Sequence[bool], count: int) -> list[list[int]]:
+    """The chunks of item numbers handed out to ``count`` workers in turn: each item marked
+    ``first`` alone, before the rest in chunks of about equal size."""
+    heavy = [i for i, marked in enumerate(first) if marked]
+    rest = [i for i, marked in enumerate(first) if not marked]
+    size = max(1, -(-len(rest) // (count * CHUNKS_PER_WORKER)))
+    return [[i] for i in heavy] + [rest[s : s + size] for s in range(0, len(rest), size)]
 
 
 def _can_fork() -> bool:

@@ -54,3 +54,24 @@ def test_a_bad_worker_count_is_refused(monkeypatch: pytest.MonkeyPatch, value: s
     monkeypatch.setenv(parallel.WORKERS_VARIABLE, value)
     with pytest.raises(UsageError, match=parallel.WORKERS_VARIABLE):
         parallel.workers()
+
+
+def test_the_items_asked_for_first_go_out_first_each_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the units with a PDF took a second each, the others a few ms: drawn last in a chunk
+    # with others, one kept a worker busy after the rest were done
+    monkeypatch.setenv(parallel.WORKERS_VARIABLE, "2")
+    heavy = {5, 40, 41}
+    marked = [n in heavy for n in range(48)]
+    chunks = parallel.plan(marked, 2)
+    assert chunks[:3] == [[5], [40], [41]]
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(48))
+    # the other 45 in 16 chunks (8 a worker) of 3, in their order
+    assert chunks[3:] == [
+        [n for n in range(48) if n not in heavy][k : k + 3] for k in range(0, 45, 3)
+    ]
+
+    results = parallel.map_units(
+        lambda n: (n * n, os.getpid()), list(range(48)), first=heavy.__contains__
+    )
+    assert [square for square, _ in results] == [n * n for n in range(48)]
+    assert os.getpid() not in {pid for _, pid in results}
