@@ -84,6 +84,9 @@ def _n(count: int, noun: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from flows.runtime import start_ephemeral_server
+
+    start_ephemeral_server()  # booting while the flows are imported
     from arshjul.inputs import LocalPath
     from arshjul.workspace import out_dir
     from flows.cycle import run_flow

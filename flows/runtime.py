@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefect.server.api.server import SubprocessASGIServer
 
 LOGGING_YML = Path(__file__).with_name("logging.yml")
 
@@ -60,7 +65,17 @@ def ephemeral_server_dies_with_this_process() -> None:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    global _server
+
     class WatchedServer(SubprocessASGIServer):
+        #: Prefect's own start (its client's first request) waits for one begun earlier
+        #: (:func:`start_ephemeral_server`): Prefect marks the server running before it answers
+        _starting = threading.Lock()
+
+        def start(self, timeout: int | None = None) -> None:
+            with self._starting:
+                super().start(timeout)
+
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
             server = super()._run_uvicorn_command()
             _watchdogs.append(
@@ -82,10 +97,29 @@ def ephemeral_server_dies_with_this_process() -> None:
             return server
 
     # Prefect asks for ``SubprocessASGIServer()``, one instance per port (None: any port),
-    # and gets the one made first: this one
-    WatchedServer()
+    # and gets the one made first: this one (unless Prefect made one already in this process)
+    made = WatchedServer()
+    _server = made if isinstance(made, WatchedServer) else None
 
 
+def start_ephemeral_server() -> None:
+    """Start the ephemeral server (:func:`ephemeral_server_dies_with_this_process`) now, in a
+    thread, for a command that runs flows at once: it boots (uvicorn, Prefect's server and
+    its database, ~10 s of waiting in ``make run``) while this process imports the flows,
+    not after. A start that fails here is tried again, and reported, by Prefect's own."""
+    server = _server
+    if server is None:
+        return
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            server.start()
+
+    threading.Thread(target=start, name="prefect-server-start", daemon=True).start()
+
+
+#: the ephemeral server, when this process watches it
+_server: SubprocessASGIServer | None = None
 #: the watchdogs started, kept so that they are not reaped as garbage while they watch
 _watchdogs: list[subprocess.Popen[bytes]] = []
 
