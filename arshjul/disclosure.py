@@ -421,7 +421,9 @@ class Ledger:
 
 
 #: ledgers whose marks are kept: a run works out ~12 periods' deferred-care ledgers (each
-#: period's sections print earlier periods' counts too); a large region's ledger is a few MB
+#: period's sections print earlier periods' counts too) and the managers' training step by
+#: step (``interim.training``, one per period since the first completion, each shared by the
+#: later periods); a large region's ledger is a few MB
 LEDGERS_KEPT = 32
 
 
@@ -466,6 +468,11 @@ class Published:
 
     def hidden(self, key: Key) -> bool:
         return key in self.marks
+
+    def beside(self, other: Published) -> Published:
+        """This document's counts and ``other``'s, protected apart (they share no count and
+        no sum), printed in one document."""
+        return Published({**self.values, **other.values}, {**self.marks, **other.marks}, self.below)
 
     def show(self, key: Key) -> str:
         """The count as the document prints it: ``<5``, ``..`` or the number."""

@@ -263,7 +263,7 @@ def training_marks(conn: Connection, config: Config, tree: OrgTree, year: int) -
     of the region and its områden with (:mod:`arshjul.interim`), under this document's
     keys: the two documents print the same counts, and read together they must not give
     back what each hides."""
-    shown = interim.sections(conn, config, tree, Period.full_year(year))[1]
+    shown = interim.training.publication(conn, config, tree, Period.full_year(year))
     marks: dict[Key, Mark] = {}
     for unit in (tree.root, *tree.at_level(OrgLevel.AREA)):
         for ours, theirs in training_keys(unit.id):

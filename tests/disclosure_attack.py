@@ -15,7 +15,10 @@ counts, so that the same count printed in two tables or two documents is one unk
 * a rounded percentage as bounds: ``97,3 %`` of a known 149 is 144,9..145,1 of it;
 * totals in sentences (``523 klagomål``, ``63 av 95``), and the same count in other tables
   and documents of the same date (region against område, safety report against deferred
-  care, a month's row against the same month's period end in another period's document).
+  care, a month's row against the same month's period end in another period's document);
+* the managers' training across periods: a unit's managers are the same count in every
+  period's section (the roster's managers), and its trained by a later period's end are at
+  least those by an earlier one's (:func:`_trained_in_order`).
 
 Then every unknown's interval of integers is narrowed along all of it until nothing moves
 (interval propagation). A ``<5`` is *recovered* when its interval is narrower than 1..4.
@@ -153,6 +156,26 @@ def _month(d: date) -> str:
     return f"{d.year}-{d.month:02}"
 
 
+def _managers(unit: str) -> Key:
+    """A unit's managers: the managers on the training roster (roll chef), whatever the
+    period: every section and the safety report of a run count the same roster."""
+    return ("train", "roster", unit, "managers")
+
+
+def _trained_in_order(k: Knowledge) -> None:
+    """The trained of a unit and course by a later period's end are those by an earlier
+    one's and perhaps more (a section counts those who completed the course by its last
+    day): every period's sections read together."""
+    by_course: dict[tuple[str, str], list[Key]] = {}
+    for key in {*k.printed, *(part for part, *_ in k.ratios)}:
+        if key[0] == "train" and key[1] != "roster":
+            by_course.setdefault((key[2], key[3]), []).append(key)
+    for keys in by_course.values():
+        keys.sort(key=lambda key: key[1])
+        for earlier, later in zip(keys, keys[1:], strict=False):
+            k.le(earlier, later)
+
+
 def _head(table: Table) -> list[str]:
     return [c.text for c in table.head[-1]] if table.head else []
 
@@ -245,7 +268,7 @@ def read_interim(k: Knowledge, doc: Doc) -> None:
                         k.cell(("wait", ym, doc.unit, "Totalt", name), c.text, f"{where}: {label}")
         elif t.title == "Chefer som genomfört utbildning":
             for label, cells, _ in _rows(t):
-                managers = k.cell(("train", cur, doc.unit, "managers"), cells["Chefer"].text, where)
+                managers = k.cell(_managers(doc.unit), cells["Chefer"].text, where)
                 trained = k.cell(
                     ("train", cur, doc.unit, label.lower()), cells["Genomfört"].text, where
                 )
@@ -253,13 +276,19 @@ def read_interim(k: Knowledge, doc: Doc) -> None:
                 k.ratio(trained, managers, cells["Andel"].text)
         elif t.title.startswith("Vårdplatser och chefers utbildning per"):
             managers = []
+            trained: dict[str, list[Key]] = {}  # course -> the units' trained
             for label, cells, _ in _rows(t):
-                m = k.cell(("train", cur, label, "managers"), cells["Chefer"].text, where)
+                m = k.cell(_managers(label), cells["Chefer"].text, where)
                 managers.append(m)
                 for h, c in cells.items():
                     if h.startswith("Andel "):
-                        k.ratio(("train", cur, label, h[6:].lower()), m, c.text)
-            k.covers(("train", cur, doc.unit, "managers"), managers)
+                        n = ("train", cur, label, h[6:].lower())
+                        trained.setdefault(h[6:].lower(), []).append(n)
+                        k.ratio(n, m, c.text)
+            k.covers(_managers(doc.unit), managers)
+            # the unit's trained are its units' and perhaps its own (printed in their sections)
+            for course, parts in trained.items():
+                k.covers(("train", cur, doc.unit, course), parts)
     # the summary: "Väntande mer än 90 dagar: 385 mot 363 samma period 2024 (…). Störst
     # förändring: Enhet A (+59), Enhet B (+5)."
     names = {
@@ -338,7 +367,7 @@ def read_safety(k: Knowledge, doc: Doc) -> None:
         elif caption.startswith("Chefer med utbildning i patientsäkerhet"):
             managers, trained = [], []
             for label, cells, _ in rows:
-                m = k.cell(("train", cur, label, "managers"), cells["Chefer"].text, where)
+                m = k.cell(_managers(label), cells["Chefer"].text, where)
                 n = k.cell(
                     ("train", cur, label, "patientsäkerhet"), cells["Med utbildning"].text, where
                 )
@@ -389,7 +418,7 @@ def _finding(k: Knowledge, y: str, cur: str, unit: str, text: str, where: str) -
         )
     if m := re.match(r"(.+) av cheferna \(" + _N + " av " + _N + r"\)", text):
         n = k.cell(("train", cur, unit, "patientsäkerhet"), m.group(2), where)
-        managers = k.cell(("train", cur, unit, "managers"), m.group(3), where)
+        managers = k.cell(_managers(unit), m.group(3), where)
         k.ratio(n, managers, m.group(1))
 
 
@@ -406,7 +435,7 @@ def _safety_sentence(k: Knowledge, y: str, cur: str, region: str, text: str, whe
     if m := re.match(r"(\S+ ?%) av cheferna har genomgått", text):
         k.ratio(
             ("train", cur, region, "patientsäkerhet"),
-            ("train", cur, region, "managers"),
+            _managers(region),
             m.group(1),
         )
     if m := re.match(_N + r" enhet(?:er)? sticker ut", text):
@@ -462,6 +491,7 @@ def knowledge(out: Path) -> Knowledge:
             read_interim(k, doc)
         else:
             read_safety(k, doc)
+    _trained_in_order(k)
     # the older rule: ".." is never 1..4 (those are <5); the current one: any count
     k.hidden_any = all("vilket antal som helst" in r for r in rules)
     return k

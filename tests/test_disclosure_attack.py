@@ -76,8 +76,8 @@ ACTIVITIES = ("besök", "operation", "åtgärd")
 
 def small_region(folder: Path, seed: int = 15) -> Path:
     """Region Liten: three områden of two verksamheter of two enheter, each with a handful
-    of deviations, complaints, patients waiting (a few over 90 and 180 days) and managers:
-    most counts of every table are 0 to 6."""
+    of deviations, complaints, patients waiting (a few over 90 and 180 days) and managers
+    who completed their courses over 2025 and 2026: most counts of every table are 0 to 6."""
     rng = random.Random(seed)
     folder.mkdir(parents=True)
     org = ["HSA-id;Namn;Nivå;Överordnad", "R1;Region Liten;region;"]
@@ -127,7 +127,10 @@ def small_region(folder: Path, seed: int = 15) -> Path:
                         waiting.append(f"{day};{unit};{activity};{days};{pvv};{count}")
         for p in range(rng.randint(1, 3)):
             for course in ("patientsäkerhet", "produktionsplanering"):
-                done = f"2025-0{rng.randint(1, 9)}-15" if rng.random() < 0.6 else ""
+                # completed in any tertial of 2025 or 2026 up to the run: the sections of
+                # every period count a different part of the same managers
+                year, month = rng.choice(((2025, rng.randint(1, 12)), (2026, rng.randint(1, 8))))
+                done = f"{year}-{month:02}-15" if rng.random() < 0.6 else ""
                 training.append(f"P-{unit}{p};{unit};chef;{course};{done}")
     for name, rows in (
         ("organisation", org),
@@ -180,10 +183,18 @@ def test_no_hidden_count_can_be_narrowed_from_the_published_documents(region, re
 
 
 @pytest.mark.parametrize("region", ["demo", "small"])
-def test_two_periods_read_together(region, request):
-    """Both periods' documents read together: a section's last-year columns are printed as
-    last year's sections print them, a month's row as the section of the period ending
-    that month prints it."""
+def test_every_period_read_together(region, request):
+    """Every period's documents the run writes read together (2025-T1, 2025-T2, 2025,
+    2026-T1, 2026-T2): a section's last-year columns are printed as last year's sections
+    print them, a month's row as the section of the period ending that month prints it, and
+    the managers and the trained of every period's sections are the same roster's."""
+    assert {p.name for p in request.getfixturevalue(region).iterdir()} >= {
+        "2025-T1",
+        "2025-T2",
+        "2025",
+        "2026-T1",
+        "2026-T2",
+    }
     assert recovered(request.getfixturevalue(region)) == []
 
 

@@ -57,7 +57,8 @@ def publish(conn: Connection, config: Config, out: Path, files: dict[str, list[s
     safety_report.write_document(out, config, tree, data, Stamp(1, "draft", "Chefläkare"), ORIGIN)
     period = Period.full_year(YEAR)
     units = [u.id for u in tree.walk(tree.root.id)]
-    write_interim(out, config, tree, period, gather(conn, tree, period), units, ORIGIN)
+    shown = interim.training.publication(conn, config, tree, period)
+    write_interim(out, config, tree, period, gather(conn, tree, period), units, ORIGIN, shown)
     return out
 
 

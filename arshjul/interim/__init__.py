@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from arshjul.config import Config
 from arshjul.disclosure import Published
 from arshjul.documents import Kept
-from arshjul.interim import document, figures
+from arshjul.interim import document, figures, training
 from arshjul.interim.figures import CUR, Figures
 from arshjul.org import OrgTree
 from arshjul.periods import LAST_MONTH, Period
@@ -45,6 +45,8 @@ class Sections:
 
     totals: dict[str, Figures]
     earlier: dict[document.End, Published]
+    #: how its sections show the managers and the trained (:mod:`.training`)
+    training: Published
 
 
 def printed_too(period: Period) -> list[Period]:
@@ -64,22 +66,27 @@ def sections(
     tree: OrgTree,
     period: Period,
     done: dict[Period, Published] | None = None,
-) -> tuple[Sections, Published]:
-    """The period's figures and how its sections show their counts, each earlier period's
-    worked out the same way first (back to the first period without waiting lists)."""
+) -> tuple[dict[str, Figures], dict[document.End, Published], Published]:
+    """The period's figures, how the sections of the periods whose counts its sections
+    print too show their waiting counts, and how its sections show theirs, each earlier
+    period's worked out the same way first (back to the first period without waiting
+    lists)."""
     done = {} if done is None else done
     totals = figures.gather(conn, tree, period)
     earlier: dict[document.End, Published] = {}
     if any(k[:2] == ("wait", CUR) for k in totals[tree.root.id].sums):
         for before in printed_too(period):
             if before not in done:
-                done[before] = sections(conn, config, tree, before, done)[1]
+                done[before] = sections(conn, config, tree, before, done)[2]
             earlier[document.end(before)] = done[before]
-    return Sections(totals, earlier), document.publication(config, tree, totals, period, earlier)
+    return totals, earlier, document.publication(config, tree, totals, period, earlier)
 
 
 def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> Sections:
-    return sections(conn, run.config, tree, period)[0]
+    """The period's figures; the training's marks with every earlier period's
+    (:func:`.training.publication`), which the waiting lists' earlier periods do not need."""
+    totals, earlier, _ = sections(conn, run.config, tree, period)
+    return Sections(totals, earlier, training.publication(conn, run.config, tree, period))
 
 
 def write(
@@ -94,6 +101,7 @@ def write(
         found.totals,
         units,
         gathered.origin,
+        found.training,
         found.earlier,
     )
 

@@ -106,12 +106,6 @@ def wait_counts(book: Ledger, unit_id: str, w: WaitLine) -> None:
             book.line(whole, [p for p in parts if p is not None])
 
 
-def train_counts(book: Ledger, unit_id: str, lines: list[TrainingLine]) -> None:
-    for t in lines:
-        managers = book.count((unit_id, "managers"), t.managers)
-        book.line(managers, [book.count((unit_id, "train", t.course), t.trained)])
-
-
 @dataclass(frozen=True)
 class UnitLines:
     """A unit's waiting lines (per activity and in all) and its managers' training."""
@@ -131,21 +125,18 @@ def unit_lines(f: Figures, codes: Codes, target: float, below: int) -> UnitLines
 
 
 def ledger(tree: OrgTree, lines: dict[str, UnitLines]) -> Ledger:
-    """Every count of every unit's section with the sums between them: each unit's
-    activities' lines and their total, its training, and each unit below's total line and
-    training against the unit's (a unit's total line is keyed ``(unit id, TOTAL, name)`` in
-    its own section and in its parent's: the same count)."""
+    """Every waiting count of every unit's section with the sums between them: each unit's
+    activities' lines and their total, and each unit below's total line against the unit's
+    (a unit's total line is keyed ``(unit id, TOTAL, name)`` in its own section and in its
+    parent's: the same count). The training is protected with every period's
+    (:mod:`arshjul.interim.training`): it shares no count and no sum with these."""
     book = Ledger()
     for unit in tree.walk(tree.root.id):
         own = lines[unit.id]
         for w in (*own.waiting, own.total):
             wait_counts(book, unit.id, w)
-        train_counts(book, unit.id, own.training)
     for unit in tree.walk(tree.root.id):
         own, children = lines[unit.id], [c.id for c in tree.children(unit.id)]
-        # the managers and the trained of the units below add up to the unit's
-        counts: list[tuple[str, ...]] = [(unit.id, "managers")]
-        counts += [(unit.id, "train", t.course) for t in own.training]
         for name in WAIT_COUNTS:
             whole = (unit.id, TOTAL, name)
             # a unit without data (saknas) adds nothing to the total: the others sum to it
@@ -156,10 +147,6 @@ def ledger(tree: OrgTree, lines: dict[str, UnitLines]) -> Ledger:
                 present = [k for k in group if k in book.values]
                 if whole in book.values and present:
                     book.line(whole, present)
-        for managers in counts:
-            parts = [(c, *managers[1:]) for c in children]
-            if children and managers in book.values and all(k in book.values for k in parts):
-                book.line(managers, parts)
     return book
 
 
@@ -192,11 +179,12 @@ def publication(
     earlier: Mapping[End, Published] | None = None,
     lines: dict[str, UnitLines] | None = None,
 ) -> Published:
-    """How every unit's section of the period shows its counts (one ledger for the tree).
-    Last year's counts (the columns of the same period last year) are printed by last
-    year's sections too: they are shown as those show them (``earlier``, by the period's
-    end), never hidden differently here, so that the two years read together give back
-    nothing either gives alone."""
+    """How every unit's section of the period shows its waiting counts (one ledger for the
+    tree; the training's: :func:`arshjul.interim.training.publication`). Last year's counts
+    (the columns of the same period last year) are printed by last year's sections too:
+    they are shown as those show them (``earlier``, by the period's end), never hidden
+    differently here, so that the two years read together give back nothing either gives
+    alone."""
     lines = lines or all_lines(config, tree, totals)
     book = ledger(tree, lines)
     before = (earlier or {}).get(end(period.previous))
@@ -219,17 +207,19 @@ def write_documents(
     totals: dict[str, Figures],
     unit_ids: Iterable[str],
     origin: Provenance,
+    training: Published,
     earlier: Mapping[End, Published] | None = None,
 ) -> list[Path | Kept]:
     """The deferred-care section of each unit in ``unit_ids``: HTML, DOCX, its tables as CSV
     and as one XLSX workbook for the controllers; returns the HTML files written (and those
-    kept unchanged)."""
+    kept unchanged). ``training``: how the sections show the managers and the trained
+    (:func:`arshjul.interim.training.publication`)."""
     codes = config.codes
     below = config.settings.targets.suppress_below
     target = config.settings.targets.training_coverage
 
     lines = all_lines(config, tree, totals)
-    shown = publication(config, tree, totals, period, earlier, lines)
+    shown = publication(config, tree, totals, period, earlier, lines).beside(training)
     own_end = end(period)
 
     def hidden(unit_id: str, label: str) -> bool:

@@ -411,3 +411,19 @@ def roll_up(tree: OrgTree, own: dict[str, Figures]) -> dict[str, Figures]:
 
 def gather(conn: Connection, tree: OrgTree, period: Period) -> dict[str, Figures]:
     return roll_up(tree, count_own(conn, tree, period))
+
+
+def training(conn: Connection, tree: OrgTree, period: Period) -> dict[str, Figures]:
+    """Every unit's managers and trained by ``period``'s end (its subtree's): the training
+    counts of :func:`gather` alone."""
+    own: dict[str, Figures] = {}
+    _training(conn, own, period)
+    return roll_up(tree, own)
+
+
+def first_completion(conn: Connection) -> date | None:
+    """The day the first manager completed a course: before it every section's trained are 0."""
+    t = Training
+    return conn.execute(
+        select(func.min(t.completed_date)).where(t.role == MANAGER_ROLE)
+    ).scalar_one_or_none()
