@@ -11,8 +11,10 @@ section of each unit.
 Small numbers: counts of waiting patients and of managers 1–4 are shown as ``<5``, the
 counts that would give them back (a row's total less its other cells, the units below
 against the unit) as ``..``, and shares and changes computed from a hidden count are not
-shown (:mod:`arshjul.disclosure`, :func:`.document.ledger`). Production, money, beds and
-bed-days are not counts of people and are shown as they are.
+shown (:mod:`arshjul.disclosure`, :func:`.document.ledger`); the managers and the trained
+with every earlier period's, since every period's sections print the same managers and
+trained counts that only grow (:mod:`.training`). Production, money, beds and bed-days are
+not counts of people and are shown as they are.
 """
 
 from __future__ import annotations

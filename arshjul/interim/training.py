@@ -4,8 +4,9 @@ A unit's managers are the roster's (roll chef) in every period's section, and it
 period's end are those of them who completed the course by that day: a count that only grows.
 So the sections of several periods print the same managers, and trained counts of which an
 earlier period's bound a later one's from below (and the later one's bound it from above):
-read together, one period's section can give back what another's hides (main recovered 14
-counts in the demo so, the hand-made region of ``tests/test_disclosure_attack.py`` 43).
+read together, one period's section can give back what another's hides (each period
+protected alone, the attack of ``tests/test_disclosure_attack.py`` recovered 14 counts of the
+demo so, and 43 of its hand-made region).
 
 Each period's training counts are protected in one ledger with every earlier period's
 (:func:`publication`):
@@ -16,13 +17,15 @@ Each period's training counts are protected in one ledger with every earlier per
 * then each period in the order they end, from the first by whose end a manager completed a
   course: its trained against the unit's managers, its units' trained against the unit's,
   and each trained against the same count of the period before (the later are the earlier
-  and those who completed in between). The earlier periods' marks stay as those periods'
+  and those who completed in between; when none did, the reader is taken to know it: more
+  hidden, never less). The earlier periods' marks stay as those periods'
   sections print them (``fixed``) and their counts are never hidden afterwards
   (``settled``): a later period hides what it must among its own counts.
 
 A period's marks depend on the periods that end before it and on none after, so its sections
 print the same whichever later periods are published. Each step protects the ledger so far
-(the training counts alone, a few hundred per period): no period's waiting lists are read.
+(the training counts alone, a few hundred per period; no period's waiting lists are read),
+and is kept for the next section of the run that reaches it (:func:`_protected`).
 """
 
 from __future__ import annotations
