@@ -238,3 +238,52 @@ def test_a_unit_rerun_rewrites_the_sections_whose_marks_it_moved(workdir):
     # every section saying what it would say
     assert rerun({}, "run-3", None).written == []
     ws.engine.dispose()
+
+
+def test_training_of_two_periods_read_together_gives_back_nothing(workdir):
+    """Klinik Nord's enheter have 10 managers each. By the end of 2025-T1 Syd's 8 and Mitt's
+    6 have completed patientsäkerhet, Nord's none; by the end of 2025-T2 Nord's 2 too (the
+    klinik's 16). 2025-T2's section alone hides Nord's 2 (``<5``) and Mitt's 6 beside it
+    (``..``, the smallest of its row), but Mitt's 6 of T1 are among Mitt's of T2: Nord's is
+    at most 16 − 8 − 6 = 2, so 1..2. Protected with T1's counts, T2 hides what no earlier
+    count pins: the klinik's 16 (and the område's and the region's, the same count)."""
+    ws = open_workspace()
+    rows = ["Pseudonym;Enhet HSA-id;Roll;Kurs;Genomförd"]
+    for unit, trained, done in (
+        ("EN", 2, "2025-06-10"),
+        ("ES", 8, "2025-03-14"),
+        ("EM", 6, "2025-03-14"),
+    ):
+        for p in range(10):
+            rows.append(f"P-{unit}{p};{unit};chef;patientsäkerhet;{done if p < trained else ''}")
+    with ws.engine.begin() as conn:
+        for kind, lines in {"organisation": ONE_CLINIC, "training": rows}.items():
+            path = workdir / f"{kind}.csv"
+            path.write_text("\n".join(lines) + "\n", "utf-8")
+            import_file(conn, ws.config, kind, path, now=NOW)
+
+    def sign_off(_: ToSignOff) -> None:
+        raise AssertionError("not a signed step")
+
+    for part in ("T1", "T2"):
+        run = Run(ws.config, NOW, f"run-{part}")
+        period = Period(YEAR, part)
+        run_step(ws, interim.STEP, period, None, run, sign_off=sign_off, clock=lambda: NOW)
+    assert recovered(ws.out) == []
+    own = "Chefer som genomfört utbildning"
+
+    def trained(part: str, unit: str) -> str:
+        page = next((ws.out / f"{YEAR}-{part}").glob(f"*/{unit}/uppskjuten-vard.html"))
+        table = next(t for t in read_tables(parse_html(page.read_text("utf-8"))) if t.title == own)
+        return next(r for r in table.body if r[0].text == "Patientsäkerhet")[2].text
+
+    assert [trained("T1", u) for u in ("EN", "ES", "EM", "VN")] == ["0", "8", "6", "14"]
+    assert [trained("T2", u) for u in ("EN", "ES", "EM", "VN", "AN", "R1")] == [
+        "<5",
+        "8",
+        "6",
+        "..",
+        "..",
+        "..",
+    ]
+    ws.engine.dispose()
