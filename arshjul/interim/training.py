@@ -25,7 +25,7 @@ Each period's training counts are protected in one ledger with every earlier per
 A period's marks depend on the periods that end before it and on none after, so its sections
 print the same whichever later periods are published. Each step protects the ledger so far
 (the training counts alone, a few hundred per period; no period's waiting lists are read),
-and is kept for the next section of the run that reaches it (:func:`_protected`).
+and is kept for the next section of the run that reaches it (``Ledger.publish`` keeps its marks).
 """
 
 from __future__ import annotations
