@@ -10,11 +10,13 @@ template. Each heading has the region's own text (``config/safety_report.yaml``,
   many enheter stand out per område and reason (:mod:`arshjul.analysis.standouts`; the
   analyses name them);
 * Rapporteringsskyldighet — lex Maria; Samverkan — deviations in the care chain;
-* Klagomål och synpunkter — by channel and category, and the answer times;
+* Klagomål och synpunkter — by channel and category, and the answer times (those not yet
+  answered dated by the run's day only before the report's day in the wheel);
 * Egenkontroll — the share of managers who have completed the patient-safety course
   (``training``) against ``targets.training_coverage``;
 * Process och åtgärder — the action plans' actions by status per område (``action``), and the
-  open ones of older plans that are carried over;
+  open ones of older plans that are carried over, as they stood on the report's day in the
+  wheel (its deadline, or the run's day before it), which the document states;
 * Mål och strategier — the goals in the text, and the findings of the highest severity.
 
 The document is published: every count it shows is registered in one
@@ -31,8 +33,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -40,9 +44,9 @@ from arshjul import interim
 from arshjul.action_plan.plans import load_actions
 from arshjul.action_rules import DONE_LATE_RULE, OPEN, STANDINGS
 from arshjul.analysis import findings as analysis_findings
+from arshjul.analysis.figures import AsOf, as_of
 from arshjul.analysis.findings import SEVERITY_SV
 from arshjul.analysis.standouts import REASON_SV, Reason, Standout, standouts
-from arshjul.clock import local
 from arshjul.compilation import count_tables, risk_fills
 from arshjul.config import Config, StandoutRules
 from arshjul.disclosure import Key, Ledger, Mark, Published
@@ -90,15 +94,18 @@ def paragraphs(text: str) -> list[str]:
 # --- actions -------------------------------------------------------------------------------
 
 
-def count_actions(conn: Connection) -> dict[tuple[str, int | None, str], int]:
-    """Actions by (unit, plan year, standing: :data:`arshjul.action_rules.STANDINGS`). The
-    plan year is the year of the analysis the action answers: the year of its finding id
-    (``2025:unit:kind:key``), else the year in its id (``{unit_id}-{year}-{nnn}``), else
-    None."""
+def count_actions(
+    conn: Connection, on: date, zone: ZoneInfo
+) -> dict[tuple[str, int | None, str], int]:
+    """Actions as they stood on day ``on`` (:func:`arshjul.action_plan.plans.load_actions`:
+    rows without a Statusdatum by their import's day in ``zone``) by (unit, plan year,
+    standing: :data:`arshjul.action_rules.STANDINGS`). The plan year is the year of the
+    analysis the action answers: the year of its finding id (``2025:unit:kind:key``), else
+    the year in its id (``{unit_id}-{year}-{nnn}``), else None."""
     return dict(
         Counter(
             (a.unit_id, a.year, a.standing)
-            for a in load_actions(conn)
+            for a in load_actions(conn, on, zone)
             if not a.is_decision  # a decision, not an action
         )
     )
@@ -248,6 +255,8 @@ class ReportData:
     findings: list[ShownFinding]
     standouts: list[tuple[Unit, StandoutCounts]]  # per område
     region_standouts: StandoutCounts
+    #: the day the actions are counted on, and the complaints not yet answered dated by
+    as_of: AsOf
     #: how the year's deferred-care sections print the training counts (key: this
     #: document's), which this document prints too: hidden here where hidden there
     training_marks: dict[Key, Mark] = field(default_factory=dict)
@@ -286,12 +295,17 @@ def report_data(
     config: Config,
     tree: OrgTree,
     year: int,
+    today: date,
     stored: StoredCounts | None = None,
 ) -> ReportData:
-    """``stored``: a run's stored counts (:func:`arshjul.figures.count_own`)."""
+    """The report of ``year`` run on ``today``: the actions are counted as of the report's
+    day in the wheel (:func:`arshjul.analysis.figures.as_of`), so that a rerun after it says
+    the same. ``stored``: a run's stored counts (:func:`arshjul.figures.count_own`)."""
     totals = roll_up(tree, count_own(conn, year, stored))
     areas = tree.at_level(OrgLevel.AREA)
-    plans, carried = action_tables(tree, count_actions(conn), year)
+    on = as_of(config.wheel, year, today, "safety_report")
+    actions = count_actions(conn, on.day, ZoneInfo(config.wheel.timezone))
+    plans, carried = action_tables(tree, actions, year)
     per_area, region_standouts = load_standouts(conn, tree, year, config.settings.standouts)
     return ReportData(
         year=year,
@@ -304,6 +318,7 @@ def report_data(
         findings=load_findings(conn, tree, year),
         standouts=per_area,
         region_standouts=region_standouts,
+        as_of=on,
         training_marks=training_marks(conn, config, tree, year),
     )
 
@@ -415,8 +430,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
     """The template's context (besides ``unit`` and ``path``)."""
     codes, targets = config.codes, config.settings.targets
     below = targets.suppress_below
-    today = local(origin.generated_at).date()
-    answers = data.region.answers(targets.complaint_answer_days, today)
+    answers = data.region.answers(targets.complaint_answer_days, data.as_of.answers_on)
     top = max((f.severity for f in data.findings), default=0)
     book, rows = ledger(data, count_tables(data.region, codes, data.year), answers)
     # the training counts are printed by the year's deferred-care sections too: as they are
@@ -441,7 +455,7 @@ def context(config: Config, data: ReportData, stamp: Stamp, origin: Provenance) 
         fig=fig,
         d=data,
         **rows,
-        today=today,
+        as_of=data.as_of,
         answers=answers,
         answer_count=lambda name: shown.show(("answers", name)),
         answer_share=lambda part, whole: shown.share(("answers", part), ("answers", whole)),
@@ -486,7 +500,7 @@ def write_document(
 
 
 def gather(conn: Connection, tree: OrgTree, period: Period, run: Run) -> ReportData:
-    return report_data(conn, run.config, tree, period.year, run.counts)
+    return report_data(conn, run.config, tree, period.year, run.today, run.counts)
 
 
 def write(

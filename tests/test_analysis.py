@@ -450,20 +450,20 @@ MILESTONE = date(2026, 2, 10)  # ps-analyse, enhet: 10 Feb, a Tuesday in 2026
 
 def test_the_analysis_day_is_its_earliest_deadline_in_the_wheel_or_the_run_day(config):
     wheel = config.wheel
-    assert analysis_figures.as_of(wheel, YEAR, NOW.date()) == analysis_figures.AsOf(
+    assert analysis_figures.as_of(wheel, YEAR, NOW.date(), "analyse") == analysis_figures.AsOf(
         MILESTONE, MILESTONE
     )
     # 10 Feb 2030 is a Sunday: the deadline moves back to Friday the 8th
-    assert analysis_figures.as_of(wheel, 2029, date(2030, 12, 1)).day == date(2030, 2, 8)
+    assert analysis_figures.as_of(wheel, 2029, date(2030, 12, 1), "analyse").day == date(2030, 2, 8)
     # a run before the milestone shows what is known on its own day
-    early = analysis_figures.as_of(wheel, YEAR, date(2026, 1, 20))
+    early = analysis_figures.as_of(wheel, YEAR, date(2026, 1, 20), "analyse")
     assert (early.day, early.milestone, early.at_milestone) == (date(2026, 1, 20), MILESTONE, False)
     no_analysis = wheel.model_copy(
         update={"milestones": tuple(m for m in wheel.milestones if m.step != "analyse")}
     )
-    assert analysis_figures.as_of(no_analysis, YEAR, NOW.date()) == analysis_figures.AsOf(
-        NOW.date(), None
-    )
+    assert analysis_figures.as_of(
+        no_analysis, YEAR, NOW.date(), "analyse"
+    ) == analysis_figures.AsOf(NOW.date(), None)
 
 
 def imported(conn: Connection, at: datetime, name: str) -> int:

@@ -53,7 +53,7 @@ def publish(conn: Connection, config: Config, out: Path, files: dict[str, list[s
         path.write_text("\n".join(rows) + "\n", "utf-8")
         import_file(conn, config, kind, path, now=NOW)
     tree = OrgTree.load(conn)
-    data = safety_report.report_data(conn, config, tree, YEAR)
+    data = safety_report.report_data(conn, config, tree, YEAR, NOW.date())
     safety_report.write_document(out, config, tree, data, Stamp(1, "draft", "Chefläkare"), ORIGIN)
     period = Period.full_year(YEAR)
     units = [u.id for u in tree.walk(tree.root.id)]

@@ -22,6 +22,7 @@ from arshjul.config import Config
 from arshjul.formats import pdf
 from arshjul.render import environment
 from arshjul.signoff import Stamp
+from tests.conftest import NOW
 from tests.test_safety_report import HEADINGS, ORIGIN, YEAR, build
 from tests.tools import pdf_pages
 
@@ -30,7 +31,7 @@ from tests.tools import pdf_pages
 def report(conn: Connection, config: Config, tmp_path: Path) -> Path:
     """The test region's patientsäkerhetsberättelse as written: its PDF beside its HTML."""
     tree = build(conn)
-    data = safety_report.report_data(conn, config, tree, YEAR)
+    data = safety_report.report_data(conn, config, tree, YEAR, NOW.date())
     written = safety_report.write_document(
         tmp_path, config, tree, data, Stamp(1, "draft", "Chefläkare"), ORIGIN
     )

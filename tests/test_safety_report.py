@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from sqlalchemy import Connection, insert
 from arshjul import render, safety_report
 from arshjul.action_rules import DONE_LATE_RULE
 from arshjul.config import Config, load_config
-from arshjul.documents import Provenance
+from arshjul.documents import Kept, Provenance
 from arshjul.models import (
     Action,
     ActionStatus,
+    ActionUpdate,
     Complaint,
     ComplaintStatus,
     Deviation,
@@ -31,12 +33,16 @@ from arshjul.models import (
 )
 from arshjul.org import OrgTree
 from arshjul.signoff import Stamp
-from tests.conftest import NOW
+from tests.conftest import NOW, STOCKHOLM
 from tests.disclosure_attack import recovered
 
 pytestmark = pytest.mark.both_databases
 
 YEAR = 2025
+#: the day the fixture's files were imported: before the report's day in the wheel
+IMPORTED = datetime(2026, 2, 2, 9, 30, tzinfo=STOCKHOLM)
+#: ps-report, 1 March 2026, a Sunday: the Friday before
+MILESTONE = date(2026, 2, 27)
 
 HEADINGS = [
     "Sammanfattning",
@@ -134,7 +140,7 @@ def build(conn: Connection) -> OrgTree:
             rows=0,
             inserted=0,
             updated=0,
-            imported_at=NOW,
+            imported_at=IMPORTED,
         )
     ).inserted_primary_key[0]
     conn.execute(
@@ -252,7 +258,7 @@ def build(conn: Connection) -> OrgTree:
     # the plan from the analysis of 2024, carried out in 2025, all due 30 June 2025: A1 4
     # klara + 2 pågår, A2 1 planerad. Klar i tid is written Klar on or before the due date
     # (20 and 30 June), klar sent after it (1 July; egen-atgard without a Statusdatum on the
-    # import's day, 2026-11-23)
+    # import's day, 2026-02-02)
     klar = {1: date(YEAR, 6, 20), 2: date(YEAR, 6, 30), 3: date(YEAR, 7, 1)}
     for i, status in enumerate([ActionStatus.DONE] * 3 + [ActionStatus.IN_PROGRESS] * 2):
         action(f"E1-2024-00{i + 1}", "E1", f"{YEAR - 1}:E1:risk:hög", status, klar.get(i + 1))
@@ -318,7 +324,7 @@ ORIGIN = Provenance((), NOW, "test-run")
 
 def write(conn: Connection, config: Config, out: Path, stamp: Stamp | None = None) -> Document:
     tree = build(conn)
-    data = safety_report.report_data(conn, config, tree, YEAR)
+    data = safety_report.report_data(conn, config, tree, YEAR, NOW.date())
     stamp = stamp or Stamp(1, "draft", "Chefläkare")
     written = safety_report.write_document(out, config, tree, data, stamp, ORIGIN)
     html = next(p for p in written if p.name == safety_report.FILE_NAME)
@@ -389,7 +395,7 @@ def test_complaints_by_channel_and_answer_times(doc):
     assert (
         ".. av 9 klagomål och synpunkter (–) besvarades inom 28 dagar. Andelen räknas"
         " på alla som inkom under året: <5 besvarades senare, 0 avslutades utan svarsdatum och"
-        " <5 var inte besvarade per 2026-11-23; de räknas som inte besvarade i tid."
+        " <5 var inte besvarade; de räknas som inte besvarade i tid."
         " Mediantid till svar för de besvarade: 10 dagar."
     ) in text
     assert "– av dem besvarades inom 28 dagar" in text
@@ -455,10 +461,13 @@ def test_actions_by_status_per_area_and_the_open_ones_carried_over(doc):
     )
     assert carried["Område"] == ["Planerad", "Pågår", "Totalt"]
     assert carried["Område Ett"] == ["0", "<5", "<5"]
-    # the statuses are today's (the run's, NOW), not those at the end of the report's year
+    # the statuses are those at the report's day in the wheel, not the run's (NOW) nor those
+    # at the end of the report's year
     assert (
-        "Åtgärdernas status i tabellerna är läget 2026-11-23 enligt de senast inlästa"
-        f" arbetsbladen, inte läget vid årets slut {YEAR}." in squeeze(doc.text)
+        "Status per 2026-02-27, patientsäkerhetsberättelsens datum i årshjulet: för varje"
+        " åtgärd i tabellerna den status enheten senast skrev med Statusdatum till och med den"
+        f" dagen (en rad utan Statusdatum gäller dagen arbetsbladet lästes in), inte läget vid"
+        f" årets slut {YEAR}." in squeeze(doc.text)
     )
 
 
@@ -542,11 +551,103 @@ def test_the_numbers_of_a_rule_are_written_in_words(value, written):
 def test_klar_counts_in_time_or_late_by_the_day_written_klar_against_the_due_date(doc, conn):
     # the fixture's actions, all due 2025-06-30: written Klar 20 June and 30 June (the due
     # date itself: in time), 1 July (late), and two without a Statusdatum, as of the import
-    # (2026-11-23: late)
-    counts = safety_report.count_actions(conn)
+    # (2026-02-02: late)
+    counts = safety_report.count_actions(conn, MILESTONE, STOCKHOLM)
     assert counts[("E1", YEAR - 1, "done_in_time")] == 2
     assert counts[("E1", YEAR - 1, "done_late")] == 1
     assert counts[("E2", None, "done_late")] == 1
     assert counts[("E1", YEAR - 2, "done_late")] == 1
     assert ("E1", YEAR - 1, "done") not in counts  # no plain Klar column
     assert DONE_LATE_RULE in squeeze(doc.text)
+
+
+def followed_up(conn: Connection, action_id: str, rows: list[tuple[ActionStatus, date]]) -> None:
+    """E3's action of the 2024 plan, due 2025-06-30, handed back as ``rows`` of (status,
+    Statusdatum), each imported that day; ``action`` keeps the last, as the importer does."""
+    batches = [
+        conn.execute(
+            insert(ImportBatch).values(
+                kind="actions",
+                file_name=f"{action_id}.csv",
+                sha256=hashlib.sha256(f"{action_id}@{day}".encode()).hexdigest(),
+                rows=0,
+                inserted=0,
+                updated=0,
+                imported_at=datetime.combine(day, time(9), STOCKHOLM),
+            )
+        ).inserted_primary_key[0]
+        for _, day in rows
+    ]
+    conn.execute(
+        insert(ActionUpdate),
+        [
+            {"action_id": action_id, "status": status, "status_date": day, "batch_id": batch}
+            for (status, day), batch in zip(rows, batches, strict=True)
+        ],
+    )
+    (status, day), batch = rows[-1], batches[-1]
+    conn.execute(
+        insert(Action).values(
+            action_id=action_id,
+            unit_id="E3",
+            title="Åtgärd",
+            owner_role="Enhetschef",
+            due_date=date(YEAR, 6, 30),
+            status=status,
+            status_date=day,
+            batch_id=batch,
+        )
+    )
+
+
+def e3_follow_ups(conn: Connection) -> OrgTree:
+    """The fixture, with two more of E3's 2024 actions: one Pågår in December and written Klar
+    on 10 March 2026 (after the report's day), one first handed back in April 2026."""
+    tree = build(conn)
+    ongoing, done = ActionStatus.IN_PROGRESS, ActionStatus.DONE
+    followed_up(conn, "E3-2024-002", [(ongoing, date(2025, 12, 15)), (done, date(2026, 3, 10))])
+    followed_up(conn, "E3-2024-003", [(ActionStatus.PLANNED, date(2026, 4, 1))])
+    return tree
+
+
+def test_an_action_done_after_the_reports_day_is_not_done_at_it(conn):
+    e3_follow_ups(conn)
+    at_milestone = safety_report.count_actions(conn, MILESTONE, STOCKHOLM)
+    # 002 is Pågår on 27 Feb; 003 was in no worksheet yet: only 001 is Planerad
+    assert at_milestone[("E3", YEAR - 1, "in_progress")] == 1
+    assert at_milestone[("E3", YEAR - 1, "planned")] == 1
+    assert ("E3", YEAR - 1, "done_late") not in at_milestone
+    # as they stand in November: 002 Klar (late: due 30 June 2025), 003 Planerad
+    now = safety_report.count_actions(conn, NOW.date(), STOCKHOLM)
+    assert now[("E3", YEAR - 1, "done_late")] == 1
+    assert now[("E3", YEAR - 1, "planned")] == 2
+    assert ("E3", YEAR - 1, "in_progress") not in now
+
+
+def test_a_rerun_after_the_reports_day_writes_the_same_document(conn, config, tmp_path):
+    tree = e3_follow_ups(conn)
+
+    def write_on(today: date, run_id: str) -> tuple[Path | Kept, str]:
+        data = safety_report.report_data(conn, config, tree, YEAR, today)
+        origin = Provenance((), datetime.combine(today, time(9), STOCKHOLM), run_id)
+        stamp = Stamp(1, "draft", "Chefläkare")
+        written = safety_report.write_document(tmp_path, config, tree, data, stamp, origin)
+        path = tmp_path / str(YEAR) / "region" / "R1" / safety_report.FILE_NAME
+        html = next(p for p in written if p == path or p == Kept(path, "run-feb"))
+        return html, path.read_text("utf-8")
+
+    written, html = write_on(MILESTONE, "run-feb")
+    assert isinstance(written, Path)
+    text = squeeze(Document(html).text)
+    assert "Status per 2026-02-27, patientsäkerhetsberättelsens datum i årshjulet:" in text
+    assert "<5 var inte besvarade; de räknas" in text  # undated at the milestone
+    # 002 written Klar in March and 003 handed back in April change nothing in November
+    kept, again = write_on(NOW.date(), "run-nov")
+    assert kept == Kept(written, "run-feb") and again == html
+    # a run before the report's day says it judged on its own day, complaints too
+    early = squeeze(Document(write_on(date(2026, 2, 10), "run-early")[1]).text)
+    assert (
+        "Status per 2026-02-10, dagen patientsäkerhetsberättelsen gjordes, före"
+        " patientsäkerhetsberättelsens datum i årshjulet (2026-02-27):"
+    ) in early
+    assert "<5 var inte besvarade per 2026-02-10;" in early

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -120,7 +121,13 @@ class PlannedAction:
         return self.status in OPEN and self.due_date is not None and self.due_date < today
 
 
-def load_actions(conn: Connection) -> list[PlannedAction]:
+def load_actions(
+    conn: Connection, on: date | None = None, zone: ZoneInfo = STOCKHOLM
+) -> list[PlannedAction]:
+    """The imported actions as they stand; ``on``: as they stood on that day, each with the
+    last status written by then and Klar from the day it became Klar by then, without those
+    no returned worksheet held by then. A row without a Statusdatum holds from its import's
+    day in ``zone``."""
     rows = conn.execute(
         select(
             Action.action_id,
@@ -135,13 +142,20 @@ def load_actions(conn: Connection) -> list[PlannedAction]:
             Action.status_date,
         ).order_by(Action.action_id)
     )
-    # as the follow-ups take them: the Statusdatum, else the day the worksheet was imported
-    histories = action_histories(conn, STOCKHOLM, of=Action.status == ActionStatus.DONE)
+    # as the follow-ups take them: the Statusdatum, else the day the worksheet was imported;
+    # as they stand, only a Klar one's history is needed (its day)
+    done = None if on is not None else Action.status == ActionStatus.DONE
+    histories = action_histories(conn, zone, of=done)
     actions = []
     for fields in rows:
         action = PlannedAction(*fields)
+        history = histories.get(action.action_id, [])
+        if on is not None:
+            history = [u for u in history if u.on <= on]
+            if not history:
+                continue
+            action = replace(action, status=history[-1].status, status_date=history[-1].written)
         if action.status is ActionStatus.DONE:
-            history = histories[action.action_id]
             action = replace(action, done_on=became_done((u.status, u.on) for u in history))
         actions.append(action)
     return actions

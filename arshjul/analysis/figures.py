@@ -14,7 +14,7 @@ from sqlalchemy import Connection, SQLColumnExpression, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from arshjul.action_rules import OPEN
-from arshjul.config import Wheel
+from arshjul.config import Step, Wheel
 from arshjul.evidence import action_states
 from arshjul.figures import Figures, StoredCounts, count_own, roll_up
 from arshjul.models import Action, ActionStatus, Deviation
@@ -29,11 +29,12 @@ NO_EFFECT = "Ingen effekt"
 
 @dataclass(frozen=True)
 class AsOf:
-    """The day the analysis of a data year judges last year's actions (and the complaints
-    still in time) on, so that it says the same whenever it is run again."""
+    """The day a document of a data year (the analysis, the patientsäkerhetsberättelse)
+    judges the actions (and the complaints still in time) on, so that it says the same
+    whenever it is run again."""
 
     day: date
-    #: the analysis's earliest deadline in the wheel, in the year after the data year; None:
+    #: the document's earliest deadline in the wheel, in the year after the data year; None:
     #: the wheel has none
     milestone: date | None
 
@@ -49,15 +50,15 @@ class AsOf:
         return None if self.at_milestone else self.day
 
 
-def as_of(wheel: Wheel, year: int, today: date) -> AsOf:
-    """The analysis's earliest deadline in the wheel of the year it is written in (``year`` +
-    1), or ``today`` when that is earlier (a run before it shows what is known now) or when
-    the wheel has none."""
+def as_of(wheel: Wheel, year: int, today: date, step: Step) -> AsOf:
+    """The earliest deadline of ``step``'s milestone in the wheel of the year its document of
+    data year ``year`` is written in (``year`` + 1), or ``today`` when that is earlier (a run
+    before it shows what is known now) or when the wheel has none."""
     milestone = min(
         (
             due.date
             for due in wheel_dates(wheel, year + 1)
-            if due.milestone.step == "analyse" and not due.milestone.removed
+            if due.milestone.step == step and not due.milestone.removed
         ),
         default=None,
     )
@@ -113,7 +114,7 @@ def gather(
     years = (year - 2, year - 1, year)
     figures = [roll_up(tree, count_own(conn, y, stored)) for y in years]
     risk = roll_up_counters(tree, count_risk(conn, year))
-    on = None if today is None else as_of(wheel, year, today)
+    on = None if today is None else as_of(wheel, year, today, "analyse")
     actions = {}
     if on is not None:
         actions = count_actions(conn, year - 1, on.day, ZoneInfo(wheel.timezone))
