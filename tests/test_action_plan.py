@@ -450,6 +450,41 @@ def test_open_actions_of_last_year_are_carried_over_with_their_status(conn, conf
     assert "E1-2024-003" not in rows
 
 
+def test_the_plan_says_the_day_its_overdue_actions_are_judged_on_in_every_table(
+    conn, config, tmp_path: Path
+):
+    tree = load_region(conn, FINDINGS)
+    # due 30 June 2026: overdue on the run day, 23 November 2026, not before 1 July
+    add_actions(
+        conn,
+        dict(
+            action_id="E1-2025-001",
+            unit_id="E1",
+            finding_id=FINDINGS[0].id,
+            title="Ny rutin",
+            status=ActionStatus.PLANNED,
+            due_date=date(2026, 6, 30),
+        ),
+    )
+    region = write_html(conn, config, tree, tmp_path, ["E1", "V1", "A1", "R1"])["R1"]
+    assert "läget 2026-11-23." in region
+    # the tables read alone (their CSV files) say it too
+    tables = {
+        p.name: p.read_text("utf-8-sig").splitlines()
+        for p in tmp_path.rglob("handlingsplan-tabeller/*.csv")
+        if p.parent.parent.name == "R1"
+    }
+    assert tables["02-atgarder-i-region-syntet-och-alla-enheter-under-vars-klart.csv"] == [
+        "Enhet;Handlingsplan;Åtgärd;Ansvarig;Klart senast;Status 2026-11-23;Effekt",
+        "Avdelning 1;2025;Ny rutin;Enhetschef;2026-06-30;Planerad (försenad);–",
+    ]
+    per_area = tables["01-atgarder-per-status-andel-fynd-med-atgard-och-forsenade.csv"]
+    header = per_area[0].split(";")
+    assert header[10] == "Försenade per 2026-11-23"
+    assert [row.split(";")[10] for row in per_area[1:]] == ["1", "0", "1"]
+    assert "har passerats per 2026-11-23, den mest försenade först</caption>" in region
+
+
 # --- the effect check ----------------------------------------------------------------------
 
 
