@@ -128,7 +128,33 @@ def read(
     known: dict[Key, Bounds] = {
         k: (1, below - 1) if marks.get(k) is Mark.PRIMARY else (0, None) for k in hidden
     }
-    cause: dict[tuple[Key, int], Line] = {}
+    # only lines with a hidden member can narrow anything
+    selected = [line for line in lines if hidden.intersection(line.members)]
+    reading = Reading(known, {})
+    _settle(values, selected, _touching(selected), reading, range(len(selected)))
+    return reading
+
+
+def _settle(
+    values: Mapping[Key, int],
+    lines: list[Line],
+    touching: Mapping[Key, list[int]],
+    reading: Reading,
+    start: Iterable[int],
+) -> dict[Key, Bounds]:
+    """Narrow ``reading``'s bounds (a count not in them is shown: known exactly) along
+    ``lines``, from the lines ``start`` (by index), until nothing changes; returns the bounds
+    the narrowed counts had before.
+
+    A work list: a line is looked at again only when one of its members narrowed, so a
+    ledger of a whole region costs what its hidden counts' neighbourhoods cost. Each visit
+    narrows some bound towards the true value; a cap keeps a slow creep (a bound moving by
+    one per visit round a cycle of lines) from running long. Narrowing is monotone, so the
+    bounds it ends with (the greatest that every line allows) are the same from any start
+    between the marks' bounds and those: :func:`_unhide` starts a trial from the reading
+    before it."""
+    known, cause = reading.bounds, reading.cause
+    before: dict[Key, Bounds] = {}
 
     def bounds(k: Key) -> Bounds:
         return known.get(k) or (values[k], values[k])
@@ -142,15 +168,16 @@ def read(
         if (lo, hi) == (old_lo, old_hi) or (hi is not None and lo > hi):
             return False
         if lo != old_lo:
-            cause[k, 0] = selected[why]
+            cause[k, 0] = lines[why]
         if hi != old_hi:
-            cause[k, 1] = selected[why]
+            cause[k, 1] = lines[why]
+        before.setdefault(k, (old_lo, old_hi))
         known[k] = (lo, hi)
         return True
 
     def visit(i: int) -> list[Key]:
         """Narrow line ``i``'s members by the others; returns those narrowed."""
-        line = selected[i]
+        line = lines[i]
         parts = [bounds(p) for p in line.parts]
         t_lo, t_hi = bounds(line.total)
         lo_sum = sum(lo for lo, _ in parts)
@@ -169,18 +196,9 @@ def read(
                 changed.append(p)
         return changed
 
-    # a work list: a line is looked at again only when one of its members narrowed, so a
-    # ledger of a whole region costs what its hidden counts' neighbourhoods cost. Only lines
-    # with a hidden member can narrow anything. Each visit narrows some bound towards the
-    # true value; a cap keeps a slow creep (a bound moving by one per visit round a cycle of
-    # lines) from running long
-    selected = [line for line in lines if hidden.intersection(line.members)]
-    touching: dict[Key, list[int]] = {}
-    for i, line in enumerate(selected):
-        for k in line.members:
-            touching.setdefault(k, []).append(i)
-    queue, queued = list(range(len(selected))), set(range(len(selected)))
-    budget = MAX_PASSES * max(len(selected), 1)
+    queue = list(start)
+    queued = set(queue)
+    budget = MAX_PASSES * max(len(lines), 1)
     while queue and budget:
         budget -= 1
         i = queue.pop()
@@ -190,7 +208,7 @@ def read(
                 if j not in queued:
                     queued.add(j)
                     queue.append(j)
-    return Reading(known, cause)
+    return before
 
 
 def intervals(
@@ -273,7 +291,7 @@ def protect(
     while True:
         narrowed = reading.narrowed(marks, below)
         if not narrowed:
-            return _unhide(values, lines, marks, unshown, below, settled, touching)
+            return _unhide(values, lines, marks, reading, below, settled, touching)
         chosen = {_complement(k, reading, values, marks, unshown, settled) for k in narrowed}
         chosen.discard(None)
         if not chosen:
@@ -340,7 +358,7 @@ def _unhide(
     values: Mapping[Key, int],
     lines: list[Line],
     marks: dict[Key, Mark],
-    unshown: set[Key],
+    reading: Reading,
     below: int,
     fixed: set[Key],
     touching: Mapping[Key, list[int]],
@@ -350,25 +368,31 @@ def _unhide(
     earlier one did, so each is shown again (a small one written ``<5`` again), the largest
     first, when no small count is narrowed without it.
 
-    Nothing is narrowed before a trial (:func:`protect` stops there, and a trial is kept only
-    when it narrows nothing), so a trial reads only the lines its count reaches
-    (:func:`_reach`): the rest read as before. Reading the whole ledger for every trial cost
-    the region's deferred-care sections (thousands of complements, tens of thousands of
-    lines) hours at ``large``."""
+    ``reading`` is what a reader knows with ``marks``, none of whose small counts it narrows
+    (:func:`protect` stops there, and a trial is kept only when it narrows nothing). Showing
+    a count only adds to what a reader knows, so a trial narrows that reading further from
+    the count's lines on (:func:`_settle`), as far as the change travels, and is undone when
+    it narrows a small count. Reading the whole ledger for every trial cost the region's
+    deferred-care sections (thousands of complements, tens of thousands of lines) hours at
+    ``large``; reading the lines the count reaches (its component), the managers' training
+    (every period's hidden counts joined) minutes."""
     secondary = [k for k, m in marks.items() if m is Mark.SECONDARY and k not in fixed]
     marks = dict(marks)
+    known = reading.bounds
     for k in sorted(secondary, key=lambda k: -values[k]):
         shown_again = Mark.PRIMARY if small(values[k], below) else None
-
-        def hidden(m: Key, k: Key = k, again: Mark | None = shown_again) -> bool:
-            return m in unshown or (again is not None if m == k else m in marks)
-
-        near = _reach((k,), lines, touching, hidden)
-        members = {m for line in near for m in line.members}
-        trial = {m: marks[m] for m in members if m in marks and m != k}
+        old = known.pop(k)
         if shown_again is not None:
-            trial[k] = shown_again
-        if not read(values, near, trial, unshown & members, below).narrowed(trial, below):
+            lo, hi = old
+            known[k] = (max(lo, 1), below - 1 if hi is None else min(hi, below - 1))
+        before = _settle(values, lines, touching, reading, touching.get(k, ()))
+        narrowed = [
+            m for m in before if marks.get(m) is Mark.PRIMARY and known[m] != (1, below - 1)
+        ]
+        if narrowed or (shown_again is not None and known[k] != (1, below - 1)):
+            known.update(before)
+            known[k] = old
+        else:
             del marks[k]
             if shown_again is not None:
                 marks[k] = shown_again
