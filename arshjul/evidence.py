@@ -188,10 +188,15 @@ def action_states(
     worksheet, as far as the units wrote."""
     states = {}
     for action_id, history in action_histories(conn, zone, of=of).items():
-        held = bisect_right([u.on for u in history], on)
-        if held:
-            states[action_id] = history[held - 1].status
+        if held := held_by(history, on):
+            states[action_id] = held[-1].status
     return states
+
+
+def held_by(history: list[Update], on: date) -> list[Update]:
+    """The updates of ``history`` (in the order of their days) that held on or before day
+    ``on``: its last is the action's status on that day."""
+    return history[: bisect_right([u.on for u in history], on)]
 
 
 _Time = TypeVar("_Time", bound=date)

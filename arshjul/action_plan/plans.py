@@ -36,7 +36,7 @@ from arshjul.analysis.findings import (
 from arshjul.analysis.stats import peer_medians
 from arshjul.clock import STOCKHOLM
 from arshjul.config import Config
-from arshjul.evidence import action_histories
+from arshjul.evidence import action_histories, held_by
 from arshjul.figures import StoredCounts
 from arshjul.models import Action, ActionStatus, StepRun
 from arshjul.models import Finding as FindingRow
@@ -151,7 +151,7 @@ def load_actions(
         action = PlannedAction(*fields)
         history = histories.get(action.action_id, [])
         if on is not None:
-            history = [u for u in history if u.on <= on]
+            history = held_by(history, on)
             if not history:
                 continue
             action = replace(action, status=history[-1].status, status_date=history[-1].written)
